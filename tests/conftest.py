@@ -1,0 +1,132 @@
+"""Fixtures: a fresh app and database per test, factories, and the PostgreSQL server of CI."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from webapp import create_app
+from webapp.extensions import db, limiter
+from webapp.services import members, tenants
+
+from .helpers import login
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_app(tmp_path, **overrides):
+    instance = tmp_path / "instance"
+    instance.mkdir(exist_ok=True)
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'test.sqlite3'}",
+        "SIGNET_RATELIMIT": None,
+    }
+    config.update(overrides)
+    app = create_app(config, instance_path=str(instance))
+    with app.app_context():
+        db.create_all()
+    limiter.reset()
+    return app
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = make_app(tmp_path)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+
+
+class Factory:
+    """Tenants and members made through the same services the product uses."""
+
+    def __init__(self, app):
+        self.app = app
+        self.count = 0
+
+    def tenant(self, name: str = "Acme", email: str | None = None) -> dict:
+        self.count += 1
+        email = email or f"owner{self.count}-{uuid.uuid4().hex[:6]}@example.com"
+        with self.app.app_context():
+            tenant = tenants.create_tenant(name, email, PASSWORD)
+            return {"id": tenant.id, "public_id": tenant.public_id, "owner": email}
+
+    def member(self, tenant: dict, role: str, email: str | None = None) -> str:
+        self.count += 1
+        email = email or f"{role}{self.count}-{uuid.uuid4().hex[:6]}@example.com"
+        with self.app.app_context():
+            members.add_to_tenant(tenants.get_tenant(tenant["public_id"]), email, PASSWORD, role)
+        return email
+
+
+@pytest.fixture
+def factory(app):
+    return Factory(app)
+
+
+@pytest.fixture
+def owner_client(app, factory):
+    """A client logged in as the owner of a fresh tenant; the tenant is client.tenant."""
+    tenant = factory.tenant()
+    client = app.test_client()
+    assert login(client, tenant["owner"], PASSWORD).status_code == 302
+    client.tenant = tenant
+    return client
+
+
+@pytest.fixture
+def as_role(app, factory):
+    """as_role('agent') → a client logged in with that role in a fresh tenant."""
+
+    def make(role: str):
+        tenant = factory.tenant()
+        email = tenant["owner"] if role == "owner" else factory.member(tenant, role)
+        client = app.test_client()
+        assert login(client, email, PASSWORD).status_code == 302
+        client.tenant, client.email = tenant, email
+        return client
+
+    return make
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+def postgres_admin_url() -> str:
+    """The server CI starts (.ci/run exports SIGNET_TEST_POSTGRES_URL). In CI it must be there."""
+    url = os.environ.get("SIGNET_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("SIGNET_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL")
+        pytest.skip("no PostgreSQL server: set SIGNET_TEST_POSTGRES_URL (CI always does)")
+    return url
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    admin = postgres_admin_url()
+    name = "signet_t_" + uuid.uuid4().hex[:12]
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, _ = admin.rpartition("/")
+    yield f"{base}/{name}"
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()

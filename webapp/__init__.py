@@ -1,0 +1,49 @@
+"""Signet: the app factory. Paths → config → extensions → blueprints → errors → CLI."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from .config import load_config
+from .extensions import csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
+    """Build the app; tests pass their own database in `overrides` and a temporary instance folder."""
+    app = Flask(
+        __name__,
+        instance_path=instance_path or str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    Path(app.instance_path).mkdir(mode=0o700, exist_ok=True)
+    app.config.update(load_config(Path(app.instance_path)))
+    app.config.update(overrides or {})
+
+    from . import database, security, templating
+
+    database.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    security.init_app(app)
+    templating.init_app(app)
+
+    from .auth import bp as auth_bp
+    from .dashboard import bp as dashboard_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
+    from .health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+
+    from . import errors, cli
+
+    errors.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,117 @@
+"""The `flask --app wsgi signet …` group (API.md §6): JSON on stdout, errors on stderr."""
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .extensions import db
+from .services import members, tenants
+from .services.errors import ServiceError
+
+signet = AppGroup("signet", help="Manage Signet tenants, members, secrets and keys.")
+
+
+def emit(obj: dict) -> None:
+    click.echo(json.dumps(obj, separators=(",", ":"), sort_keys=False))
+
+
+def command(group, name: str):
+    """A command whose ServiceError becomes a message on stderr and exit status 1."""
+
+    def decorate(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except ServiceError as error:
+                db.session.rollback()
+                where = f" ({error.field})" if error.field else ""
+                click.echo(f"Error{where}: {error.message}", err=True)
+                sys.exit(1)
+
+        return group.command(name)(wrapper)
+
+    return decorate
+
+
+@signet.group("tenant")
+def tenant_group():
+    """Create and configure tenants."""
+
+
+@command(tenant_group, "create")
+@click.option("--name", required=True)
+@click.option("--owner-email", required=True)
+@click.option("--owner-password", required=True)
+def tenant_create(name: str, owner_email: str, owner_password: str):
+    tenant = tenants.create_tenant(name, owner_email, owner_password)
+    emit({"tenant_id": tenant.public_id, "name": tenant.name, "owner_email": owner_email.strip().lower()})
+
+
+def _on_off(value: str | None) -> bool | None:
+    return None if value is None else value == "on"
+
+
+@command(tenant_group, "set")
+@click.argument("tenant_id")
+@click.option("--name")
+@click.option("--verification", type=click.Choice(["optional", "report", "required"]))
+@click.option("--allowed-origin", "allowed_origins", multiple=True, help="Repeat for each origin; '' clears the list.")
+@click.option("--seat-limit", help="A number, or 'none'.")
+@click.option("--audience")
+@click.option("--require-audience/--no-require-audience", default=None)
+@click.option("--issuer", help="'' removes the pin.")
+@click.option("--login-links", type=click.Choice(["on", "off"]))
+@click.option("--login-links-require-jti/--no-login-links-require-jti", default=None)
+@click.option("--login-links-max-age", help="Seconds, or 'none'.")
+@click.option("--email-sign-in", type=click.Choice(["off", "existing", "create"]))
+def tenant_set(tenant_id: str, **opts):
+    tenant = tenants.get_tenant(tenant_id)
+    origins = opts["allowed_origins"]
+    changes = tenants.Settings(
+        name=opts["name"],
+        verification_mode=opts["verification"],
+        allowed_origins=[o for o in origins if o != ""] if origins else None,
+        seat_limit=opts["seat_limit"],
+        audience=opts["audience"],
+        require_audience=opts["require_audience"],
+        issuer=opts["issuer"],
+        login_links_enabled=_on_off(opts["login_links"]),
+        login_links_require_jti=opts["login_links_require_jti"],
+        login_links_max_age=opts["login_links_max_age"],
+        email_sign_in=opts["email_sign_in"],
+    )
+    emit(tenants.to_dict(tenants.update_settings(tenant, changes)))
+
+
+@command(tenant_group, "show")
+@click.argument("tenant_id")
+def tenant_show(tenant_id: str):
+    emit(tenants.to_dict(tenants.get_tenant(tenant_id)))
+
+
+@signet.group("member")
+def member_group():
+    """Manage dashboard members."""
+
+
+@command(member_group, "add")
+@click.argument("tenant_id")
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="Used when the account is new; an existing account keeps its own.")
+@click.option("--role", type=click.Choice(["owner", "admin", "agent"]), required=True)
+def member_add(tenant_id: str, email: str, password: str, role: str):
+    tenant = tenants.get_tenant(tenant_id)
+    link = members.add_to_tenant(tenant, email, password, role)
+    emit({"tenant_id": tenant.public_id, "email": link.member.email, "role": link.role})
+
+
+def init_app(app: Flask) -> None:
+    from . import demo  # noqa: F401  (registers `signet demo`)
+
+    app.cli.add_command(signet)

@@ -1,0 +1,57 @@
+"""Defaults plus the SIGNET_* environment (API.md §8). No secret lives in code."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _secret_key(instance: Path) -> str:
+    """SIGNET_SECRET_KEY, or one generated once into instance/secret_key (mode 600) and reused."""
+    from_env = os.environ.get("SIGNET_SECRET_KEY")
+    if from_env:
+        return from_env
+    path = instance / "secret_key"
+    if not path.exists():
+        # O_EXCL: two processes starting together never write two different keys.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _database_url(instance: Path) -> str:
+    url = os.environ.get("SIGNET_DATABASE_URL") or f"sqlite:///{instance / 'signet.sqlite3'}"
+    # Accept the plain postgres schemes people paste and use psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_config(instance: Path) -> dict:
+    """The app's configuration from the environment, with the contract's defaults."""
+    ratelimit = os.environ.get("SIGNET_RATELIMIT", "120/minute").strip()
+    return {
+        "SECRET_KEY": _secret_key(instance),
+        "SQLALCHEMY_DATABASE_URI": _database_url(instance),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SIGNET_KEY_GRACE_SECONDS": int(os.environ.get("SIGNET_KEY_GRACE_SECONDS", "7200")),
+        "SIGNET_RATELIMIT": None if ratelimit.lower() == "off" else ratelimit,
+        "RATELIMIT_STORAGE_URI": os.environ.get("SIGNET_RATELIMIT_STORAGE_URL", "memory://"),
+        "SIGNET_PUBLIC_URL": (os.environ.get("SIGNET_PUBLIC_URL") or "").rstrip("/") or None,
+        "SIGNET_SMTP_URL": os.environ.get("SIGNET_SMTP_URL") or None,
+        "SIGNET_PROXY_COUNT": int(os.environ.get("SIGNET_PROXY_COUNT", "0")),
+        "SESSION_COOKIE_NAME": "signet_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": 60 * 60 * 12,
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+    }

@@ -1,0 +1,69 @@
+"""Who is looking, at which tenant, with which role: the one place that scopes member queries."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, g, redirect, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import Select, select
+
+from ..models import Membership, Tenant
+from ..services import members
+from . import bp
+
+
+def _is_settings_path() -> bool:
+    return request.path == "/settings" or request.path.startswith("/settings/")
+
+
+@bp.before_app_request
+def guard_settings():
+    """Every /settings/… URL, any method, even one with no route: agents get 403."""
+    if _is_settings_path() and request.blueprint != "dashboard":
+        return load_membership()
+    return None
+
+
+@bp.before_request
+def load_membership():
+    """Every dashboard page needs a logged-in member and their current workspace."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    links = members.memberships_of(current_user)
+    chosen = next((m for m in links if m.tenant_id == session.get("tenant")), None)
+    if chosen is None and links:
+        chosen = links[0]
+        session["tenant"] = chosen.tenant_id
+    if chosen is None:
+        return redirect(url_for("auth.no_workspace"))
+    g.memberships = links
+    g.membership = chosen
+    g.tenant = chosen.tenant
+    if _is_settings_path() and not chosen.can_manage:
+        abort(403, "Settings are for owners and admins of this workspace.")
+    return None
+
+
+def current_tenant() -> Tenant:
+    return g.tenant
+
+
+def current_membership() -> Membership:
+    return g.membership
+
+
+def scoped(model) -> Select:
+    """select(model) limited to the current tenant: use it for every tenant-owned table."""
+    return select(model).where(model.tenant_id == g.tenant.id)
+
+
+def managers_only(view):
+    """Owners and admins; agents get 403 (settings pages check this on the path too)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not g.membership.can_manage:
+            abort(403, "This is for owners and admins of this workspace.")
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,66 @@
+"""`signet demo`: a ready-to-try workspace, its owner and keys, and what to open."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import click
+from flask import current_app
+
+from .cli import command, emit, signet
+from .services import members, tenants
+from .services.errors import NotFound
+
+DEMO_EMAIL = "demo@example.com"
+
+
+def _demo_file() -> Path:
+    return Path(current_app.instance_path) / "demo.json"
+
+
+def _load_existing() -> dict | None:
+    """The demo written by an earlier run, if its tenant is still in this database."""
+    path = _demo_file()
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    try:
+        tenants.get_tenant(data["tenant_id"])
+    except NotFound:  # a stale file from another database: make a new demo
+        return None
+    return data
+
+
+def create_demo() -> dict:
+    password = "demo-" + secrets.token_urlsafe(9)
+    email = DEMO_EMAIL if members.find_member(DEMO_EMAIL) is None else f"demo+{secrets.token_hex(3)}@example.com"
+    tenant = tenants.create_tenant("Demo Co", email, password)
+    data = {"tenant_id": tenant.public_id, "email": email, "password": password}
+    for hook in DEMO_HOOKS:
+        data.update(hook(tenant))
+    path = _demo_file()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle)
+    return data
+
+
+# Later features (keys, the demo customer page) add what the demo needs through hooks.
+DEMO_HOOKS: list = []
+
+
+@command(signet, "demo")
+@click.option("--if-missing", is_flag=True, help="Reuse the demo workspace made earlier, if there is one.")
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
+def demo(if_missing: bool, base_url: str):
+    data = (_load_existing() if if_missing else None) or create_demo()
+    public = {k: v for k, v in data.items() if k not in ("secret",)}
+    public["login_url"] = f"{base_url}/login"
+    emit(public)
+    click.echo(
+        f"\nSignet demo workspace '{data['tenant_id']}'\n"
+        f"  Log in at {base_url}/login as {data['email']} with password {data['password']}\n",
+        err=True,
+    )

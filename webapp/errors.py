@@ -1,0 +1,77 @@
+"""One shape for errors: JSON for the API, a readable page for people."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Too large",
+    429: "Too many attempts",
+    500: "Something went wrong",
+    503: "Temporarily unavailable",
+}
+
+
+def api_error(status: int, code: str, message: str, field: str | None = None, headers: dict | None = None):
+    """The contract's error body: {"error": {"code", "message", "field"?}}."""
+    body: dict = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    response = jsonify({"error": body})
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def page_error(status: int, message: str | None = None, headers: dict | None = None):
+    html = render_template("errors/error.html", status=status, title=TITLES.get(status, "Error"), message=message)
+    return html, status, headers or {}
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError):
+        return page_error(400, "The form expired or was not sent from this site. Go back, reload and try again.")
+
+    @app.errorhandler(RateLimitExceeded)
+    def _rate_limited(error: RateLimitExceeded):
+        retry = str(_retry_after())
+        if wants_json():
+            return api_error(429, "rate_limited", "Too many requests: try again later.", headers={"Retry-After": retry})
+        return page_error(429, "Too many attempts. Wait a few minutes and try again.", {"Retry-After": retry})
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        if wants_json():
+            code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(error.code, "error")
+            return api_error(error.code or 500, code, error.description or "")
+        return page_error(error.code or 500, error.description if error.code in (400, 403) else None)
+
+    @app.errorhandler(500)
+    def _internal(error):
+        if wants_json():
+            return api_error(500, "internal_error", "An unexpected error happened.")
+        return page_error(500)
+
+
+def _retry_after() -> int:
+    """Seconds until the breached limit's window resets (at least 1)."""
+    import time
+
+    from .extensions import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    return max(1, int(current.reset_at - time.time()))

@@ -1,0 +1,43 @@
+"""A tenant: one customer workspace and its identity settings."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ._types import UTCDateTime, utcnow
+
+VERIFICATION_MODES = ("optional", "report", "required")
+EMAIL_SIGN_IN_MODES = ("off", "existing", "create")
+
+
+class Tenant(db.Model):
+    __tablename__ = "tenant"
+    __table_args__ = (
+        CheckConstraint("verification_mode IN ('optional', 'report', 'required')", name="verification_mode"),
+        CheckConstraint("email_sign_in IN ('off', 'existing', 'create')", name="email_sign_in"),
+        CheckConstraint("seat_limit IS NULL OR seat_limit >= 0", name="seat_limit"),
+        CheckConstraint("login_links_max_age IS NULL OR login_links_max_age > 0", name="max_age"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The public id customers paste into snippets and URLs.
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    verification_mode: Mapped[str] = mapped_column(String(16), default="optional")
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    seat_limit: Mapped[int | None] = mapped_column(Integer, default=None)
+    audience: Mapped[str] = mapped_column(String(255), default="signet-widget")
+    require_audience: Mapped[bool] = mapped_column(Boolean, default=False)
+    issuer: Mapped[str | None] = mapped_column(String(255), default=None)
+    login_links_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    login_links_require_jti: Mapped[bool] = mapped_column(Boolean, default=False)
+    login_links_max_age: Mapped[int | None] = mapped_column(Integer, default=None)
+    email_sign_in: Mapped[str] = mapped_column(String(16), default="existing")
+
+    def __repr__(self) -> str:
+        return f"<Tenant {self.public_id}>"

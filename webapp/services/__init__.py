@@ -1,0 +1,1 @@
+"""Domain operations shared by pages, API and CLI. No request objects here."""

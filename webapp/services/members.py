@@ -1,0 +1,124 @@
+"""Dashboard accounts: creation, authentication, and their roles in a tenant."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from ..models import ROLES, Member, Membership, Tenant
+from .errors import Conflict, NotFound, ServiceError
+from .validation import check_password, normalize_email
+
+# Compared against when no account matches, so an unknown email costs the same time.
+_DUMMY_HASH = generate_password_hash("signet-timing-equaliser")
+
+
+def find_member(email: str) -> Member | None:
+    return db.session.scalar(select(Member).where(Member.email == email.strip().lower()))
+
+
+def create_member(email: str, password: str) -> Member:
+    """A new account (not committed); duplicate emails are refused."""
+    email = normalize_email(email)
+    check_password(password)
+    if find_member(email) is not None:
+        raise Conflict(f"An account with the email {email} already exists.", "email")
+    member = Member(email=email, password_hash=generate_password_hash(password))
+    db.session.add(member)
+    return member
+
+
+def authenticate(email: str, password: str) -> Member | None:
+    member = find_member(email or "")
+    if member is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    return member if check_password_hash(member.password_hash, password or "") else None
+
+
+def memberships_of(member: Member) -> list[Membership]:
+    stmt = (
+        select(Membership).join(Tenant).where(Membership.member_id == member.id).order_by(func.lower(Tenant.name))
+    )
+    return list(db.session.scalars(stmt))
+
+
+def membership(member_id: int, tenant_id: int) -> Membership | None:
+    return db.session.scalar(
+        select(Membership).where(Membership.member_id == member_id, Membership.tenant_id == tenant_id)
+    )
+
+
+def team(tenant: Tenant) -> list[Membership]:
+    stmt = select(Membership).join(Member).where(Membership.tenant_id == tenant.id).order_by(Member.email)
+    return list(db.session.scalars(stmt))
+
+
+def add_to_tenant(tenant: Tenant, email: str, password: str | None, role: str, acting_role: str = "owner") -> Membership:
+    """Add an account to a workspace, creating the account when the email is new.
+
+    An existing account keeps its password: adding it grants the role, nothing else.
+    """
+    _check_role(role)
+    _check_may_grant(acting_role, role)
+    email = normalize_email(email)
+    member = find_member(email)
+    if member is None:
+        if not password:
+            raise ServiceError("A new account needs a password.", "password")
+        member = create_member(email, password)
+    elif membership(member.id, tenant.id) is not None:
+        raise Conflict(f"{email} is already a member of this workspace.", "email")
+    link = Membership(tenant=tenant, member=member, role=role)
+    db.session.add(link)
+    db.session.commit()
+    return link
+
+
+def change_role(tenant: Tenant, membership_id: int, role: str, acting_role: str) -> Membership:
+    _check_role(role)
+    link = _team_link(tenant, membership_id)
+    _check_may_grant(acting_role, link.role)
+    _check_may_grant(acting_role, role)
+    if link.role == "owner" and role != "owner":
+        _keep_an_owner(tenant)
+    link.role = role
+    db.session.commit()
+    return link
+
+
+def remove_from_tenant(tenant: Tenant, membership_id: int, acting_role: str) -> None:
+    link = _team_link(tenant, membership_id)
+    _check_may_grant(acting_role, link.role)
+    if link.role == "owner":
+        _keep_an_owner(tenant)
+    db.session.delete(link)
+    db.session.commit()
+
+
+def _team_link(tenant: Tenant, membership_id: int) -> Membership:
+    link = db.session.scalar(
+        select(Membership).where(Membership.id == membership_id, Membership.tenant_id == tenant.id)
+    )
+    if link is None:
+        raise NotFound("No such member in this workspace.")
+    return link
+
+
+def _keep_an_owner(tenant: Tenant) -> None:
+    owners = db.session.scalar(
+        select(func.count()).select_from(Membership).where(Membership.tenant_id == tenant.id, Membership.role == "owner")
+    )
+    if owners <= 1:
+        raise ServiceError("A workspace keeps at least one owner: make someone else owner first.", "role")
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ServiceError(f"The role must be one of {', '.join(ROLES)} (got '{role}').", "role")
+
+
+def _check_may_grant(acting_role: str, role: str) -> None:
+    """Admins manage admins and agents; only owners make or unmake owners."""
+    if role == "owner" and acting_role != "owner":
+        raise ServiceError("Only an owner can grant, change or remove the owner role.", "role")

@@ -1,0 +1,166 @@
+"""Tenants: creation with their owner, and the settings of `signet tenant set`."""
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import EMAIL_SIGN_IN_MODES, VERIFICATION_MODES, Membership, Tenant
+from . import members
+from .errors import NotFound, ServiceError
+from .validation import normalize_origin
+
+MAX_ORIGINS = 50
+
+
+def _public_id(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24].strip("-") or "workspace"
+    alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+    return f"{slug}-{''.join(secrets.choice(alphabet) for _ in range(6))}"
+
+
+def check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 120:
+        raise ServiceError("The workspace name must be 1 to 120 characters.", "name")
+    return name
+
+
+def create_tenant(name: str, owner_email: str, owner_password: str) -> Tenant:
+    """A new workspace and a new owner account, in one transaction."""
+    name = check_name(name)
+    owner = members.create_member(owner_email, owner_password)
+    tenant = _new_tenant(name)
+    db.session.add(Membership(tenant=tenant, member=owner, role="owner"))
+    db.session.commit()
+    return tenant
+
+
+def create_tenant_for(member, name: str) -> Tenant:
+    """A further workspace owned by an existing member."""
+    tenant = _new_tenant(check_name(name))
+    db.session.add(Membership(tenant=tenant, member=member, role="owner"))
+    db.session.commit()
+    return tenant
+
+
+def _new_tenant(name: str) -> Tenant:
+    while True:
+        public_id = _public_id(name)
+        if db.session.scalar(select(Tenant.id).where(Tenant.public_id == public_id)) is None:
+            break
+    tenant = Tenant(public_id=public_id, name=name, allowed_origins=[])
+    db.session.add(tenant)
+    return tenant
+
+
+def get_tenant(public_id: str) -> Tenant:
+    tenant = db.session.scalar(select(Tenant).where(Tenant.public_id == public_id))
+    if tenant is None:
+        raise NotFound(f"No tenant with id '{public_id}'.", "tenant_id")
+    return tenant
+
+
+@dataclass
+class Settings:
+    """Every setting `signet tenant set` and the Workspace page change; None = leave as is."""
+
+    name: str | None = None
+    verification_mode: str | None = None
+    allowed_origins: list[str] | None = None
+    seat_limit: int | None | str = None  # "none" removes the limit
+    audience: str | None = None
+    require_audience: bool | None = None
+    issuer: str | None = None  # "" removes the pin
+    login_links_enabled: bool | None = None
+    login_links_require_jti: bool | None = None
+    login_links_max_age: int | None | str = None  # "none" removes it
+    email_sign_in: str | None = None
+
+
+def update_settings(tenant: Tenant, changes: Settings) -> Tenant:
+    """Validate every change first, then apply them together: a refusal changes nothing."""
+    values = _validated(changes)
+    for key, value in values.items():
+        setattr(tenant, key, value)
+    db.session.commit()
+    return tenant
+
+
+def _validated(c: Settings) -> dict:
+    out: dict = {}
+    if c.name is not None:
+        out["name"] = check_name(c.name)
+    if c.verification_mode is not None:
+        out["verification_mode"] = _choice(c.verification_mode, VERIFICATION_MODES, "verification_mode")
+    if c.allowed_origins is not None:
+        origins = [normalize_origin(o) for o in c.allowed_origins if o.strip()]
+        if len(origins) > MAX_ORIGINS:
+            raise ServiceError(f"At most {MAX_ORIGINS} allowed origins.", "allowed_origins")
+        out["allowed_origins"] = list(dict.fromkeys(origins))
+    if c.seat_limit is not None:
+        out["seat_limit"] = _optional_int(c.seat_limit, "seat_limit", minimum=0)
+    if c.audience is not None:
+        out["audience"] = _text(c.audience, "audience", required=True)
+    if c.require_audience is not None:
+        out["require_audience"] = bool(c.require_audience)
+    if c.issuer is not None:
+        out["issuer"] = _text(c.issuer, "issuer", required=False) or None
+    if c.login_links_enabled is not None:
+        out["login_links_enabled"] = bool(c.login_links_enabled)
+    if c.login_links_require_jti is not None:
+        out["login_links_require_jti"] = bool(c.login_links_require_jti)
+    if c.login_links_max_age is not None:
+        out["login_links_max_age"] = _optional_int(c.login_links_max_age, "login_links_max_age", minimum=1)
+    if c.email_sign_in is not None:
+        out["email_sign_in"] = _choice(c.email_sign_in, EMAIL_SIGN_IN_MODES, "email_sign_in")
+    return out
+
+
+def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
+    if value not in allowed:
+        raise ServiceError(f"Must be one of {', '.join(allowed)} (got '{value}').", field)
+    return value
+
+
+def _optional_int(value, field: str, minimum: int) -> int | None:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("none", ""):
+            return None
+        if not text.isdigit():
+            raise ServiceError(f"Must be a whole number or 'none' (got '{value}').", field)
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or value > 2**31 - 1:
+        raise ServiceError(f"Must be a whole number of at least {minimum}.", field)
+    return value
+
+
+def _text(value: str, field: str, required: bool) -> str:
+    text = value.strip()
+    if required and not text:
+        raise ServiceError("Must not be empty.", field)
+    if len(text) > 255 or "\x00" in text:
+        raise ServiceError("At most 255 characters.", field)
+    return text
+
+
+def to_dict(tenant: Tenant) -> dict:
+    """The tenant as the CLI prints it."""
+    return {
+        "tenant_id": tenant.public_id,
+        "name": tenant.name,
+        "verification": tenant.verification_mode,
+        "allowed_origins": list(tenant.allowed_origins or []),
+        "seat_limit": tenant.seat_limit,
+        "audience": tenant.audience,
+        "require_audience": tenant.require_audience,
+        "issuer": tenant.issuer,
+        "login_links": "on" if tenant.login_links_enabled else "off",
+        "login_links_require_jti": tenant.login_links_require_jti,
+        "login_links_max_age": tenant.login_links_max_age,
+        "email_sign_in": tenant.email_sign_in,
+    }
