@@ -44,7 +44,7 @@ migrate: install
 	$(FLASK) db upgrade
 
 demo: migrate
-	@$(FLASK) signet demo --if-missing --base-url http://$(HOST):$(PORT) >/dev/null
+	@$(FLASK) signet demo --if-missing --quiet --base-url http://$(HOST):$(PORT) >/dev/null
 
 run: demo
 	@echo ""

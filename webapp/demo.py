@@ -54,11 +54,14 @@ DEMO_HOOKS: list = []
 @command(signet, "demo")
 @click.option("--if-missing", is_flag=True, help="Reuse the demo workspace made earlier, if there is one.")
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
-def demo(if_missing: bool, base_url: str):
+@click.option("--quiet", is_flag=True, help="Only the JSON line, no human summary on stderr.")
+def demo(if_missing: bool, base_url: str, quiet: bool):
     data = (_load_existing() if if_missing else None) or create_demo()
     public = {k: v for k, v in data.items() if k not in ("secret",)}
     public["login_url"] = f"{base_url}/login"
     emit(public)
+    if quiet:
+        return
     click.echo(
         f"\nSignet demo workspace '{data['tenant_id']}'\n"
         f"  Log in at {base_url}/login as {data['email']} with password {data['password']}\n",
