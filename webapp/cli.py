@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from .extensions import db
-from .services import members, tenants
+from .services import keyring, members, tenants, verification
 from .services.errors import ServiceError
 
 signet = AppGroup("signet", help="Manage Signet tenants, members, secrets and keys.")
@@ -115,3 +115,60 @@ def init_app(app: Flask) -> None:
     from . import demo  # noqa: F401  (registers `signet demo`)
 
     app.cli.add_command(signet)
+
+
+@signet.group("secret")
+def secret_group():
+    """HS256 signing secrets."""
+
+
+@command(secret_group, "create")
+@click.argument("tenant_id")
+@click.option("--replace", is_flag=True, help="Put every live secret into its grace window.")
+@click.option("--label", help="A note for people, e.g. 'production backend'.")
+def secret_create(tenant_id: str, replace: bool, label: str | None):
+    row, secret = keyring.create_secret(tenants.get_tenant(tenant_id), replace=replace, label=label)
+    emit({"kid": row.kid, "secret": secret})
+
+
+@signet.group("key")
+def key_group():
+    """Uploaded public keys (and revoking any secret or key)."""
+
+
+@command(key_group, "add")
+@click.argument("tenant_id")
+@click.option("--alg", required=True, type=click.Choice(["EdDSA", "ES256", "PS256", "RS256", "auto"]),
+              help="The algorithm the key is pinned to ('auto' detects it).")
+@click.option("--file", "pem_file", required=True, type=click.File("r"), help="An SPKI PEM public key ('-' for stdin).")
+@click.option("--replace", is_flag=True, help="Put every live public key into its grace window.")
+@click.option("--label")
+def key_add(tenant_id: str, alg: str, pem_file, replace: bool, label: str | None):
+    tenant = tenants.get_tenant(tenant_id)
+    try:
+        pem = pem_file.read(64 * 1024)
+    except UnicodeDecodeError:
+        raise ServiceError("The file is not a text PEM file.", "file") from None
+    row = keyring.add_public_key(tenant, pem, None if alg == "auto" else alg, replace=replace, label=label)
+    emit({"kid": row.kid, "fingerprint": row.fingerprint, "alg": row.alg})
+
+
+@command(key_group, "revoke")
+@click.argument("tenant_id")
+@click.argument("kid")
+def key_revoke(tenant_id: str, kid: str):
+    row = keyring.revoke(tenants.get_tenant(tenant_id), kid)
+    emit(keyring.key_summary(row))
+
+
+@command(key_group, "list")
+@click.argument("tenant_id")
+def key_list(tenant_id: str):
+    rows = keyring.list_keys(tenants.get_tenant(tenant_id))
+    emit({"keys": [keyring.key_summary(row) for row in rows]})
+
+
+@command(signet, "prune")
+def prune():
+    """Delete expired one-time-token records and old rejection-log rows."""
+    emit(verification.prune())

@@ -38,6 +38,8 @@ class Tenant(db.Model):
     login_links_require_jti: Mapped[bool] = mapped_column(Boolean, default=False)
     login_links_max_age: Mapped[int | None] = mapped_column(Integer, default=None)
     email_sign_in: Mapped[str] = mapped_column(String(16), default="existing")
+    # Bumped whenever a key or secret changes, so every process reloads its cached keyring.
+    keys_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<Tenant {self.public_id}>"

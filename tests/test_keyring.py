@@ -1,0 +1,229 @@
+"""Secrets and keys through the CLI, the database and the verifier: rotation, revocation, replay."""
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from sqlalchemy import func, select
+
+from webapp import create_app
+from webapp.extensions import db
+from webapp.identity.errors import TokenError
+from webapp.models import Rejection, UsedJti, VerificationKeyRow
+from webapp.services import keyring, tenants, verification
+
+GRACE = 7200
+
+
+@pytest.fixture
+def cli(app):
+    runner = app.test_cli_runner()
+    return lambda *args: runner.invoke(args=["signet", *args])
+
+
+@pytest.fixture
+def tenant_id(factory):
+    return factory.tenant()["public_id"]
+
+
+def verify(app, tenant_id, token, now=None, origin=None):
+    with app.app_context():
+        tenant = tenants.get_tenant(tenant_id)
+        return verification.verify(tenant, token, now=now, origin=origin)
+
+
+def code_of(app, tenant_id, token, now=None):
+    try:
+        verify(app, tenant_id, token, now=now)
+    except TokenError as error:
+        return error.code
+    return "ok"
+
+
+def claims(**extra):
+    return {"id": "user-1", "exp": int(time.time()) + 600, **extra}
+
+
+def test_secret_create_prints_it_once_and_stores_it_encrypted(app, cli, tenant_id, tmp_path):
+    result = cli("secret", "create", tenant_id)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {"kid", "secret"} and len(data["secret"].encode()) >= 32
+    token = jwt.encode(claims(), data["secret"], algorithm="HS256", headers={"kid": data["kid"]})
+    assert verify(app, tenant_id, token).kid == data["kid"]
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()  # checkpoint the WAL into the file
+    raw = b"".join(p.read_bytes() for p in Path(app.instance_path).glob("test.sqlite3*"))
+    assert data["kid"].encode() in raw
+    assert data["secret"].encode() not in raw
+    listed = json.loads(cli("key", "list", tenant_id).stdout)["keys"]
+    assert data["secret"] not in json.dumps(listed) and listed[0]["secret"].endswith(data["secret"][-4:])
+
+
+def test_secret_rotation_keeps_the_old_one_for_the_grace_window(app, cli, tenant_id):
+    old = json.loads(cli("secret", "create", tenant_id).stdout)
+    new = json.loads(cli("secret", "create", tenant_id, "--replace").stdout)
+    now = time.time()
+    for secret in (old, new):
+        for with_kid in (True, False):
+            token = jwt.encode(claims(exp=now + GRACE * 2), secret["secret"], algorithm="HS256",
+                               headers={"kid": secret["kid"]} if with_kid else None)
+            assert code_of(app, tenant_id, token, now=now + 60) == "ok"
+            after = "token_unknown_key" if with_kid else "token_bad_signature"
+            expected = after if secret is old else "ok"
+            assert code_of(app, tenant_id, token, now=now + GRACE + 5) == expected
+    shown = json.loads(cli("key", "list", tenant_id).stdout)["keys"]
+    assert {k["kid"]: k["state"] for k in shown} == {old["kid"]: "grace", new["kid"]: "active"}
+
+
+def test_add_without_replace_keeps_both_live(app, cli, tenant_id):
+    first = json.loads(cli("secret", "create", tenant_id).stdout)
+    second = json.loads(cli("secret", "create", tenant_id).stdout)
+    far = time.time() + GRACE * 10
+    for secret in (first, second):
+        token = jwt.encode(claims(exp=far + 600), secret["secret"], algorithm="HS256")
+        assert code_of(app, tenant_id, token, now=far) == "ok"
+
+
+def test_revoke_is_effective_at_once(app, cli, tenant_id):
+    secret = json.loads(cli("secret", "create", tenant_id).stdout)
+    token = jwt.encode(claims(), secret["secret"], algorithm="HS256", headers={"kid": secret["kid"]})
+    assert code_of(app, tenant_id, token) == "ok"
+    result = cli("key", "revoke", tenant_id, secret["kid"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["state"] == "revoked"
+    assert code_of(app, tenant_id, token) == "token_unknown_key"
+    missing = cli("key", "revoke", tenant_id, "sec_nope")
+    assert missing.exit_code == 1 and "No secret or key with kid 'sec_nope'" in missing.stderr
+
+
+def openssl_keypair(tmp_path, *genpkey_args):
+    private, public = tmp_path / "private.pem", tmp_path / "public.pem"
+    subprocess.run(["openssl", "genpkey", *genpkey_args, "-out", str(private)], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", str(private), "-pubout", "-out", str(public)], check=True, capture_output=True)
+    return private, public
+
+
+def test_key_add_from_an_openssl_file_and_verify(app, cli, tenant_id, tmp_path):
+    private, public = openssl_keypair(tmp_path, "-algorithm", "ed25519")
+    result = cli("key", "add", tenant_id, "--alg", "EdDSA", "--file", str(public))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["kid"].startswith("key_") and data["fingerprint"].startswith("SHA256:")
+    key = serialization.load_pem_private_key(private.read_bytes(), None)
+    assert code_of(app, tenant_id, jwt.encode(claims(), key, algorithm="EdDSA", headers={"kid": data["kid"]})) == "ok"
+    assert code_of(app, tenant_id, jwt.encode(claims(), key, algorithm="EdDSA")) == "ok"
+
+
+@pytest.mark.parametrize(
+    "genpkey, alg, message",
+    [
+        (("-algorithm", "ed25519"), "ES256", "ES256 needs a P-256 key, but this is an Ed25519 key"),
+        (("-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"), "RS256", "2048"),
+    ],
+)
+def test_key_add_refusals_store_nothing(app, cli, tenant_id, tmp_path, genpkey, alg, message):
+    private, public = openssl_keypair(tmp_path, *genpkey)
+    result = cli("key", "add", tenant_id, "--alg", alg, "--file", str(public))
+    assert result.exit_code == 1 and message in result.stderr
+    pasted_private = cli("key", "add", tenant_id, "--alg", "auto", "--file", str(private))
+    assert pasted_private.exit_code == 1 and "private key" in pasted_private.stderr
+    assert "BEGIN" not in pasted_private.stderr
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(VerificationKeyRow)) == 0
+
+
+def test_public_key_rotation_grace_and_revoke(app, tenant_id):
+    first = ed25519.Ed25519PrivateKey.generate()
+    second = ed25519.Ed25519PrivateKey.generate()
+    pem = lambda k: k.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    with app.app_context():
+        tenant = tenants.get_tenant(tenant_id)
+        old = keyring.add_public_key(tenant, "\n  " + pem(first) + "\n\n", None).kid
+        new = keyring.add_public_key(tenant, pem(second), "EdDSA", replace=True).kid
+    now = time.time()
+    old_token = jwt.encode(claims(exp=now + GRACE * 2), first, algorithm="EdDSA", headers={"kid": old})
+    new_token = jwt.encode(claims(exp=now + GRACE * 2), second, algorithm="EdDSA", headers={"kid": new})
+    assert code_of(app, tenant_id, old_token, now=now + GRACE - 60) == "ok"
+    assert code_of(app, tenant_id, old_token, now=now + GRACE + 60) == "token_unknown_key"
+    assert code_of(app, tenant_id, new_token, now=now + GRACE + 60) == "ok"
+    with app.app_context():
+        keyring.revoke(tenants.get_tenant(tenant_id), new)
+    assert code_of(app, tenant_id, new_token) == "token_unknown_key"
+
+
+def test_a_change_in_one_process_is_seen_by_another_at_once(app, tmp_path, tenant_id):
+    """Two apps on one database stand for two processes: each has its own key cache."""
+    other = create_app(dict(app.config), instance_path=app.instance_path)
+    with app.app_context():
+        row, secret = keyring.create_secret(tenants.get_tenant(tenant_id))
+        kid = row.kid
+    token = jwt.encode(claims(), secret, algorithm="HS256", headers={"kid": kid})
+    assert code_of(other, tenant_id, token) == "ok"  # `other` caches the key now
+    with app.app_context():
+        keyring.revoke(tenants.get_tenant(tenant_id), kid)
+    assert code_of(other, tenant_id, token) == "token_unknown_key"
+
+
+def record(app, tenant_id, token, now=None):
+    with app.app_context():
+        tenant = tenants.get_tenant(tenant_id)
+        verified = verification.verify(tenant, token, now=now)
+        try:
+            verification.record_jti(tenant, verified, now=now)
+            db.session.commit()
+        except TokenError as error:
+            return error.code
+    return "ok"
+
+
+def test_jti_is_one_time_even_re_encoded(app, tenant_id):
+    with app.app_context():
+        row, secret = keyring.create_secret(tenants.get_tenant(tenant_id))
+        kid = row.kid
+    body = claims(jti="order-42")
+    token = jwt.encode(body, secret, algorithm="HS256", headers={"kid": kid})
+    assert record(app, tenant_id, token) == "ok"
+    assert record(app, tenant_id, token) == "token_replayed"
+    # The same claims, re-encoded (other header bytes, other signature): still the same jti.
+    again = jwt.encode(dict(reversed(list(body.items()))), secret, algorithm="HS256", headers={"typ": "JWT"})
+    assert again != token
+    assert record(app, tenant_id, again) == "token_replayed"
+    # Another tenant may use the same jti.
+    with app.app_context():
+        other = tenants.create_tenant("Other", "other@example.com", "correct horse battery staple")
+        orow, osecret = keyring.create_secret(other)
+        other_id = other.public_id
+    assert record(app, other_id, jwt.encode(body, osecret, algorithm="HS256")) == "ok"
+
+
+def test_jti_rows_are_kept_until_exp_plus_leeway_then_pruned(app, cli, tenant_id):
+    with app.app_context():
+        row, secret = keyring.create_secret(tenants.get_tenant(tenant_id))
+    now = time.time()
+    token = jwt.encode({"id": "u", "exp": int(now) + 30, "jti": "short-lived"}, secret, algorithm="HS256")
+    assert record(app, tenant_id, token, now=now) == "ok"
+    with app.app_context():
+        expires = db.session.scalar(select(UsedJti.expires_at))
+        assert abs(expires.timestamp() - (int(now) + 30 + 60)) < 1
+    assert json.loads(cli("prune").stdout)["jti"] == 0
+    with app.app_context():
+        assert verification.prune(now=now + 200)["jti"] == 1
+        assert db.session.scalar(select(func.count()).select_from(UsedJti)) == 0
+
+
+def test_rejections_are_logged_without_the_token(app, tenant_id):
+    with app.app_context():
+        row, secret = keyring.create_secret(tenants.get_tenant(tenant_id))
+        kid = row.kid
+    token = jwt.encode({"id": "u", "exp": 1000}, secret, algorithm="HS256", headers={"kid": kid})
+    with pytest.raises(TokenError):
+        verify(app, tenant_id, token, origin="https://app.example.com")
+    with app.app_context():
+        logged = db.session.scalar(select(Rejection))
+        assert (logged.code, logged.kid, logged.alg, logged.origin) == ("token_expired", kid, "HS256", "https://app.example.com")
+        assert token not in " ".join(str(v) for v in vars(logged).values())

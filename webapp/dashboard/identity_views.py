@@ -1,0 +1,120 @@
+"""Settings → Identity verification, Secrets and keys, Token debugger (owners and admins)."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+
+from ..auth.forms import EmptyForm
+from ..extensions import db
+from ..models._types import utcnow
+from ..services import keyring, tenants, verification
+from ..services.errors import NotFound, ServiceError
+from ..templating import add_settings_page
+from . import bp
+from .access import current_tenant
+from .identity_forms import DebuggerForm, PublicKeyForm, SecretForm, VerificationForm
+
+add_settings_page("dashboard.settings_identity", "Identity verification")
+add_settings_page("dashboard.settings_keys", "Secrets and keys")
+add_settings_page("dashboard.settings_debugger", "Token debugger")
+
+
+def _keys_page(status=200, new_secret=None, key_form=None):
+    tenant = current_tenant()
+    rows = keyring.list_keys(tenant)
+    return render_template(
+        "dashboard/settings/keys.html", tenant=tenant, rows=rows, now=utcnow(), new_secret=new_secret,
+        secret_form=SecretForm(formdata=None), key_form=key_form or PublicKeyForm(formdata=None),
+        action_form=EmptyForm(), grace_hours=keyring.grace_seconds() / 3600,
+    ), status
+
+
+@bp.route("/settings/keys")
+def settings_keys():
+    return _keys_page()
+
+
+@bp.route("/settings/keys/secret", methods=["POST"])
+def settings_keys_secret():
+    form = SecretForm()
+    if not form.validate_on_submit():
+        abort(400, "The form was incomplete.")
+    row, secret = keyring.create_secret(current_tenant(), replace=form.replace.data, label=form.label.data)
+    # Shown in this response only: never stored in the session, never shown again.
+    return _keys_page(201, new_secret={"kid": row.kid, "secret": secret})
+
+
+@bp.route("/settings/keys/public", methods=["POST"])
+def settings_keys_public():
+    form = PublicKeyForm()
+    if form.validate_on_submit():
+        pem = form.pem.data or ""
+        if form.pem_file.data:
+            pem = form.pem_file.data.read(64 * 1024).decode("utf-8", "replace")
+        try:
+            row = keyring.add_public_key(current_tenant(), pem, form.alg.data, form.replace.data, form.label.data)
+        except ServiceError as error:
+            db.session.rollback()
+            form.pem.errors.append(error.message)
+        else:
+            flash(f"Public key {row.kid} added ({row.alg}).", "success")
+            return redirect(url_for("dashboard.settings_keys"))
+    return _keys_page(400, key_form=form)
+
+
+@bp.route("/settings/keys/<kid>/revoke", methods=["POST"])
+def settings_keys_revoke(kid: str):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        keyring.revoke(current_tenant(), kid)
+    except NotFound:
+        abort(404)
+    flash(f"{kid} is revoked: tokens signed with it are refused from now on.", "success")
+    return redirect(url_for("dashboard.settings_keys"))
+
+
+@bp.route("/settings/identity", methods=["GET", "POST"])
+def settings_identity():
+    tenant = current_tenant()
+    form = VerificationForm(obj=tenant)
+    if form.validate_on_submit():
+        changes = tenants.Settings(
+            verification_mode=form.verification_mode.data, audience=form.audience.data,
+            require_audience=form.require_audience.data, issuer=form.issuer.data or "",
+        )
+        try:
+            tenants.update_settings(tenant, changes)
+        except ServiceError as error:
+            db.session.rollback()
+            getattr(form, error.field, form.audience).errors.append(error.message)
+        else:
+            flash("Identity verification settings saved.", "success")
+            return redirect(url_for("dashboard.settings_identity"))
+    return render_template(
+        "dashboard/settings/identity.html", tenant=tenant, form=form, rows=keyring.list_keys(tenant), now=utcnow(),
+        would_refuse=verification.recent_rejections(tenant, outcome="would_refuse"),
+        sample=signing_sample(tenant),
+    ), (400 if form.errors else 200)
+
+
+@bp.route("/settings/debugger", methods=["GET", "POST"])
+def settings_debugger():
+    tenant = current_tenant()
+    form = DebuggerForm()
+    result = verification.diagnose(tenant, form.token.data) if form.validate_on_submit() else None
+    return render_template(
+        "dashboard/settings/debugger.html", form=form, result=result, now=utcnow(),
+        rejections=verification.recent_rejections(tenant, outcome="refused"),
+    )
+
+
+def signing_sample(tenant) -> dict:
+    """What the code samples are filled with: this tenant's id, audience and newest live key."""
+    live = [row for row in keyring.list_keys(tenant) if row.state(utcnow()) == "active"]
+    secret = next((row for row in live if row.kind == "secret"), None)
+    public = next((row for row in live if row.kind == "public_key"), None)
+    return {
+        "tenant_id": tenant.public_id, "audience": tenant.audience, "issuer": tenant.issuer,
+        "secret_kid": secret.kid if secret else "YOUR_SECRET_KID",
+        "public_kid": public.kid if public else None, "public_alg": public.alg if public else None,
+    }

@@ -1,0 +1,216 @@
+"""Verification of signed user data (API.md §4) with the contract's error codes (§3).
+
+Checks run in the table's order and the first failure answers: token_malformed (shape, JSON,
+header and claim types), token_algorithm_not_allowed, token_unknown_key, token_bad_signature,
+token_missing_exp, token_expired, token_not_yet_valid, token_bad_audience, token_bad_issuer,
+token_wrong_tenant. Replay is the caller's last step (it records the jti after field rules).
+
+Keys come only from `keys` (the tenant's live secrets and public keys): `jwk`, `jku`, `x5u` and
+`x5c` headers are never read. Each key verifies with its one pinned algorithm through PyJWS
+configured for that algorithm alone, with a loaded key object, never a PEM string.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import jwt
+
+from . import jose
+from .errors import TokenError
+from .keys import ALGORITHMS, key_fits
+
+
+@dataclass(frozen=True)
+class VerificationKey:
+    """A live key of the tenant: HS256 holds `hmac_key(secret)` bytes, the rest a public key."""
+
+    kid: str
+    alg: str
+    key: object
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The tenant's token settings."""
+
+    tenant_id: str
+    audience: str = "signet-widget"
+    require_audience: bool = False
+    issuer: str | None = None
+    leeway: int = 60
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """A token whose signature and claims passed; `kid` names the key that verified it."""
+
+    header: dict
+    claims: dict
+    alg: str
+    kid: str
+    jti: str | None
+    exp: float
+
+
+# One PyJWS per algorithm, each knowing only that algorithm, refusing short keys.
+_JWS = {
+    alg: jwt.PyJWS(algorithms=[alg], options={"enforce_minimum_key_length": True})
+    for alg in ALGORITHMS
+}
+
+EXPLANATIONS = {
+    "token_malformed": "The token is not a well-formed JWT: send a compact JWS (three unpadded "
+    "base64url parts, at most 8 KiB) whose header and claims are JSON objects, with numeric "
+    "exp/nbf/iat, a jti of 1 to 255 characters, no crit header, and sub equal to id.",
+    "token_algorithm_not_allowed": "Sign with HS256, EdDSA, ES256, PS256 or RS256, and with "
+    "the algorithm of the key named by kid (the one chosen when it was added).",
+    "token_unknown_key": "No live secret or key of this workspace matches: check the kid header "
+    "and that the key for this algorithm was added and not revoked or past its grace window.",
+    "token_bad_signature": "The signature does not verify: sign with the current secret (its "
+    "UTF-8 text as shown, not base64-decoded) or the private key of the uploaded public key.",
+    "token_missing_exp": "Add an exp claim (seconds since the epoch), a few minutes ahead.",
+    "token_expired": "The token's exp has passed: mint a fresh token for each page load and "
+    "check your server's clock.",
+    "token_not_yet_valid": "nbf or iat is in the future: check your server's clock.",
+    "token_bad_audience": "Set aud to this workspace's audience (or leave it out unless it is "
+    "required).",
+    "token_bad_issuer": "Set iss to the issuer this workspace pins.",
+    "token_wrong_tenant": "tid names another workspace: use this workspace's tenant id, or "
+    "leave tid out.",
+    "token_replayed": "This jti was already used: mint a new token with a new jti each time.",
+}
+
+
+def explain(code: str) -> str:
+    """A human sentence for a token error code: what to fix on the customer's backend."""
+    return EXPLANATIONS.get(code, "The token was refused.")
+
+
+def verify_token(
+    token: object, *, keys: Sequence[VerificationKey], policy: Policy, now: float
+) -> VerifiedToken:
+    """The verified token, or TokenError with the first failing check's contract code."""
+    segments = jose.check_shape(token)
+    header = jose.decode_header(segments)
+    claims = jose.decode_claims(segments)
+    key = _verifying_key(token, candidate_keys(header, keys))
+    exp = _check_times(claims, now, policy.leeway)
+    _check_audience(claims, policy)
+    _check_issuer(claims, policy)
+    if "tid" in claims and claims["tid"] != policy.tenant_id:
+        raise TokenError("token_wrong_tenant", "The token's tid is not this workspace.")
+    return VerifiedToken(
+        header=header, claims=claims, alg=key.alg, kid=key.kid, jti=claims.get("jti"), exp=exp
+    )
+
+
+def candidate_keys(header: dict, keys: Sequence[VerificationKey]) -> list[VerificationKey]:
+    """The keys a token with this header is tried with; TokenError when there are none.
+
+    With `kid`: the key with exactly that kid, which must be pinned to the header's alg
+    (else token_algorithm_not_allowed). Without: every key of the header's alg. No match:
+    token_unknown_key. Messages never reveal which algorithm a kid is pinned to.
+    """
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in ALGORITHMS:
+        raise TokenError(
+            "token_algorithm_not_allowed",
+            "The token's alg is not one of " + ", ".join(ALGORITHMS) + ".",
+        )
+    if "kid" not in header:
+        found = [key for key in keys if key.alg == alg]
+        if not found:
+            raise TokenError("token_unknown_key", f"No live {alg} key or secret in this workspace.")
+        return found
+    kid = header["kid"]
+    if not isinstance(kid, str):
+        raise jose.malformed("The kid header must be a string.")
+    named = [key for key in keys if key.kid == kid]
+    if not named:
+        raise TokenError("token_unknown_key", "No live key or secret has the token's kid.")
+    found = [key for key in named if key.alg == alg]
+    if not found:
+        raise TokenError(
+            "token_algorithm_not_allowed",
+            "The token's alg is not the algorithm of the key its kid names.",
+        )
+    return found
+
+
+def inspect_token(token: object) -> dict:
+    """Header and claims decoded WITHOUT verification, for the token debugger; never raises."""
+    result: dict = {"header": None, "claims": None, "error": None}
+    try:
+        segments = jose.check_shape(token)
+        result["header"] = jose.decode_segment(segments[0], "header")
+        result["claims"] = jose.decode_segment(segments[1], "payload")
+    except TokenError as err:
+        result["error"] = err.message
+    return result
+
+
+def _verifying_key(token: str, candidates: list[VerificationKey]) -> VerificationKey:
+    """The first candidate whose signature check passes, else token_bad_signature."""
+    for key in candidates:
+        try:
+            _verify_signature(token, key)
+        except TokenError as err:
+            if err.code != "token_bad_signature":
+                raise
+            continue
+        return key
+    raise TokenError("token_bad_signature", "The token's signature does not verify.")
+
+
+def _verify_signature(token: str, key: VerificationKey) -> tuple[dict, bytes]:
+    """The signature layer alone: (header, payload bytes) when `key` verifies `token`."""
+    bad = TokenError("token_bad_signature", "The token's signature does not verify.")
+    if key.alg not in _JWS or not key_fits(key.alg, key.key):
+        raise bad  # e.g. an empty or short HMAC secret never verifies anything
+    try:
+        decoded = _JWS[key.alg].decode_complete(token, key=key.key, algorithms=[key.alg])
+    except (jwt.InvalidSignatureError, jwt.InvalidKeyError):
+        raise bad from None
+    except jwt.InvalidAlgorithmError:
+        raise TokenError("token_algorithm_not_allowed", "The token's alg is not allowed.") from None
+    except jwt.InvalidTokenError:  # DecodeError and the rest: the token itself is unusable
+        raise jose.malformed("The token could not be decoded.") from None
+    except (TypeError, ValueError):  # odd signature bytes that the crypto layer rejects
+        raise bad from None
+    return decoded["header"], decoded["payload"]
+
+
+def _check_times(claims: dict, now: float, leeway: int) -> float:
+    """exp is required and not past; nbf and iat, when present, are not in the future."""
+    if "exp" not in claims:
+        raise TokenError("token_missing_exp", "The token has no exp claim.")
+    exp = jose.numeric_date(claims["exp"], "exp")
+    if exp <= now - leeway:
+        raise TokenError("token_expired", "The token has expired.")
+    for name in ("nbf", "iat"):
+        if name in claims and jose.numeric_date(claims[name], name) > now + leeway:
+            raise TokenError("token_not_yet_valid", f"The token's {name} is in the future.")
+    return exp
+
+
+def _check_audience(claims: dict, policy: Policy) -> None:
+    """aud, a string or list of strings, must contain the tenant's audience when present."""
+    if "aud" not in claims:
+        if policy.require_audience:
+            raise TokenError("token_bad_audience", "This workspace requires an aud claim.")
+        return
+    aud = claims["aud"]
+    audiences = [aud] if isinstance(aud, str) else aud
+    if (
+        not isinstance(audiences, list)
+        or not all(isinstance(item, str) for item in audiences)
+        or policy.audience not in audiences
+    ):
+        raise TokenError("token_bad_audience", "The token's aud is not this workspace's audience.")
+
+
+def _check_issuer(claims: dict, policy: Policy) -> None:
+    """iss must equal the pinned issuer, when the tenant pins one."""
+    if policy.issuer is not None and claims.get("iss") != policy.issuer:
+        raise TokenError("token_bad_issuer", "The token's iss is not this workspace's issuer.")

@@ -1,0 +1,175 @@
+"""A tenant's signing secrets and public keys: create, replace with a grace window, revoke, load.
+
+Loaded keys are cached per process. Every change bumps `tenant.keys_version` in the same
+transaction, and each request reads the tenant row, so every process sees a change at once.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..identity import keys as keytools
+from ..identity.errors import KeyRejected
+from ..identity.secretbox import SecretBox
+from ..identity.verifier import VerificationKey
+from ..models import Tenant, VerificationKeyRow
+from ..models._types import utcnow
+from .errors import NotFound, ServiceError
+
+
+@dataclass(frozen=True)
+class _Cached:
+    key: VerificationKey
+    grace_ends_at: datetime | None
+
+
+_cache_lock = threading.Lock()
+
+
+def _cache() -> dict[int, tuple[int, list[_Cached]]]:
+    """tenant id → (keys_version, loaded keys), per app (each app has its own database)."""
+    return current_app.extensions.setdefault("signet_keycache", {})
+
+
+def secret_box() -> SecretBox:
+    box = current_app.extensions.get("signet_secretbox")
+    if box is None:
+        box = current_app.extensions["signet_secretbox"] = SecretBox(current_app.config["SECRET_KEY"])
+    return box
+
+
+def grace_seconds() -> int:
+    return int(current_app.config["SIGNET_KEY_GRACE_SECONDS"])
+
+
+def create_secret(tenant: Tenant, replace: bool = False, label: str | None = None) -> tuple[VerificationKeyRow, str]:
+    """A new HS256 secret; the plaintext is returned this once and stored only encrypted."""
+    now = utcnow()
+    if replace:
+        _start_grace(tenant, "secret", now)
+    secret = keytools.generate_secret()
+    kid = keytools.new_kid("sec")
+    row = VerificationKeyRow(
+        tenant_id=tenant.id, kid=kid, kind="secret", alg="HS256", created_at=now, label=_label(label),
+        secret_ciphertext=secret_box().encrypt(secret, kid), secret_hint=secret[-4:],
+    )
+    _save(tenant, row)
+    return row, secret
+
+
+def add_public_key(
+    tenant: Tenant, pem: str, alg: str | None = None, replace: bool = False, label: str | None = None
+) -> VerificationKeyRow:
+    """Pin an uploaded SPKI public key to one algorithm; KeyRejected → ServiceError for people."""
+    try:
+        parsed = keytools.parse_public_key(pem, alg or None)
+    except KeyRejected as error:
+        raise ServiceError(str(error), "pem") from None
+    now = utcnow()
+    if replace:
+        _start_grace(tenant, "public_key", now)
+    row = VerificationKeyRow(
+        tenant_id=tenant.id, kid=keytools.new_kid("key"), kind="public_key", alg=parsed.alg, created_at=now,
+        public_pem=parsed.spki_pem, fingerprint=parsed.fingerprint, label=_label(label),
+    )
+    _save(tenant, row)
+    return row
+
+
+def revoke(tenant: Tenant, kid: str) -> VerificationKeyRow:
+    """End a secret or key at once."""
+    row = db.session.scalar(
+        select(VerificationKeyRow).where(VerificationKeyRow.tenant_id == tenant.id, VerificationKeyRow.kid == kid)
+    )
+    if row is None:
+        raise NotFound(f"No secret or key with kid '{kid}' in this workspace.", "kid")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        _bump(tenant)
+    db.session.commit()
+    return row
+
+
+def list_keys(tenant: Tenant) -> list[VerificationKeyRow]:
+    stmt = (
+        select(VerificationKeyRow)
+        .where(VerificationKeyRow.tenant_id == tenant.id)
+        .order_by(VerificationKeyRow.created_at.desc(), VerificationKeyRow.id.desc())
+    )
+    return list(db.session.scalars(stmt))
+
+
+def live_keys(tenant: Tenant, now: datetime) -> list[VerificationKey]:
+    """Every active or in-grace key of the tenant at `now`, loaded once per process and version."""
+    cache = _cache()
+    cached = cache.get(tenant.id)
+    if cached is None or cached[0] != tenant.keys_version:
+        with _cache_lock:
+            cached = cache[tenant.id] = (tenant.keys_version, _load(tenant))
+    return [c.key for c in cached[1] if c.grace_ends_at is None or c.grace_ends_at > now]
+
+
+def _load(tenant: Tenant) -> list[_Cached]:
+    rows = db.session.scalars(
+        select(VerificationKeyRow).where(
+            VerificationKeyRow.tenant_id == tenant.id, VerificationKeyRow.revoked_at.is_(None)
+        )
+    )
+    entries = []
+    for row in rows:
+        if row.kind == "secret":
+            material: object = keytools.hmac_key(secret_box().decrypt(row.secret_ciphertext, row.kid))
+        else:
+            material = keytools.load_public_key(row.public_pem, row.alg)
+        entries.append(_Cached(VerificationKey(kid=row.kid, alg=row.alg, key=material), row.grace_ends_at))
+    return entries
+
+
+def _start_grace(tenant: Tenant, kind: str, now: datetime) -> None:
+    """Every live key of this kind stays valid for the grace window, then stops."""
+    db.session.execute(
+        update(VerificationKeyRow)
+        .where(
+            VerificationKeyRow.tenant_id == tenant.id,
+            VerificationKeyRow.kind == kind,
+            VerificationKeyRow.revoked_at.is_(None),
+            VerificationKeyRow.grace_ends_at.is_(None),
+        )
+        .values(grace_ends_at=now + timedelta(seconds=grace_seconds()))
+    )
+
+
+def _save(tenant: Tenant, row: VerificationKeyRow) -> None:
+    db.session.add(row)
+    _bump(tenant)
+    db.session.commit()
+
+
+def _bump(tenant: Tenant) -> None:
+    db.session.execute(update(Tenant).where(Tenant.id == tenant.id).values(keys_version=Tenant.keys_version + 1))
+    db.session.expire(tenant, ["keys_version"])
+
+
+def _label(label: str | None) -> str | None:
+    label = (label or "").strip()
+    if len(label) > 120:
+        raise ServiceError("A label is at most 120 characters.", "label")
+    return label or None
+
+
+def key_summary(row: VerificationKeyRow) -> dict:
+    """A key as the CLI and pages show it: never the secret."""
+    return {
+        "kid": row.kid,
+        "kind": row.kind,
+        "alg": row.alg,
+        "fingerprint": row.fingerprint,
+        "secret": f"sk_…{row.secret_hint}" if row.kind == "secret" else None,
+        "state": row.state(utcnow()),
+        "grace_ends_at": row.grace_ends_at.isoformat() if row.grace_ends_at else None,
+    }

@@ -1,0 +1,158 @@
+"""Verifying a tenant's tokens with the identity core, recording jtis and rejections."""
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..extensions import db
+from ..identity.errors import TokenError
+from ..identity.verifier import Policy, VerifiedToken, inspect_token, verify_token
+from ..models import Rejection, Tenant, UsedJti
+from . import keyring
+
+LEEWAY = 60
+KEEP_REJECTIONS = 100
+
+
+def policy_for(tenant: Tenant) -> Policy:
+    return Policy(
+        tenant_id=tenant.public_id,
+        audience=tenant.audience,
+        require_audience=tenant.require_audience,
+        issuer=tenant.issuer,
+        leeway=LEEWAY,
+    )
+
+
+def verify(tenant: Tenant, token: object, *, now: float | None = None, origin: str | None = None,
+           source: str = "widget") -> VerifiedToken:
+    """Verified claims, or TokenError (logged in the tenant's recent rejections)."""
+    now = time.time() if now is None else now
+    keys = keyring.live_keys(tenant, datetime.fromtimestamp(now, timezone.utc))
+    try:
+        return verify_token(token, keys=keys, policy=policy_for(tenant), now=now)
+    except TokenError as error:
+        log_rejection(tenant, error.code, error.message, token=token, origin=origin, source=source)
+        raise
+
+
+def record_jti(tenant: Tenant, verified: VerifiedToken, *, now: float | None = None,
+               origin: str | None = None, source: str = "widget") -> None:
+    """Use up a one-time token, inside the caller's transaction; a second use is token_replayed.
+
+    Keyed on (tenant, jti), never on the token's bytes. An expired row still waiting for the
+    pruner is taken over; a live one is a replay. Database errors propagate: fail closed.
+    """
+    if verified.jti is None:
+        return
+    now = time.time() if now is None else now
+    now_dt = datetime.fromtimestamp(now, timezone.utc)
+    expires = datetime.fromtimestamp(max(verified.exp, now) + LEEWAY, timezone.utc)
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(UsedJti).values(tenant_id=tenant.id, jti=verified.jti, expires_at=expires)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[UsedJti.tenant_id, UsedJti.jti],
+        set_={"expires_at": stmt.excluded.expires_at},
+        where=UsedJti.expires_at < now_dt,
+    )
+    if db.session.execute(stmt).rowcount != 1:
+        db.session.rollback()
+        error = TokenError("token_replayed", "This token's jti was already used.")
+        log_rejection(tenant, error.code, error.message, kid=verified.kid, alg=verified.alg, origin=origin, source=source)
+        raise error
+
+
+def jti_used(tenant: Tenant, jti: str, now: float) -> bool:
+    """For the token debugger: would this jti be a replay now? (Reads only.)"""
+    expires = db.session.scalar(select(UsedJti.expires_at).where(UsedJti.tenant_id == tenant.id, UsedJti.jti == jti))
+    return expires is not None and expires >= datetime.fromtimestamp(now, timezone.utc)
+
+
+def log_rejection(tenant: Tenant, code: str, message: str, *, token: object = None, kid: str | None = None,
+                  alg: str | None = None, origin: str | None = None, source: str = "widget",
+                  outcome: str = "refused") -> None:
+    """Record a refusal in its own short transaction (never the token itself)."""
+    if token is not None:
+        header = inspect_token(token).get("header") or {}
+        kid = kid or _short(header.get("kid"))
+        alg = alg or _short(header.get("alg"))
+    db.session.rollback()
+    db.session.add(Rejection(
+        tenant_id=tenant.id, code=code, message=message[:500], kid=kid, alg=alg,
+        origin=_short(origin, 255), source=source, outcome=outcome,
+    ))
+    if random.random() < 0.05:
+        _trim_rejections(tenant.id)
+    db.session.commit()
+
+
+def recent_rejections(tenant: Tenant, limit: int = KEEP_REJECTIONS, outcome: str | None = None) -> list[Rejection]:
+    stmt = select(Rejection).where(Rejection.tenant_id == tenant.id)
+    if outcome:
+        stmt = stmt.where(Rejection.outcome == outcome)
+    return list(db.session.scalars(stmt.order_by(Rejection.created_at.desc(), Rejection.id.desc()).limit(limit)))
+
+
+def _trim_rejections(tenant_id: int) -> None:
+    """Keep the newest KEEP_REJECTIONS rows of each outcome for a tenant."""
+    for outcome in ("refused", "would_refuse"):
+        cutoff = db.session.scalar(
+            select(Rejection.id).where(Rejection.tenant_id == tenant_id, Rejection.outcome == outcome)
+            .order_by(Rejection.id.desc()).offset(KEEP_REJECTIONS).limit(1)
+        )
+        if cutoff is not None:
+            db.session.execute(delete(Rejection).where(
+                Rejection.tenant_id == tenant_id, Rejection.outcome == outcome, Rejection.id <= cutoff))
+
+
+def prune(now: float | None = None) -> dict:
+    """Delete expired jtis and rejections beyond the kept window; returns what was removed."""
+    now_dt = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
+    jtis = db.session.execute(delete(UsedJti).where(UsedJti.expires_at < now_dt)).rowcount
+    old = db.session.execute(delete(Rejection).where(Rejection.created_at < now_dt - timedelta(days=30))).rowcount
+    for tenant_id in db.session.scalars(select(Rejection.tenant_id).distinct()):
+        _trim_rejections(tenant_id)
+    db.session.commit()
+    return {"jti": jtis, "rejections": old}
+
+
+def _short(value: object, limit: int = 64) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
+    """What the token debugger shows: unverified contents, the key it would use, the verdict.
+
+    Reads only: a debugged token's jti is not used up and nothing is logged.
+    """
+    from ..identity.errors import FieldError, IdentityError
+    from ..identity.userdata import parse_claims
+    from ..identity.verifier import candidate_keys, explain
+
+    now = time.time() if now is None else now
+    token = token.strip()
+    seen = inspect_token(token)
+    keys = keyring.live_keys(tenant, datetime.fromtimestamp(now, timezone.utc))
+    result = {**seen, "server_time": now, "candidates": [], "code": None, "message": None, "verified": None}
+    if isinstance(seen["header"], dict):
+        try:
+            result["candidates"] = [k.kid for k in candidate_keys(seen["header"], keys)]
+        except TokenError:
+            pass
+    try:
+        verified = verify_token(token, keys=keys, policy=policy_for(tenant), now=now)
+        parse_claims(verified.claims)
+        if verified.jti is not None and jti_used(tenant, verified.jti, now):
+            raise TokenError("token_replayed", "This token's jti was already used.")
+    except (TokenError, FieldError) as error:
+        result.update(code=error.code, message=error.message, field=error.field)
+    except IdentityError as error:
+        result.update(code=error.code, message=error.message)
+    else:
+        result.update(verified={"kid": verified.kid, "alg": verified.alg, "exp": verified.exp})
+    result["explanation"] = explain(result["code"]) if result["code"] else None
+    return result
