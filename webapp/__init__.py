@@ -39,6 +39,9 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     from .health import bp as health_bp
+    from .widget_api import bp as widget_bp
+
+    app.register_blueprint(widget_bp)
 
     app.register_blueprint(health_bp)
 

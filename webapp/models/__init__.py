@@ -1,10 +1,12 @@
 """Typed tables, one module per aggregate. Importing this registers every model."""
+from .conversation import Conversation, Message
 from .keys import Rejection, UsedJti, VerificationKeyRow
 from .member import ROLES, Member, Membership
+from .people import EndUser, Organization, OrgMembership, RevokedSession
 from .tenant import EMAIL_SIGN_IN_MODES, VERIFICATION_MODES, Tenant
 
 __all__ = [
-    "EMAIL_SIGN_IN_MODES", "Member", "Membership", 
-    "ROLES", "Rejection", "Tenant", "UsedJti", "VERIFICATION_MODES",
+    "Conversation", "EMAIL_SIGN_IN_MODES", "EndUser", "Member", "Membership", "Message", "OrgMembership",
+    "Organization", "ROLES", "Rejection", "RevokedSession", "Tenant", "UsedJti", "VERIFICATION_MODES",
     "VerificationKeyRow",
 ]

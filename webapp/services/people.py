@@ -1,0 +1,294 @@
+"""Identifying end users (API.md §3–§5): the set-user operation behind the widget API and login links.
+
+Checks run in the contract's order: the token, field rules, verification_required,
+seat_limit_reached, and last token_replayed. Nothing is written until every check passed; the
+writes then happen in one transaction that holds the user's row (BEGIN IMMEDIATE on SQLite,
+FOR UPDATE on PostgreSQL), so concurrent calls for one user apply one after the other.
+A returning user whose data did not change costs reads only (last_seen is coalesced to once a
+minute), and an anonymous visitor costs nothing until they start a conversation.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from ..database import writing
+from ..extensions import db
+from ..identity.errors import FieldError, IdentityError, TokenError
+from ..identity.userdata import MISSING, LoginOnly, UserData, classify_body, parse_claims, parse_login_payload, parse_unsigned
+from ..identity.verifier import VerifiedToken
+from ..models import Conversation, EndUser, Tenant
+from . import organizations, sessions, verification
+
+LAST_SEEN_EVERY = timedelta(seconds=60)
+WRITE_ATTEMPTS = 3
+_FIELDS = (("email", "email"), ("name", "name"), ("avatar_url", "avatar_url"))
+
+
+class Refused(IdentityError):
+    """A refusal that is neither a token nor a field error: 401 unknown_user, the 403s."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(code, message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Proof:
+    """How the data was vouched for: a verified token or a login link, and its key."""
+
+    via: str  # "token" | "login_link"
+    alg: str
+    kid: str
+
+
+@dataclass
+class Identified:
+    user: EndUser | None  # None: an anonymous visitor with nothing stored yet
+    visitor_id: str
+    token: str
+    session: sessions.WidgetSession
+
+
+def set_user(tenant: Tenant, body: dict, *, visitor_id: str | None = None, origin: str | None = None,
+             now: float | None = None) -> Identified:
+    """The widget's set-user call: anonymous, unsigned data, {jwt} or {externalAuthCode}."""
+    now = time.time() if now is None else now
+    form = classify_body(body)
+    if form.kind == "external_auth_code":
+        return login_with_code(tenant, form.payload, visitor_id=visitor_id, origin=origin, now=now,
+                               stray=form.raise_for_stray)
+    if form.kind == "jwt":
+        verified = verification.verify(tenant, form.payload, now=now, origin=origin)
+        form.raise_for_stray()
+        data = parse_claims(verified.claims)
+        ctx = _ctx(verified.claims)
+        proof = Proof("token", verified.alg, verified.kid)
+        return _identify(tenant, data, proof, verified, visitor_id, ctx, "widget", origin, now)
+    data = parse_unsigned(body)
+    if data.id is None:
+        return _anonymous(tenant, visitor_id, now)
+    if tenant.verification_mode == "required":
+        _refuse_unsigned(tenant, data.id, origin, "This workspace requires signed user data: send {jwt}.")
+    return _identify(tenant, data, None, None, visitor_id, {}, "widget", origin, now)
+
+
+def login_with_code(tenant: Tenant, code: object, *, visitor_id: str | None = None, origin: str | None = None,
+                    now: float | None = None, stray=None) -> Identified:
+    """A login link's externalAuthCode (§5), from the hosted page or the widget."""
+    now = time.time() if now is None else now
+    if not tenant.login_links_enabled:
+        raise Refused(403, "login_links_disabled", "Login links are turned off for this workspace.")
+    verified = verification.verify(tenant, code, now=now, origin=origin, source="login_link")
+    if stray is not None:
+        stray()
+    _check_link_policy(tenant, verified, origin)
+    payload = parse_login_payload(verified.claims)
+    proof = Proof("login_link", verified.alg, verified.kid)
+    if isinstance(payload, UserData):
+        return _identify(tenant, payload, proof, verified, visitor_id, _ctx(verified.claims), "login_link", origin, now)
+    return _login_only(tenant, payload, verified, visitor_id, origin, now)
+
+
+def _check_link_policy(tenant: Tenant, verified: VerifiedToken, origin: str | None) -> None:
+    claims = verified.claims
+    problem = None
+    if tenant.login_links_require_jti and ("jti" not in claims or "iat" not in claims):
+        problem = "This workspace requires every login link to carry a jti and an iat."
+    elif tenant.login_links_max_age and "iat" not in claims:
+        problem = "This workspace limits the age of login links: add an iat claim."
+    elif tenant.login_links_max_age and verified.exp - claims["iat"] > tenant.login_links_max_age:
+        problem = f"This login link lives longer than the workspace's maximum of {tenant.login_links_max_age} s (exp − iat)."
+    if problem:
+        verification.log_rejection(tenant, "token_malformed", problem, kid=verified.kid, alg=verified.alg,
+                                   origin=origin, source="login_link")
+        raise TokenError("token_malformed", problem)
+
+
+def _ctx(claims: dict) -> dict:
+    ctx = claims.get("ctx")
+    if ctx is None:
+        return {}
+    if not isinstance(ctx, dict):
+        raise FieldError("invalid_field", "ctx: must be an object", "ctx")
+    return ctx
+
+
+def _refuse_unsigned(tenant: Tenant, user_id: str, origin: str | None, message: str) -> None:
+    verification.log_rejection(tenant, "verification_required", f"Unsigned data for user '{user_id[:100]}'. {message}",
+                               origin=origin)
+    raise Refused(403, "verification_required", message)
+
+
+def _anonymous(tenant: Tenant, visitor_id: str | None, now: float) -> Identified:
+    visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
+    token, session = sessions.issue(tenant.id, visitor_id=visitor, now=now)
+    return Identified(user=None, visitor_id=visitor, token=token, session=session)
+
+
+def find_user(tenant_id: int, external_id: str, lock: bool = False) -> EndUser | None:
+    stmt = (select(EndUser).where(EndUser.tenant_id == tenant_id, EndUser.external_id == external_id)
+            .options(selectinload(EndUser.memberships)))
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(stmt)
+
+
+def _identify(tenant: Tenant, data: UserData, proof: Proof | None, verified: VerifiedToken | None,
+              visitor_id: str | None, ctx: dict, created_via: str, origin: str | None, now: float) -> Identified:
+    visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
+    user = find_user(tenant.id, data.id)
+    _check_may_change(tenant, user, data.id, proof, origin)
+    if user is None:
+        _check_seat(tenant)
+    merge = _visitor_row(tenant.id, visitor) if visitor_id else None
+    now_dt = datetime.fromtimestamp(now, timezone.utc)
+    if (user is None or merge is not None or (verified and verified.jti) or _would_change(user, data, proof)
+            or now_dt - user.last_seen_at > LAST_SEEN_EVERY):
+        user = _write(tenant, data, proof, verified, visitor, created_via, origin, now)
+    elif tenant.verification_mode == "report" and proof is None:
+        _log_would_refuse(tenant, data.id, origin)
+    token, session = sessions.issue(tenant.id, user_id=user.id, ctx=ctx, now=now)
+    return Identified(user=user, visitor_id=visitor, token=token, session=session)
+
+
+def _check_may_change(tenant: Tenant, user: EndUser | None, external_id: str, proof: Proof | None,
+                      origin: str | None) -> None:
+    if proof is None and user is not None and user.verified:
+        _refuse_unsigned(tenant, external_id, origin,
+                         "This user is verified: their data can only come signed (send {jwt}).")
+
+
+def _check_seat(tenant: Tenant) -> None:
+    if tenant.seat_limit is None:
+        return
+    used = db.session.scalar(
+        select(func.count()).select_from(EndUser).where(EndUser.tenant_id == tenant.id, EndUser.anonymous.is_(False)))
+    if used >= tenant.seat_limit:
+        raise Refused(403, "seat_limit_reached",
+                      f"This workspace has no seats left ({tenant.seat_limit} used): ask its admin for more.")
+
+
+def _visitor_row(tenant_id: int, visitor: str) -> EndUser | None:
+    return db.session.scalar(select(EndUser).where(EndUser.tenant_id == tenant_id, EndUser.visitor_id == visitor))
+
+
+def _would_change(user: EndUser, data: UserData, proof: Proof | None) -> bool:
+    for attr, field in _FIELDS:
+        value = getattr(data, field)
+        if value is not MISSING and getattr(user, attr) != value:
+            return True
+    if data.attrs is not MISSING and (user.attrs or {}) != (data.attrs or {}):
+        return True
+    if data.organizations is not MISSING and organizations.would_change(user, data.organizations):
+        return True
+    if proof is not None and (not user.verified or (user.verified_via, user.verified_alg, user.verified_kid)
+                              != (proof.via, proof.alg, proof.kid)):
+        return True
+    return False
+
+
+def _write(tenant: Tenant, data: UserData, proof: Proof | None, verified: VerifiedToken | None, visitor: str,
+           created_via: str, origin: str | None, now: float) -> EndUser:
+    """Apply the call in one transaction; a concurrent insert of the same user is retried."""
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            with writing():
+                user = _apply(tenant, data, proof, created_via, origin, now)
+                _merge_visitor(tenant.id, visitor, user)
+                if verified is not None:
+                    verification.record_jti(tenant, verified, now=now, origin=origin)
+            return user
+        except IntegrityError:
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _apply(tenant: Tenant, data: UserData, proof: Proof | None, created_via: str, origin: str | None,
+           now: float) -> EndUser:
+    now_dt = datetime.fromtimestamp(now, timezone.utc)
+    user = find_user(tenant.id, data.id, lock=True)
+    _check_may_change(tenant, user, data.id, proof, origin)  # again, under the lock
+    if user is None:
+        if tenant.seat_limit is not None:
+            db.session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
+            _check_seat(tenant)
+        user = EndUser(tenant_id=tenant.id, external_id=data.id, attrs={}, created_via=created_via,
+                       first_seen_at=now_dt, last_seen_at=now_dt)
+        db.session.add(user)
+        db.session.flush()
+    for attr, field in _FIELDS:
+        value = getattr(data, field)
+        if value is not MISSING and getattr(user, attr) != value:
+            setattr(user, attr, value)
+    if data.attrs is not MISSING and (user.attrs or {}) != (data.attrs or {}):
+        user.attrs = data.attrs or {}
+    if data.organizations is not MISSING:
+        organizations.apply(user, data.organizations)
+    if proof is not None:
+        user.verified, user.verified_via, user.verified_alg, user.verified_kid = True, proof.via, proof.alg, proof.kid
+        user.verified_at = user.verified_at or now_dt
+    elif tenant.verification_mode == "report":
+        _log_would_refuse(tenant, data.id, origin, commit=False)
+    user.last_seen_at = now_dt
+    return user
+
+
+def _merge_visitor(tenant_id: int, visitor: str, user: EndUser) -> None:
+    """An anonymous visitor who identifies brings their conversations along."""
+    anon = _visitor_row(tenant_id, visitor)
+    if anon is None or anon.id == user.id:
+        return
+    db.session.execute(update(Conversation).where(Conversation.user_id == anon.id).values(user_id=user.id))
+    db.session.delete(anon)
+
+
+def _log_would_refuse(tenant: Tenant, user_id: str, origin: str | None, commit: bool = True) -> None:
+    message = f"Unsigned data for user '{user_id[:100]}' was accepted; Required mode would refuse it."
+    if commit:
+        verification.log_rejection(tenant, "verification_required", message, origin=origin, outcome="would_refuse")
+    else:
+        from ..models import Rejection
+        db.session.add(Rejection(tenant_id=tenant.id, code="verification_required", message=message,
+                                 origin=(origin or None) and origin[:255], outcome="would_refuse"))
+
+
+def _login_only(tenant: Tenant, who: LoginOnly, verified: VerifiedToken, visitor_id: str | None,
+                origin: str | None, now: float) -> Identified:
+    """A login-only code signs in an existing user and changes none of their fields."""
+    stmt = select(EndUser).where(EndUser.tenant_id == tenant.id, EndUser.anonymous.is_(False))
+    if who.id is not None:
+        stmt = stmt.where(EndUser.external_id == who.id)
+    else:
+        stmt = stmt.where(func.lower(EndUser.email) == who.email.lower()).order_by(EndUser.last_seen_at.desc())
+    user = db.session.scalars(stmt.limit(1)).first()
+    if user is None:
+        verification.log_rejection(tenant, "unknown_user", "A login-only link named no existing user.",
+                                   kid=verified.kid, alg=verified.alg, origin=origin, source="login_link")
+        raise Refused(401, "unknown_user", "No user of this workspace matches this login link.")
+    visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
+    with writing():
+        user = db.session.get(EndUser, user.id, with_for_update=True)
+        user.last_seen_at = datetime.fromtimestamp(now, timezone.utc)
+        _merge_visitor(tenant.id, visitor, user)
+        verification.record_jti(tenant, verified, now=now, origin=origin, source="login_link")
+    token, session = sessions.issue(tenant.id, user_id=user.id, ctx=_ctx(verified.claims), now=now)
+    return Identified(user=user, visitor_id=visitor, token=token, session=session)
+
+
+def to_public(user: EndUser | None) -> dict:
+    """The contract's `user` object."""
+    if user is None or user.anonymous:
+        return {"id": None, "email": None, "name": None, "avatarUrl": None, "attrs": {}, "organizations": [],
+                "verified": False, "anonymous": True}
+    return {
+        "id": user.external_id, "email": user.email, "name": user.name, "avatarUrl": user.avatar_url,
+        "attrs": user.attrs or {}, "organizations": [organizations.to_public(m.organization) for m in user.memberships],
+        "verified": bool(user.verified), "anonymous": False,
+    }

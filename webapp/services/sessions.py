@@ -1,0 +1,106 @@
+"""Widget sessions and visitor ids: signed by the server, so checking one needs no write.
+
+A session is an opaque bearer token (itsdangerous, HMAC-SHA512 with a key derived from
+SIGNET_SECRET_KEY) naming one tenant and one subject (an end user, or a visitor id), with an
+expiry and the token's `ctx`. Logout records its `sid` in `revoked_session` until it expires.
+A visitor id is a random value signed the same way, so an unknown or forged one is told apart
+without a lookup and the anonymous path writes nothing.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import delete
+
+from ..extensions import db
+from ..models import RevokedSession
+
+SESSION_SECONDS = 24 * 60 * 60
+MAX_TOKEN_CHARS = 8192
+
+
+@dataclass(frozen=True)
+class WidgetSession:
+    tenant_id: int
+    user_id: int | None  # an identified (or anonymous, stored) end user
+    visitor_id: str | None  # an anonymous visitor not stored yet
+    sid: str
+    expires_at: float
+    ctx: dict = field(default_factory=dict)
+
+
+def _serializer(purpose: str) -> URLSafeSerializer:
+    cache = current_app.extensions.setdefault("signet_serializers", {})
+    if purpose not in cache:
+        cache[purpose] = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"signet.{purpose}.v1")
+    return cache[purpose]
+
+
+def new_visitor_id() -> str:
+    return _serializer("visitor").dumps(secrets.token_urlsafe(16))
+
+
+def check_visitor_id(value: object) -> str | None:
+    """The visitor id when it is one this server issued, else None (a new one will be made)."""
+    if not isinstance(value, str) or not 10 < len(value) < 200:
+        return None
+    try:
+        _serializer("visitor").loads(value)
+    except BadSignature:
+        return None
+    return value
+
+
+def issue(tenant_id: int, *, user_id: int | None = None, visitor_id: str | None = None,
+          ctx: dict | None = None, now: float | None = None) -> tuple[str, WidgetSession]:
+    now = time.time() if now is None else now
+    session = WidgetSession(
+        tenant_id=tenant_id, user_id=user_id, visitor_id=None if user_id else visitor_id,
+        sid=secrets.token_urlsafe(18), expires_at=int(now) + SESSION_SECONDS, ctx=ctx or {},
+    )
+    payload = {"t": session.tenant_id, "u": session.user_id, "v": session.visitor_id,
+               "sid": session.sid, "exp": session.expires_at}
+    if session.ctx:
+        payload["ctx"] = session.ctx
+    return _serializer("session").dumps(payload), session
+
+
+def check(token: object, tenant_id: int, now: float | None = None) -> WidgetSession | None:
+    """The session when the bearer token is ours, for this tenant, unexpired and not revoked."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+        return None
+    try:
+        data = _serializer("session").loads(token)
+    except BadSignature:
+        return None
+    now = time.time() if now is None else now
+    if not isinstance(data, dict) or data.get("t") != tenant_id or data.get("exp", 0) <= now:
+        return None
+    if db.session.get(RevokedSession, data["sid"]) is not None:
+        return None
+    return WidgetSession(tenant_id=data["t"], user_id=data.get("u"), visitor_id=data.get("v"),
+                         sid=data["sid"], expires_at=data["exp"], ctx=data.get("ctx") or {})
+
+
+def revoke(session: WidgetSession) -> None:
+    if db.session.get(RevokedSession, session.sid) is None:
+        db.session.add(RevokedSession(sid=session.sid, tenant_id=session.tenant_id,
+                                      expires_at=datetime.fromtimestamp(session.expires_at, timezone.utc)))
+    db.session.commit()
+
+
+def expires_iso(session: WidgetSession) -> str:
+    return datetime.fromtimestamp(session.expires_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def prune(now: float | None = None) -> int:
+    now_dt = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
+    removed = db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now_dt)).rowcount
+    db.session.commit()
+    return removed
+

@@ -1,0 +1,116 @@
+"""What every widget request passes first, in the contract's order (API.md §3):
+unknown_tenant, origin_not_allowed, rate_limited, payload_too_large, unsupported_media_type,
+invalid_json. Then CORS headers on the way out: an allowed origin echoed exactly, always Vary.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from flask import current_app, g, request
+from flask_limiter.util import get_remote_address
+from limits import parse
+from sqlalchemy import select
+
+from ..errors import api_error
+from ..extensions import csrf, db, limiter
+from ..models import Tenant
+from . import bp
+
+MAX_BODY = 64 * 1024
+ALLOWED_HEADERS = "Content-Type, X-Signet-Visitor, Authorization"
+
+csrf.exempt(bp)  # bearer tokens, never cookies: there is no ambient credential to forge
+
+
+@bp.url_value_preprocessor
+def _pop_tenant(endpoint, values):
+    g.tenant_public_id = (values or {}).pop("tenant_id", None)
+
+
+@bp.before_request
+def guard():
+    g.tenant = db.session.scalar(select(Tenant).where(Tenant.public_id == g.tenant_public_id))
+    if g.tenant is None:
+        return api_error(404, "unknown_tenant", "No such tenant: check data-tenant in your snippet.")
+    origin = request.headers.get("Origin")
+    g.origin = origin
+    if origin is not None and not origin_allowed(g.tenant, origin):
+        return api_error(403, "origin_not_allowed", f"The origin {origin[:200]} is not in this workspace's allowed origins.")
+    if request.method == "OPTIONS":
+        return current_app.response_class(status=204)
+    limited = _rate_limit()
+    if limited is not None:
+        return limited
+    if request.method == "POST":
+        return _read_json()
+    return None
+
+
+def origin_allowed(tenant: Tenant, origin: str) -> bool:
+    """Exact match with the tenant's list (empty = any); Signet's own origin always; never `null`."""
+    if origin == "null" or not origin.startswith(("http://", "https://")):
+        return False
+    if origin == request.host_url.rstrip("/") or origin == (current_app.config.get("SIGNET_PUBLIC_URL") or ""):
+        return True
+    allowed = tenant.allowed_origins or []
+    return not allowed or origin in allowed
+
+
+def _rate_limit():
+    rule = current_app.config.get("SIGNET_RATELIMIT")
+    if not rule:
+        return None
+    item = _parsed(rule)
+    address = get_remote_address() or "unknown"
+    strategy = limiter.limiter
+    if strategy.hit(item, "widget", address):
+        return None
+    reset, _remaining = strategy.get_window_stats(item, "widget", address)
+    retry = str(max(1, int(reset - time.time())))
+    return api_error(429, "rate_limited", "Too many requests: slow down and retry later.", headers={"Retry-After": retry})
+
+
+def _parsed(rule: str):
+    cache = current_app.extensions.setdefault("signet_widget_limit", {})
+    if rule not in cache:
+        cache[rule] = parse(rule)
+    return cache[rule]
+
+
+def _read_json():
+    if (request.content_length or 0) > MAX_BODY:
+        return api_error(413, "payload_too_large", "The body is over 64 KiB.")
+    raw = request.stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        return api_error(413, "payload_too_large", "The body is over 64 KiB.")
+    if request.mimetype != "application/json":
+        return api_error(415, "unsupported_media_type", "Send Content-Type: application/json.")
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant) if raw else None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict):
+        return api_error(400, "invalid_json", "The body must be a JSON object.")
+    g.body = body
+    return None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+@bp.after_request
+def cors(response):
+    response.headers.add("Vary", "Origin")
+    origin = g.get("origin")
+    tenant = g.get("tenant")
+    if origin and tenant is not None and origin_allowed(tenant, origin):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+            response.headers["Access-Control-Max-Age"] = "600"
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,87 @@
+"""The widget endpoints: each parses, calls one service, answers JSON."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, jsonify, request
+
+from ..errors import api_error
+from ..identity.errors import IdentityError
+from ..services import conversations, people, sessions
+from ..services.conversations import NotReachable
+from . import bp
+
+
+@bp.errorhandler(IdentityError)
+def _identity_error(error: IdentityError):
+    return api_error(error.status, error.code, error.message, error.field)
+
+
+@bp.errorhandler(NotReachable)
+def _not_reachable(error: NotReachable):
+    return api_error(404, "not_found", "No such conversation or message for this session.")
+
+
+def with_session(view):
+    """Bearer session of this tenant, unexpired and not revoked, else 401 session_invalid."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        g.session = sessions.check(token.strip(), g.tenant.id) if scheme.lower() == "bearer" else None
+        if g.session is None:
+            return api_error(401, "session_invalid", "The session is missing, unknown, expired or revoked: call set-user again.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/set-user", methods=["POST"])
+def set_user():
+    result = people.set_user(g.tenant, g.body, visitor_id=request.headers.get("X-Signet-Visitor"), origin=g.origin)
+    return jsonify({
+        "user": people.to_public(result.user),
+        "visitorId": result.visitor_id,
+        "session": result.token,
+        "sessionExpiresAt": sessions.expires_iso(result.session),
+    })
+
+
+@bp.route("/logout", methods=["POST"])
+@with_session
+def logout():
+    sessions.revoke(g.session)
+    return "", 204
+
+
+@bp.route("/conversations", methods=["GET"])
+@with_session
+def list_conversations():
+    return jsonify({"conversations": conversations.list_for(g.session)})
+
+
+@bp.route("/conversations", methods=["POST"])
+@with_session
+def start_conversation():
+    created = conversations.start(g.session, g.body.get("body"), g.body.get("connectionId"))
+    return jsonify(created), 201
+
+
+@bp.route("/conversations/<conversation_id>/messages", methods=["GET"])
+@with_session
+def list_messages(conversation_id: str):
+    conversation = conversations.reachable(g.session, conversation_id)
+    return jsonify({"messages": conversations.messages(conversation, request.args.get("after"))})
+
+
+@bp.route("/conversations/<conversation_id>/messages", methods=["POST"])
+@with_session
+def post_message(conversation_id: str):
+    conversation = conversations.reachable(g.session, conversation_id)
+    return jsonify(conversations.post_user_message(conversation, g.body.get("body"))), 201
+
+
+@bp.route("/dashboard", methods=["GET"])
+@with_session
+def dashboard():
+    return jsonify(conversations.dashboard(g.session))
