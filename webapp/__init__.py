@@ -42,6 +42,9 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     from .widget_api import bp as widget_bp
 
     app.register_blueprint(widget_bp)
+    from .widget_api.openapi import bp as api_docs_bp
+
+    app.register_blueprint(api_docs_bp)
 
     app.register_blueprint(health_bp)
 

@@ -1,0 +1,120 @@
+"""GET /api/v1/openapi.json: an OpenAPI 3.1 description of the widget API (API.md §3)."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from ..extensions import limiter
+
+bp = Blueprint("api_docs", __name__)
+
+_ERROR = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}},
+}
+_ATTRS = {"type": ["object", "null"], "maxProperties": 50,
+          "additionalProperties": {"type": ["string", "number", "boolean", "null"]}}
+_ID = {"type": ["string", "integer"]}
+_ORG_IN = {"type": "object", "required": ["id", "name"], "additionalProperties": False, "properties": {
+    "id": _ID, "name": {"type": "string", "minLength": 1, "maxLength": 255}, "attrs": _ATTRS}}
+_USER_FIELDS = {
+    "email": {"type": ["string", "null"], "maxLength": 254},
+    "name": {"type": ["string", "null"], "maxLength": 255},
+    "avatarUrl": {"type": ["string", "null"], "maxLength": 2048},
+    "attrs": _ATTRS,
+    "organizations": {"type": ["array", "null"], "items": _ORG_IN},
+}
+_USER_OUT = {"type": "object", "required": ["id", "verified", "anonymous"], "properties": {
+    "id": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]},
+    "avatarUrl": {"type": ["string", "null"]}, "attrs": {"type": "object"},
+    "organizations": {"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"}, "attrs": {"type": "object"}}}},
+    "verified": {"type": "boolean"}, "anonymous": {"type": "boolean"}}}
+_MESSAGE = {"type": "object", "required": ["id", "author", "body", "createdAt"], "properties": {
+    "id": {"type": "string"}, "author": {"enum": ["user", "staff"]}, "body": {"type": "string"},
+    "createdAt": {"type": "string", "format": "date-time"}, "staffName": {"type": "string"}}}
+_CONVERSATION = {"type": "object", "required": ["id", "subject", "status", "updatedAt", "lastMessage"], "properties": {
+    "id": {"type": "string"}, "subject": {"type": "string"}, "status": {"enum": ["open", "closed"]},
+    "updatedAt": {"type": "string", "format": "date-time"}, "lastMessage": {"oneOf": [_MESSAGE, {"type": "null"}]}}}
+
+
+def _errors(*statuses: int) -> dict:
+    return {str(s): {"description": "An error", "content": {"application/json": {"schema": _ERROR}}} for s in statuses}
+
+
+def _ok(status: int, schema: dict | None) -> dict:
+    if schema is None:
+        return {str(status): {"description": "Done"}}
+    return {str(status): {"description": "OK", "content": {"application/json": {"schema": schema}}}}
+
+
+def _body(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+_COMMON = (403, 404, 413, 415, 429)
+_SESSION = [{"session": []}]
+_TENANT = {"name": "tenant_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_CONVERSATION_ID = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+SET_USER_BODY = {"oneOf": [
+    {"title": "unsigned or anonymous", "type": "object", "required": ["id"], "additionalProperties": False,
+     "properties": {"id": {"type": ["string", "integer", "null"]}, **_USER_FIELDS}},
+    {"title": "signed", "type": "object", "required": ["jwt"], "additionalProperties": False,
+     "properties": {"jwt": {"type": "string", "maxLength": 8192}}},
+    {"title": "login link", "type": "object", "required": ["externalAuthCode"], "additionalProperties": False,
+     "properties": {"externalAuthCode": {"type": "string", "maxLength": 8192}}},
+]}
+
+
+def document() -> dict:
+    prefix = "/api/v1/widget/{tenant_id}"
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Signet widget API", "version": "1",
+                 "description": "What signet.js calls. Errors: {error: {code, message, field?}}."},
+        "components": {"securitySchemes": {"session": {"type": "http", "scheme": "bearer"}}},
+        "paths": {
+            f"{prefix}/set-user": {"parameters": [_TENANT], "post": {
+                "operationId": "setUser", "requestBody": _body(SET_USER_BODY),
+                "parameters": [{"name": "X-Signet-Visitor", "in": "header", "required": False, "schema": {"type": "string"}}],
+                "responses": {**_ok(200, {"type": "object", "required": ["user", "visitorId", "session", "sessionExpiresAt"],
+                                          "properties": {"user": _USER_OUT, "visitorId": {"type": "string"},
+                                                         "session": {"type": "string"},
+                                                         "sessionExpiresAt": {"type": "string"}}}),
+                              **_errors(400, 401, *_COMMON)}}},
+            f"{prefix}/logout": {"parameters": [_TENANT], "post": {
+                "operationId": "logout", "security": _SESSION,
+                "responses": {**_ok(204, None), **_errors(401, *_COMMON)}}},
+            f"{prefix}/conversations": {"parameters": [_TENANT], "get": {
+                "operationId": "listConversations", "security": _SESSION,
+                "responses": {**_ok(200, {"type": "object", "properties": {"conversations": {"type": "array", "items": _CONVERSATION}}}),
+                              **_errors(401, *_COMMON)}},
+                "post": {"operationId": "startConversation", "security": _SESSION,
+                         "requestBody": _body({"type": "object", "required": ["body"], "properties": {
+                             "body": {"type": "string", "minLength": 1, "maxLength": 10000},
+                             "connectionId": {"type": "string", "maxLength": 255}}}),
+                         "responses": {**_ok(201, _CONVERSATION), **_errors(400, 401, *_COMMON)}}},
+            f"{prefix}/conversations/{{conversation_id}}/messages": {"parameters": [_TENANT, _CONVERSATION_ID], "get": {
+                "operationId": "listMessages", "security": _SESSION,
+                "parameters": [{"name": "after", "in": "query", "required": False, "schema": {"type": "string"}}],
+                "responses": {**_ok(200, {"type": "object", "properties": {"messages": {"type": "array", "items": _MESSAGE}}}),
+                              **_errors(401, *_COMMON)}},
+                "post": {"operationId": "postMessage", "security": _SESSION,
+                         "requestBody": _body({"type": "object", "required": ["body"], "properties": {
+                             "body": {"type": "string", "minLength": 1, "maxLength": 10000}}}),
+                         "responses": {**_ok(201, _MESSAGE), **_errors(400, 401, *_COMMON)}}},
+            f"{prefix}/dashboard": {"parameters": [_TENANT], "get": {
+                "operationId": "dashboard", "security": _SESSION,
+                "responses": {**_ok(200, {"type": "object", "required": ["scope", "conversations"]}),
+                              **_errors(401, *_COMMON)}}},
+        },
+    }
+
+
+@bp.route("/api/v1/openapi.json")
+@limiter.exempt
+def openapi_json():
+    response = jsonify(document())
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
