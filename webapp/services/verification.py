@@ -58,8 +58,9 @@ def record_jti(tenant: Tenant, verified: VerifiedToken, *, now: float | None = N
         index_elements=[UsedJti.tenant_id, UsedJti.jti],
         set_={"expires_at": stmt.excluded.expires_at},
         where=UsedJti.expires_at < now_dt,
-    )
-    if db.session.execute(stmt).rowcount != 1:
+    ).returning(UsedJti.jti)
+    # RETURNING, not rowcount: psycopg reports -1 for an upsert. No row back = a live jti = replay.
+    if db.session.execute(stmt).scalar() is None:
         db.session.rollback()
         error = TokenError("token_replayed", "This token's jti was already used.")
         log_rejection(tenant, error.code, error.message, kid=verified.kid, alg=verified.alg, origin=origin, source=source)

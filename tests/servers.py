@@ -1,0 +1,67 @@
+"""Real server processes for tests that cross process boundaries or drive a browser."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`gunicorn wsgi:app` on a free loopback port with the given environment."""
+
+    def __init__(self, env: dict, workers: int = 1, threads: int = 8, app: str = "wsgi:app"):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, "SIGNET_RATELIMIT": "off", **env}
+        self.log = open(Path(env.get("SIGNET_TEST_LOG_DIR", "/tmp")) / f"signet-server-{self.port}.log", "w+")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
+             "--threads", str(threads), "--graceful-timeout", "2", "--control-socket", f"/tmp/gunicorn-{self.port}.ctl", app],
+            cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self._wait()
+
+    def _wait(self, timeout: float = 30) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.output()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()[-4000:]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def migrate(database_url: str, secret_key: str) -> None:
+    env = {**os.environ, "SIGNET_DATABASE_URL": database_url, "SIGNET_SECRET_KEY": secret_key}
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
