@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
     if uri.startswith("sqlite"):
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
         options.setdefault("connect_args", {})["timeout"] = SQLITE_BUSY_MS / 1000
+        options["pool_pre_ping"] = False  # a local file: nothing to ping, and it costs a query per request
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     with app.app_context():

@@ -14,15 +14,18 @@ def current_ids(user: EndUser) -> list[str]:
     return [m.organization.external_id for m in user.memberships]
 
 
-def would_change(user: EndUser, orgs: tuple[OrgData, ...]) -> bool:
-    """Whether applying `orgs` would change the list or a named organization (read only)."""
-    if current_ids(user) != [o.id for o in orgs]:
+def would_change(current: tuple, orgs: tuple[OrgData, ...]) -> bool:
+    """Whether applying `orgs` would change the list or a named organization (read only).
+
+    `current`: the user's organizations as snapshots (anything with external_id, name, attrs).
+    """
+    if [o.external_id for o in current] != [o.id for o in orgs]:
         return True
-    stored = {m.organization.external_id: m.organization for m in user.memberships}
+    stored = {o.external_id: o for o in current}
     return any(_org_differs(stored[o.id], o) for o in orgs)
 
 
-def _org_differs(org: Organization, data: OrgData) -> bool:
+def _org_differs(org, data: OrgData) -> bool:
     return org.name != data.name or (data.attrs is not MISSING and (org.attrs or {}) != data.attrs)
 
 

@@ -10,7 +10,7 @@ minute), and an anonymous visitor costs nothing until they start a conversation.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, update
@@ -23,7 +23,8 @@ from ..identity.errors import FieldError, IdentityError, TokenError
 from ..identity.userdata import MISSING, LoginOnly, UserData, classify_body, parse_claims, parse_login_payload, parse_unsigned
 from ..identity.verifier import VerifiedToken
 from ..models import Conversation, EndUser, Tenant
-from . import organizations, sessions, verification
+from . import organizations, sessions, snapshots, verification
+from .snapshots import UserInfo
 
 LAST_SEEN_EVERY = timedelta(seconds=60)
 WRITE_ATTEMPTS = 3
@@ -49,7 +50,7 @@ class Proof:
 
 @dataclass
 class Identified:
-    user: EndUser | None  # None: an anonymous visitor with nothing stored yet
+    user: UserInfo | None  # None: an anonymous visitor with nothing stored yet
     visitor_id: str
     token: str
     session: sessions.WidgetSession
@@ -142,22 +143,26 @@ def find_user(tenant_id: int, external_id: str, lock: bool = False) -> EndUser |
 def _identify(tenant: Tenant, data: UserData, proof: Proof | None, verified: VerifiedToken | None,
               visitor_id: str | None, ctx: dict, created_via: str, origin: str | None, now: float) -> Identified:
     visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
-    user = find_user(tenant.id, data.id)
+    user = snapshots.user(tenant.id, data.id, visitor if visitor_id else None)
     _check_may_change(tenant, user, data.id, proof, origin)
     if user is None:
         _check_seat(tenant)
-    merge = _visitor_row(tenant.id, visitor) if visitor_id else None
+        merge = None
+    else:
+        merge = user.visitor_row
     now_dt = datetime.fromtimestamp(now, timezone.utc)
-    if (user is None or merge is not None or (verified and verified.jti) or _would_change(user, data, proof)
-            or now_dt - user.last_seen_at > LAST_SEEN_EVERY):
-        user = _write(tenant, data, proof, verified, visitor, created_via, origin, now)
+    if user is None or merge is not None or (verified and verified.jti) or (
+            data.organizations is not MISSING and organizations.would_change(user.organizations, data.organizations)):
+        user = snapshots.user_by_id(_write(tenant, data, proof, verified, visitor, created_via, origin, now))
+    elif _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
+        user = _update_in_place(tenant, user, data, proof, origin, now_dt)
     elif tenant.verification_mode == "report" and proof is None:
         _log_would_refuse(tenant, data.id, origin)
     token, session = sessions.issue(tenant.id, user_id=user.id, ctx=ctx, now=now)
     return Identified(user=user, visitor_id=visitor, token=token, session=session)
 
 
-def _check_may_change(tenant: Tenant, user: EndUser | None, external_id: str, proof: Proof | None,
+def _check_may_change(tenant: Tenant, user: UserInfo | EndUser | None, external_id: str, proof: Proof | None,
                       origin: str | None) -> None:
     if proof is None and user is not None and user.verified:
         _refuse_unsigned(tenant, external_id, origin,
@@ -178,14 +183,14 @@ def _visitor_row(tenant_id: int, visitor: str) -> EndUser | None:
     return db.session.scalar(select(EndUser).where(EndUser.tenant_id == tenant_id, EndUser.visitor_id == visitor))
 
 
-def _would_change(user: EndUser, data: UserData, proof: Proof | None) -> bool:
+def _would_change(user: UserInfo, data: UserData, proof: Proof | None) -> bool:
     for attr, field in _FIELDS:
         value = getattr(data, field)
         if value is not MISSING and getattr(user, attr) != value:
             return True
     if data.attrs is not MISSING and (user.attrs or {}) != (data.attrs or {}):
         return True
-    if data.organizations is not MISSING and organizations.would_change(user, data.organizations):
+    if data.organizations is not MISSING and organizations.would_change(user.organizations, data.organizations):
         return True
     if proof is not None and (not user.verified or (user.verified_via, user.verified_alg, user.verified_kid)
                               != (proof.via, proof.alg, proof.kid)):
@@ -193,9 +198,38 @@ def _would_change(user: EndUser, data: UserData, proof: Proof | None) -> bool:
     return False
 
 
+def _update_in_place(tenant: Tenant, user: UserInfo, data: UserData, proof: Proof | None, origin: str | None,
+                     now_dt: datetime) -> UserInfo:
+    """An existing user's fields, attrs, verification and last_seen in one UPDATE (organizations unchanged).
+
+    The row is re-checked in the UPDATE itself: if it became verified since it was read, unsigned
+    data is refused exactly as if the read had seen it.
+    """
+    changes = {attr: getattr(data, field) for attr, field in _FIELDS if getattr(data, field) is not MISSING}
+    if data.attrs is not MISSING:
+        changes["attrs"] = data.attrs or {}
+    table = EndUser.__table__
+    if proof is not None:
+        changes.update(verified=True, verified_via=proof.via, verified_alg=proof.alg, verified_kid=proof.kid,
+                       verified_at=func.coalesce(table.c.verified_at, now_dt))
+    stmt = update(table).where(table.c.id == user.id)
+    if proof is None:
+        stmt = stmt.where(table.c.verified.is_(False))
+    with writing():
+        stmt = stmt.values(last_seen_at=now_dt, **changes).returning(table.c.id)
+        updated = db.session.connection().execute(stmt).scalar()
+        if updated is not None and proof is None and tenant.verification_mode == "report":
+            _log_would_refuse(tenant, data.id, origin, commit=False)
+    if updated is None:
+        _refuse_unsigned(tenant, data.id, origin, "This user is verified: their data can only come signed (send {jwt}).")
+    changes.pop("verified_at", None)
+    return replace(user, last_seen_at=now_dt, **changes)
+
+
 def _write(tenant: Tenant, data: UserData, proof: Proof | None, verified: VerifiedToken | None, visitor: str,
-           created_via: str, origin: str | None, now: float) -> EndUser:
-    """Apply the call in one transaction; a concurrent insert of the same user is retried."""
+           created_via: str, origin: str | None, now: float) -> int:
+    """Apply the call in one transaction and return the user's row id; a concurrent insert of the
+    same user is retried."""
     for attempt in range(WRITE_ATTEMPTS):
         try:
             with writing():
@@ -203,7 +237,8 @@ def _write(tenant: Tenant, data: UserData, proof: Proof | None, verified: Verifi
                 _merge_visitor(tenant.id, visitor, user)
                 if verified is not None:
                     verification.record_jti(tenant, verified, now=now, origin=origin)
-            return user
+                user_id = user.id
+            return user_id
         except IntegrityError:
             if attempt == WRITE_ATTEMPTS - 1:
                 raise
@@ -262,33 +297,33 @@ def _log_would_refuse(tenant: Tenant, user_id: str, origin: str | None, commit: 
 def _login_only(tenant: Tenant, who: LoginOnly, verified: VerifiedToken, visitor_id: str | None,
                 origin: str | None, now: float) -> Identified:
     """A login-only code signs in an existing user and changes none of their fields."""
-    stmt = select(EndUser).where(EndUser.tenant_id == tenant.id, EndUser.anonymous.is_(False))
     if who.id is not None:
-        stmt = stmt.where(EndUser.external_id == who.id)
+        found = snapshots.user(tenant.id, who.id)
+        user_id = found.id if found is not None and not found.anonymous else None
     else:
-        stmt = stmt.where(func.lower(EndUser.email) == who.email.lower()).order_by(EndUser.last_seen_at.desc())
-    user = db.session.scalars(stmt.limit(1)).first()
-    if user is None:
+        user_id = snapshots.user_id_by_email(tenant.id, who.email)
+    if user_id is None:
         verification.log_rejection(tenant, "unknown_user", "A login-only link named no existing user.",
                                    kid=verified.kid, alg=verified.alg, origin=origin, source="login_link")
         raise Refused(401, "unknown_user", "No user of this workspace matches this login link.")
     visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
     with writing():
-        user = db.session.get(EndUser, user.id, with_for_update=True)
+        user = db.session.get(EndUser, user_id, with_for_update=True)
         user.last_seen_at = datetime.fromtimestamp(now, timezone.utc)
         _merge_visitor(tenant.id, visitor, user)
         verification.record_jti(tenant, verified, now=now, origin=origin, source="login_link")
-    token, session = sessions.issue(tenant.id, user_id=user.id, ctx=_ctx(verified.claims), now=now)
-    return Identified(user=user, visitor_id=visitor, token=token, session=session)
+    token, session = sessions.issue(tenant.id, user_id=user_id, ctx=_ctx(verified.claims), now=now)
+    return Identified(user=snapshots.user_by_id(user_id), visitor_id=visitor, token=token, session=session)
 
 
-def to_public(user: EndUser | None) -> dict:
+def to_public(user: UserInfo | None) -> dict:
     """The contract's `user` object."""
     if user is None or user.anonymous:
         return {"id": None, "email": None, "name": None, "avatarUrl": None, "attrs": {}, "organizations": [],
                 "verified": False, "anonymous": True}
     return {
         "id": user.external_id, "email": user.email, "name": user.name, "avatarUrl": user.avatar_url,
-        "attrs": user.attrs or {}, "organizations": [organizations.to_public(m.organization) for m in user.memberships],
-        "verified": bool(user.verified), "anonymous": False,
+        "attrs": user.attrs, "organizations": [{"id": o.external_id, "name": o.name, "attrs": o.attrs}
+                                               for o in user.organizations],
+        "verified": user.verified, "anonymous": False,
     }

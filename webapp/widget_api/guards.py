@@ -10,17 +10,18 @@ import time
 from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
 from limits import parse
-from sqlalchemy import select
 
 from ..errors import api_error
-from ..extensions import csrf, db, limiter
-from ..models import Tenant
+from ..extensions import csrf, limiter
+from ..services import snapshots
+from ..services.snapshots import TenantInfo
 from . import bp
 
 MAX_BODY = 64 * 1024
 ALLOWED_HEADERS = "Content-Type, X-Signet-Visitor, Authorization"
 
 csrf.exempt(bp)  # bearer tokens, never cookies: there is no ambient credential to forge
+limiter.exempt(bp)  # limited below, after the tenant and origin checks the contract puts first
 
 
 @bp.url_value_preprocessor
@@ -30,7 +31,7 @@ def _pop_tenant(endpoint, values):
 
 @bp.before_request
 def guard():
-    g.tenant = db.session.scalar(select(Tenant).where(Tenant.public_id == g.tenant_public_id))
+    g.tenant = snapshots.tenant(g.tenant_public_id)
     if g.tenant is None:
         return api_error(404, "unknown_tenant", "No such tenant: check data-tenant in your snippet.")
     origin = request.headers.get("Origin")
@@ -47,7 +48,7 @@ def guard():
     return None
 
 
-def origin_allowed(tenant: Tenant, origin: str) -> bool:
+def origin_allowed(tenant: TenantInfo, origin: str) -> bool:
     """Exact match with the tenant's list (empty = any); Signet's own origin always; never `null`."""
     if origin == "null" or not origin.startswith(("http://", "https://")):
         return False
@@ -87,8 +88,11 @@ def _read_json():
     if request.mimetype != "application/json":
         return api_error(415, "unsupported_media_type", "Send Content-Type: application/json.")
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant) if raw else None
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        text = raw.decode("utf-8")
+        body = json.loads(text, parse_constant=_no_constant) if raw else None
+        if "\\u" in text:  # an escape can make a lone surrogate: not Unicode text, and no database stores it
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
         return api_error(400, "invalid_json", "The body must be a JSON object.")
