@@ -1,0 +1,368 @@
+/* core.js: the loader and runtime. Reads data-* from its own <script>, replaces the
+ * window.signet stub and replays its queue, owns the session, the visitor cookie and
+ * the one fetch helper. A fragment: build.py wraps every src/ file in one shared IIFE. */
+
+var doc = document;
+var prior = window.signet;
+var Loaded = window.customElements && customElements.get("signet-messenger");
+var running = prior && prior.__signet ? prior : Loaded && Loaded.signet;
+if (running) {
+  // Loaded twice: keep the first instance, but run what a fresh stub queued meanwhile.
+  if (prior !== running) {
+    window.signet = running;
+    replay(running, prior && prior._q);
+  }
+  return;
+}
+if (!window.customElements || !window.fetch || !window.AbortController) {
+  warn("unsupported_browser", "this browser lacks custom elements or fetch");
+  return;
+}
+
+var script = doc.currentScript;
+if (!script || !script.hasAttribute("data-tenant")) {
+  script = doc.querySelector('script[src*="/static/widget/signet.js"][data-tenant]');
+}
+var tenant = script && script.getAttribute("data-tenant");
+if (!tenant) {
+  warn("missing_tenant", "add data-tenant to the signet.js <script> tag");
+  return;
+}
+var BASE = new URL(script.src, location.href).origin + "/api/v1/widget/" + encodeURIComponent(tenant);
+var COOKIE = "signet_vid_" + tenant;
+var SEEN = "signet_seen_" + tenant;
+// Rejection reason for answers that belong to an identity that is no longer current;
+// elements drop it silently.
+var SUPERSEDED = { code: "superseded", message: "A newer identification replaced this one." };
+var reported = new WeakSet();
+
+function noop() {}
+
+function err(code, message, field) {
+  var e = { code: code, message: message };
+  if (field) e.field = field;
+  return e;
+}
+
+function warn(code, message) {
+  try {
+    console.warn("[signet]", code, message);
+  } catch (_) {}
+}
+
+function replay(api, queue) {
+  for (var i = 0; queue && i < queue.length; i++) run(api, queue[i]);
+}
+
+function run(api, item) {
+  try {
+    if (!item || !/^(setUser|logout|on|off)$/.test(item[0])) return;
+    var p = api[item[0]](item[1], item[2]);
+    // Failures of queued calls were already reported; never leave a rejection unhandled.
+    if (p && typeof p.catch === "function") p.catch(noop);
+  } catch (e) {
+    warn("queue_error", e && e.message);
+  }
+}
+
+/* The one fetch helper: JSON in, JSON out, bearer auth, never cookies. Rejects with the
+ * API's {code, message, field?} error object. */
+function api(method, url, body, token, signal, headers) {
+  var h = headers || {};
+  if (body !== undefined) h["Content-Type"] = "application/json";
+  if (token) h.Authorization = "Bearer " + token;
+  var init = { method: method, headers: h, mode: "cors", credentials: "omit", cache: "no-store", signal: signal };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  return fetch(url, init).then((res) => res.text().then((text) => {
+    var data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch (_) {}
+    if (res.ok) return data;
+    var e = data && data.error, s = res.status;
+    if (e && typeof e.code === "string") throw err(e.code, String(e.message || e.code), e.field);
+    throw s === 429 ? err("rate_limited", "Too many requests; try again shortly.")
+      : s >= 500 ? err("service_unavailable", "The messenger is unavailable right now.")
+      : err("http_" + s, "The messenger service answered HTTP " + s + ".");
+  })).catch((e) => {
+    if (e && typeof e.code === "string") throw e;
+    throw e && e.name === "AbortError" ? SUPERSEDED : err("network_error", "Could not reach the messenger service.");
+  });
+}
+
+function revoke(token) {
+  return api("POST", BASE + "/logout", {}, token).catch((e) => {
+    // Already gone is as good as revoked.
+    if (e.code !== "session_invalid") throw e;
+  });
+}
+
+/* document.cookie throws in sandboxed frames: then visitors are simply not remembered. */
+function readCookie() {
+  try {
+    var parts = doc.cookie.split("; ");
+    for (var i = 0; i < parts.length; i++) {
+      if (parts[i].indexOf(COOKIE + "=") === 0) return decodeURIComponent(parts[i].slice(COOKIE.length + 1)) || null;
+    }
+  } catch (_) {}
+  return null;
+}
+
+function writeCookie(value, maxAge) {
+  try {
+    doc.cookie = COOKIE + "=" + encodeURIComponent(value) + "; path=/; max-age=" + maxAge +
+      "; SameSite=Lax" + (location.protocol === "https:" ? "; Secure" : "");
+  } catch (_) {}
+}
+
+/* Last message id the user has seen, per conversation: drives the unread badge across
+ * page loads. Storage may be unavailable (privacy modes, sandboxes): then it's per page. */
+function seenMap() {
+  try {
+    return JSON.parse(localStorage.getItem(SEEN)) || {};
+  } catch (_) {
+    return {};
+  }
+}
+
+function markSeen(cid, mid) {
+  try {
+    var m = seenMap();
+    m[cid] = mid;
+    localStorage.setItem(SEEN, JSON.stringify(m));
+  } catch (_) {}
+}
+
+function sameUser(a, aVid, b, bVid) {
+  if (!a || !b) return false;
+  if (a.anonymous || b.anonymous) return !!a.anonymous === !!b.anonymous && aVid === bVid;
+  return String(a.id) === String(b.id);
+}
+
+/* One identity: the page-wide runtime's (owns the visitor cookie) or a <signet-widget>'s.
+ * Identifications and logouts run one after another; other requests wait for them.
+ * Internal events on .bus: identified {user, changed}, logout, error, message, ready. */
+class Session {
+  constructor(cookies) {
+    this.cookies = cookies;
+    this.token = this.user = this.vid = this.arg = this.failure = this.renew = null;
+    this.gen = 0;
+    this.ctl = new AbortController();
+    this.bus = new EventTarget();
+    this.chain = Promise.resolve();
+    this.emitted = new Set();
+  }
+
+  emit(type, detail) {
+    this.bus.dispatchEvent(new CustomEvent(type, { detail: detail }));
+  }
+
+  serial(fn) {
+    var p = this.chain.then(fn);
+    this.chain = p.catch(noop);
+    return p;
+  }
+
+  /* Every failure: one console.warn and one error event, however many callers see it. */
+  report(e) {
+    if (!e || typeof e !== "object" || e === SUPERSEDED || reported.has(e)) return;
+    if (typeof e.code !== "string") e = err("internal_error", String(e.message || e));
+    reported.add(e);
+    warn(e.code, e.message);
+    this.emit("error", e);
+  }
+
+  /* POST set-user. `check(user)` may veto the answer with an error: the new session is
+   * then revoked and nothing changes here. A failure also leaves the current identity. */
+  identify(arg, check) {
+    return this.serial(() => {
+      var vid = this.cookies && readCookie();
+      return api("POST", BASE + "/set-user", arg, null, null, vid ? { "X-Signet-Visitor": vid } : null)
+        .then((r) => {
+          if (!r || !r.user || typeof r.session !== "string") {
+            throw err("invalid_response", "Unexpected answer from the messenger service.");
+          }
+          var bad = check && check(r.user);
+          if (bad) {
+            revoke(r.session).catch(noop);
+            throw bad;
+          }
+          var changed = !sameUser(this.user, this.vid, r.user, r.visitorId);
+          if (changed) this.drop().catch(noop);
+          this.token = r.session;
+          this.user = r.user;
+          this.vid = r.visitorId;
+          this.arg = arg;
+          this.failure = null;
+          if (this.cookies && r.visitorId) writeCookie(r.visitorId, 31536000);
+          this.emit("identified", { user: r.user, changed: changed });
+          return r.user;
+        })
+        .catch((e) => {
+          this.failure = e;
+          this.report(e);
+          throw e;
+        });
+    });
+  }
+
+  /* Take a session handed over by the page (the hosted /m/ page renders one). */
+  adopt(token, user) {
+    this.drop().catch(noop);
+    this.token = token;
+    this.user = user;
+    this.emit("identified", { user: user, changed: true });
+  }
+
+  /* Forget the identity locally (aborting its requests) and revoke its session. */
+  drop() {
+    var t = this.token;
+    this.token = this.user = this.vid = null;
+    this.gen++;
+    this.ctl.abort();
+    this.ctl = new AbortController();
+    return t ? revoke(t) : Promise.resolve();
+  }
+
+  logout() {
+    return this.serial(() => {
+      var p = this.drop();
+      this.arg = this.failure = null;
+      if (this.cookies) {
+        writeCookie("", 0);
+        try {
+          localStorage.removeItem(SEEN);
+        } catch (_) {}
+      }
+      this.emit("logout");
+      return p.then(noop, (e) => {
+        this.report(e);
+        throw e;
+      });
+    });
+  }
+
+  /* A request with the bearer session, once no identification is pending. */
+  request(method, path, body) {
+    return this.chain.then(() => this.send(method, path, body, true));
+  }
+
+  send(method, path, body, retry) {
+    var token = this.token, gen = this.gen;
+    if (!token) return Promise.reject(this.failure || err("session_invalid", "The messenger is not signed in."));
+    return api(method, BASE + "/" + path, body, token, this.ctl.signal).then((r) => {
+      if (gen !== this.gen) throw SUPERSEDED;
+      return r;
+    }, (e) => {
+      if (gen !== this.gen) throw SUPERSEDED;
+      if (!retry || e.code !== "session_invalid") throw e;
+      // The session expired or was revoked: identify again (once for all requests that
+      // noticed), then retry once.
+      if (this.token === token && !this.renew) {
+        var arg = this.arg || (this.user && this.user.anonymous ? { id: null } : null);
+        if (!arg) {
+          this.token = null;
+          throw e;
+        }
+        var clear = () => (this.renew = null);
+        this.renew = this.identify(arg).catch((e2) => {
+          if (this.token === token) this.token = null;
+          throw e2;
+        });
+        this.renew.then(clear, clear);
+      }
+      return Promise.resolve(this.renew).then(() => {
+        if (gen !== this.gen) throw SUPERSEDED;
+        return this.send(method, path, body, false);
+      });
+    });
+  }
+
+  /* A new staff reply, announced once however many elements notice it. */
+  message(m, cid) {
+    var key = cid + "/" + m.id;
+    if (this.emitted.has(key)) return;
+    this.emitted.add(key);
+    this.emit("message", Object.assign({ conversationId: cid }, m));
+  }
+}
+
+/* The page-wide runtime behind window.signet. */
+var S = new Session(true);
+var subscribers = [];
+var isReady = false;
+
+var signet = {
+  setUser: function (user) {
+    if (!user || typeof user !== "object" || Array.isArray(user)) {
+      var e = err("invalid_json", "setUser() takes an object, e.g. {id: null}.");
+      S.report(e);
+      return Promise.reject(e);
+    }
+    return S.identify(user);
+  },
+  logout: function () {
+    return S.logout();
+  },
+  on: function (type, fn) {
+    if (typeof fn !== "function") return signet;
+    var wrap = (e) => {
+      try {
+        fn(type === "identified" ? e.detail.user : e.detail);
+      } catch (x) {
+        warn("listener_error", x && x.message);
+      }
+    };
+    subscribers.push([type, fn, wrap]);
+    S.bus.addEventListener(type, wrap);
+    if (type === "ready" && isReady) setTimeout(wrap, 0, {});
+    return signet;
+  },
+  off: function (type, fn) {
+    for (var i = subscribers.length - 1; i >= 0; i--) {
+      if (subscribers[i][0] === type && subscribers[i][1] === fn) {
+        S.bus.removeEventListener(type, subscribers[i][2]);
+        subscribers.splice(i, 1);
+      }
+    }
+    return signet;
+  },
+  get user() {
+    return S.user;
+  }
+};
+Object.defineProperty(signet, "__signet", { value: true });
+// A snippet that pushes onto signet._q after load still works.
+Object.defineProperty(signet, "_q", { value: { push: (item) => run(signet, item) } });
+
+(function start() {
+  var queue = prior && prior._q;
+  var code = script.getAttribute("data-external-auth-code");
+  var handed = script.getAttribute("data-session");
+  var queuedUser = false;
+  for (var i = 0; queue && i < queue.length; i++) if (queue[i] && queue[i][0] === "setUser") queuedUser = true;
+  window.signet = signet;
+  if (handed) {
+    var user = null;
+    try {
+      user = JSON.parse(script.getAttribute("data-user"));
+    } catch (_) {}
+    S.adopt(handed, user);
+  } else if (code) {
+    S.identify({ externalAuthCode: code }).catch(noop);
+  }
+  replay(signet, queue);
+  if (!handed && !code && !queuedUser) S.identify({ id: null }).catch(noop);
+  S.chain.then(() => {
+    isReady = true;
+    S.emit("ready");
+  });
+  if (script.getAttribute("data-launcher") !== "false") {
+    var insert = () => {
+      if (!doc.querySelector("signet-messenger")) doc.body.appendChild(doc.createElement("signet-messenger"));
+    };
+    // Deferred so the element classes below are defined before the element is created.
+    if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", insert);
+    else Promise.resolve().then(insert);
+  }
+})();

@@ -1,0 +1,69 @@
+/* widget.js: <signet-widget token="JWT" user-id="..." connection-id="...">, an inline
+ * messenger identified by its own token (POST set-user {"jwt"}), with a session of its
+ * own: it never changes window.signet's user or the visitor cookie. When `user-id` is
+ * given and differs from the token's user, the new session is revoked and the element
+ * stays unidentified. Events out (bubbling, composed): identified, message, error. */
+
+class SignetWidget extends ChatPanel {
+  static get observedAttributes() {
+    return ["color", "token", "user-id"];
+  }
+
+  constructor() {
+    super();
+    var s = (this.session = new Session(false));
+    this.$("close").remove();
+    this.$("panel").setAttribute("role", "region");
+    ["identified", "message", "error"].forEach((type) => {
+      s.bus.addEventListener(type, (e) => {
+        this.dispatchEvent(new CustomEvent(type, {
+          bubbles: true,
+          composed: true,
+          detail: type === "identified" ? e.detail.user : e.detail
+        }));
+      });
+    });
+  }
+
+  attributeChangedCallback(name, old, value) {
+    super.attributeChangedCallback(name, old, value);
+    if (name !== "color") this.later();
+  }
+
+  connectedCallback() {
+    super.connectedCallback();
+    this.later();
+  }
+
+  /* Attributes arrive one by one (parser, frameworks): identify once they have settled,
+   * and only when token or user-id really changed (a jti token is good for one use). */
+  later() {
+    if (this.pending) return;
+    this.pending = true;
+    Promise.resolve().then(() => {
+      this.pending = false;
+      if (this.isConnected) this.start();
+    });
+  }
+
+  start() {
+    var s = this.session, token = this.getAttribute("token"), uid = this.getAttribute("user-id");
+    var key = token + "\n" + uid;
+    if (key === this.started) return;
+    this.started = key;
+    if (s.token) s.logout().catch(noop);
+    if (!token) return;
+    var check = (user) => uid != null && String(user.id) !== uid &&
+      err("user_id_mismatch", 'The token identifies another user than user-id="' + uid + '".');
+    // A failure is reported by the session, shown in the panel and dispatched as `error`.
+    s.identify({ jwt: token }, check).catch(noop);
+  }
+
+  create(body) {
+    var p = { body: body }, cid = this.getAttribute("connection-id");
+    if (cid) p.connectionId = cid;
+    return p;
+  }
+}
+
+define("signet-widget", SignetWidget);
