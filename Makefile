@@ -46,10 +46,14 @@ migrate: install
 demo: migrate
 	@$(FLASK) signet demo --if-missing --quiet --base-url http://$(HOST):$(PORT) >/dev/null
 
+# Signet on $(HOST):$(PORT) and the demo customer site on another origin (localhost:$(DEMO_PORT)).
 run: demo
 	@echo ""
 	@echo "Signet is starting on http://$(HOST):$(PORT)"
 	@$(BIN)/python -m webapp.devinfo http://$(HOST):$(PORT) http://localhost:$(DEMO_PORT)
+	@trap 'kill 0' EXIT INT TERM; \
+	SIGNET_DEMO_SIGNET_URL=http://$(HOST):$(PORT) $(BIN)/gunicorn --bind localhost:$(DEMO_PORT) --workers 1 \
+	  --threads 4 --log-level warning demo.app:app & \
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --access-logfile - wsgi:app
 
 test: install-dev system-deps

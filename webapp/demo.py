@@ -10,10 +10,11 @@ import click
 from flask import current_app
 
 from .cli import command, emit, signet
-from .services import members, tenants
+from .services import keyring, members, tenants
 from .services.errors import NotFound
 
 DEMO_EMAIL = "demo@example.com"
+DEMO_SITE = "http://localhost:5001"
 
 
 def _demo_file() -> Path:
@@ -26,6 +27,8 @@ def _load_existing() -> dict | None:
     if not path.exists():
         return None
     data = json.loads(path.read_text())
+    if "secret" not in data:  # written by an older Signet: make a complete demo
+        return None
     try:
         tenants.get_tenant(data["tenant_id"])
     except NotFound:  # a stale file from another database: make a new demo
@@ -37,18 +40,15 @@ def create_demo() -> dict:
     password = "demo-" + secrets.token_urlsafe(9)
     email = DEMO_EMAIL if members.find_member(DEMO_EMAIL) is None else f"demo+{secrets.token_hex(3)}@example.com"
     tenant = tenants.create_tenant("Demo Co", email, password)
-    data = {"tenant_id": tenant.public_id, "email": email, "password": password}
-    for hook in DEMO_HOOKS:
-        data.update(hook(tenant))
+    tenants.update_settings(tenant, tenants.Settings(allowed_origins=[DEMO_SITE], login_links_enabled=True))
+    row, secret = keyring.create_secret(tenant, label="demo customer site")
+    # The demo customer site (demo/app.py) signs its users with this secret, as a backend would.
+    data = {"tenant_id": tenant.public_id, "email": email, "password": password, "kid": row.kid, "secret": secret}
     path = _demo_file()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(data, handle)
     return data
-
-
-# Later features (keys, the demo customer page) add what the demo needs through hooks.
-DEMO_HOOKS: list = []
 
 
 @command(signet, "demo")
@@ -59,6 +59,7 @@ def demo(if_missing: bool, base_url: str, quiet: bool):
     data = (_load_existing() if if_missing else None) or create_demo()
     public = {k: v for k, v in data.items() if k not in ("secret",)}
     public["login_url"] = f"{base_url}/login"
+    public["demo_site"] = DEMO_SITE
     emit(public)
     if quiet:
         return

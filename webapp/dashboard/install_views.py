@@ -1,0 +1,45 @@
+"""Settings → Install: the snippet, framework examples, signing samples, origins, live status."""
+from __future__ import annotations
+
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+
+from ..extensions import db
+from ..services import activity, tenants
+from ..services.errors import ServiceError
+from ..templating import add_settings_page
+from . import bp
+from .access import current_tenant
+from .identity_views import signing_sample
+from .install_forms import OriginsForm
+
+add_settings_page("dashboard.settings_install", "Install")
+
+
+def public_url() -> str:
+    return current_app.config.get("SIGNET_PUBLIC_URL") or request.host_url.rstrip("/")
+
+
+@bp.route("/settings/install", methods=["GET", "POST"])
+def settings_install():
+    tenant = current_tenant()
+    form = OriginsForm()
+    if request.method == "GET":
+        form.allowed_origins.data = "\n".join(tenant.allowed_origins or [])
+    if form.validate_on_submit():
+        try:
+            tenants.update_settings(tenant, tenants.Settings(allowed_origins=form.allowed_origins.data.splitlines()))
+        except ServiceError as error:
+            db.session.rollback()
+            form.allowed_origins.errors.append(error.message)
+        else:
+            flash("Allowed origins saved.", "success")
+            return redirect(url_for("dashboard.settings_install"))
+    return render_template(
+        "dashboard/settings/install.html", tenant=tenant, form=form, base=public_url(),
+        sample=signing_sample(tenant), last=activity.last_identification(tenant.id),
+    ), (400 if form.errors else 200)
+
+
+@bp.route("/settings/install/last.json")
+def settings_install_last():
+    return jsonify(activity.last_identification(current_tenant().id))
