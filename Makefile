@@ -53,8 +53,8 @@ run: demo
 	@$(BIN)/python -m webapp.devinfo http://$(HOST):$(PORT) http://localhost:$(DEMO_PORT)
 	@trap 'kill 0' EXIT INT TERM; \
 	SIGNET_DEMO_SIGNET_URL=http://$(HOST):$(PORT) $(BIN)/gunicorn --bind localhost:$(DEMO_PORT) --workers 1 \
-	  --threads 4 --log-level warning demo.app:app & \
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --access-logfile - wsgi:app
+	  --threads 4 --log-level warning --no-control-socket demo.app:app & \
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --no-control-socket --access-logfile - wsgi:app
 
 test: install-dev system-deps
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \

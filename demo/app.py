@@ -74,6 +74,11 @@ def signet_token():
     return jsonify({"token": token})
 
 
+@app.get("/favicon.ico")
+def favicon():
+    return "", 204
+
+
 @app.get("/healthz")
 def healthz():
     return jsonify({"status": "ok"})

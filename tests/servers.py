@@ -28,7 +28,7 @@ class Server:
         self.log = open(Path(env.get("SIGNET_TEST_LOG_DIR", "/tmp")) / f"signet-server-{self.port}.log", "w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--threads", str(threads), "--graceful-timeout", "2", "--control-socket", f"/tmp/gunicorn-{self.port}.ctl", app],
+             "--threads", str(threads), "--graceful-timeout", "2", "--no-control-socket", app],
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         self._wait()
