@@ -1,0 +1,125 @@
+"""Browser fixtures: Signet under gunicorn, customer pages on another origin, Debian's Chromium."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt
+import pytest
+from playwright.sync_api import sync_playwright
+
+from webapp import create_app
+from webapp.extensions import db
+from webapp.services import keyring, tenants
+
+from ..conftest import PASSWORD
+from ..servers import Server, migrate
+
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SECRET_KEY = "browser-test-secret-key"
+STUB = ('<script>window.signet=window.signet||{_q:[],setUser:function(u){this._q.push(["setUser",u])},'
+        'logout:function(){this._q.push(["logout"])}};</script>')
+
+
+class CustomerSite:
+    """A customer's web app on http://localhost:<port>: pages registered by the test."""
+
+    def __init__(self):
+        pages = self.pages = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                if self.path == "/favicon.ico":
+                    self.send_response(204)
+                    self.end_headers()
+                    return
+                body = pages.get(self.path.split("?")[0])
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write((body or "not found").encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://localhost:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def page(self, html: str) -> str:
+        path = f"/{uuid.uuid4().hex}.html"
+        self.pages[path] = html
+        return self.origin + path
+
+
+class Signet:
+    """The Signet server plus direct access to its database for setup and assertions."""
+
+    def __init__(self, tmp_path):
+        url = f"sqlite:///{tmp_path / 'browser.sqlite3'}"
+        migrate(url, SECRET_KEY)
+        self.app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET_KEY, "SIGNET_RATELIMIT": None},
+                              instance_path=str(tmp_path))
+        self.server = Server({"SIGNET_DATABASE_URL": url, "SIGNET_SECRET_KEY": SECRET_KEY})
+        self.url = self.server.url
+
+    def tenant(self, origins: list[str], **settings) -> "TenantHandle":
+        owner = f"owner-{uuid.uuid4().hex[:8]}@example.com"
+        with self.app.app_context():
+            tenant = tenants.create_tenant("Shop", owner, PASSWORD)
+            tenants.update_settings(tenant, tenants.Settings(allowed_origins=origins, **settings))
+            row, secret = keyring.create_secret(tenant)
+            handle = TenantHandle(self, tenant.id, tenant.public_id, row.kid, secret, owner)
+            db.session.remove()
+        return handle
+
+
+class TenantHandle:
+    def __init__(self, signet, row_id, public_id, kid, secret, owner):
+        self.signet, self.id, self.public_id, self.kid, self.secret, self.owner = signet, row_id, public_id, kid, secret, owner
+
+    def token(self, user_id: str, **claims) -> str:
+        body = {"id": user_id, "name": f"User {user_id}", "email": f"{user_id}@example.com",
+                "exp": int(time.time()) + 600, **claims}
+        return jwt.encode(body, self.secret, algorithm="HS256", headers={"kid": self.kid})
+
+    def snippet(self, extra_attrs: str = "") -> str:
+        return (STUB + f'<script async src="{self.signet.url}/static/widget/signet.js" '
+                f'data-tenant="{self.public_id}" {extra_attrs}></script>')
+
+
+@pytest.fixture(scope="module")
+def signet(tmp_path_factory):
+    handle = Signet(tmp_path_factory.mktemp("signet"))
+    yield handle
+    handle.server.stop()
+
+
+@pytest.fixture(scope="module")
+def site():
+    customer = CustomerSite()
+    yield customer
+    customer.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser profile; console errors and page errors are collected on page.problems."""
+    context = browser.new_context()
+    tab = context.new_page()
+    tab.problems = []
+    tab.on("console", lambda m: tab.problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    tab.on("pageerror", lambda e: tab.problems.append(f"pageerror: {e}"))
+    yield tab
+    context.close()
