@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 TITLES = {
@@ -58,11 +59,31 @@ def init_app(app: Flask) -> None:
             return api_error(error.code or 500, code, error.description or "")
         return page_error(error.code or 500, error.description if error.code in (400, 403) else None)
 
+    @app.errorhandler(OperationalError)
+    def _database_down(error: DBAPIError):
+        """The database is unreachable (stopped, restarting, locked too long): say so, never a 500.
+        The pool pre-pings connections, so service resumes by itself when it is back."""
+        app.logger.warning("database unavailable: %s", error.orig.__class__.__name__ if error.orig else error)
+        _discard_session()
+        headers = {"Retry-After": "5"}
+        if wants_json():
+            return api_error(503, "service_unavailable", "Signet's database is unavailable: retry shortly.", headers=headers)
+        return page_error(503, "Signet cannot reach its database right now. Try again in a moment.", headers)
+
     @app.errorhandler(500)
     def _internal(error):
         if wants_json():
             return api_error(500, "internal_error", "An unexpected error happened.")
         return page_error(500)
+
+
+def _discard_session() -> None:
+    from .extensions import db
+
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session.invalidate()
 
 
 def _retry_after() -> int:
