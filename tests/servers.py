@@ -21,14 +21,17 @@ def free_port() -> int:
 class Server:
     """`gunicorn wsgi:app` on a free loopback port with the given environment."""
 
-    def __init__(self, env: dict, workers: int = 1, threads: int = 8, app: str = "wsgi:app"):
+    def __init__(self, env: dict, workers: int = 1, threads: int = 8, app: str = "wsgi:app",
+                 access_log: str | None = None):
+        """`access_log`: a file for gunicorn's access log (`--access-logfile`, default format)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "SIGNET_RATELIMIT": "off", **env}
         self.log = open(Path(env.get("SIGNET_TEST_LOG_DIR", "/tmp")) / f"signet-server-{self.port}.log", "w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--threads", str(threads), "--graceful-timeout", "2", "--no-control-socket", app],
+             "--threads", str(threads), "--graceful-timeout", "2", "--no-control-socket",
+             *(["--access-logfile", str(access_log)] if access_log else []), app],
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         self._wait()
@@ -65,3 +68,32 @@ def migrate(database_url: str, secret_key: str) -> None:
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+class RedisServer:
+    """A private redis-server on a free port that a test can stop and start again."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None

@@ -33,6 +33,13 @@ def _database_url(instance: Path) -> str:
     return url
 
 
+def _fail_mode(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("open", "closed"):
+        raise ValueError(f"SIGNET_RATELIMIT_FAIL must be 'open' or 'closed', not {value!r}")
+    return value
+
+
 def load_config(instance: Path) -> dict:
     """The app's configuration from the environment, with the contract's defaults."""
     ratelimit = os.environ.get("SIGNET_RATELIMIT", "120/minute").strip()
@@ -43,8 +50,12 @@ def load_config(instance: Path) -> dict:
         "SIGNET_KEY_GRACE_SECONDS": int(os.environ.get("SIGNET_KEY_GRACE_SECONDS", "7200")),
         "SIGNET_RATELIMIT": None if ratelimit.lower() == "off" else ratelimit,
         "RATELIMIT_STORAGE_URI": os.environ.get("SIGNET_RATELIMIT_STORAGE_URL", "memory://"),
+        # When the rate-limit store (Redis) is down: "open" serves requests unthrottled, "closed"
+        # answers 503 service_unavailable. Never a 500 either way.
+        "SIGNET_RATELIMIT_FAIL": _fail_mode(os.environ.get("SIGNET_RATELIMIT_FAIL", "open")),
         "SIGNET_PUBLIC_URL": (os.environ.get("SIGNET_PUBLIC_URL") or "").rstrip("/") or None,
         "SIGNET_SMTP_URL": os.environ.get("SIGNET_SMTP_URL") or None,
+        "SIGNET_MAIL_FROM": os.environ.get("SIGNET_MAIL_FROM") or None,
         "SIGNET_PROXY_COUNT": int(os.environ.get("SIGNET_PROXY_COUNT", "0")),
         "SESSION_COOKIE_NAME": "signet_session",
         "SESSION_COOKIE_HTTPONLY": True,
@@ -52,6 +63,8 @@ def load_config(instance: Path) -> dict:
         "PERMANENT_SESSION_LIFETIME": 60 * 60 * 12,
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
         "RATELIMIT_HEADERS_ENABLED": False,
-        "RATELIMIT_SWALLOW_ERRORS": True,
+        # Flask-Limiter (the login throttle) swallows store errors when failing open; when failing
+        # closed they reach errors.py, which answers 503.
+        "RATELIMIT_SWALLOW_ERRORS": _fail_mode(os.environ.get("SIGNET_RATELIMIT_FAIL", "open")) == "open",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }

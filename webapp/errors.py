@@ -4,8 +4,12 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from .ratelimit import store_down
 
 TITLES = {
     400: "Bad request",
@@ -58,6 +62,16 @@ def init_app(app: Flask) -> None:
             code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(error.code, "error")
             return api_error(error.code or 500, code, error.description or "")
         return page_error(error.code or 500, error.description if error.code in (400, 403) else None)
+
+    @app.errorhandler(StorageError)
+    @app.errorhandler(RedisError)
+    def _rate_store_down(error: Exception):
+        """The login throttle's store is down and SIGNET_RATELIMIT_FAIL is closed (open never raises)."""
+        store_down(error)
+        if wants_json():
+            return api_error(503, "service_unavailable", "Rate limiting is unavailable: retry shortly.",
+                             headers={"Retry-After": "5"})
+        return page_error(503, "Signing in is briefly unavailable. Try again in a moment.", {"Retry-After": "5"})
 
     @app.errorhandler(OperationalError)
     def _database_down(error: DBAPIError):

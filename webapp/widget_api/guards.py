@@ -13,6 +13,7 @@ from limits import parse
 
 from ..errors import api_error
 from ..extensions import csrf, limiter
+from ..ratelimit import STORE_DOWN, store_down
 from ..services import snapshots
 from ..services.snapshots import TenantInfo
 from . import bp
@@ -65,9 +66,15 @@ def _rate_limit():
     item = _parsed(rule)
     address = get_remote_address() or "unknown"
     strategy = limiter.limiter
-    if strategy.hit(item, "widget", address):
-        return None
-    reset, _remaining = strategy.get_window_stats(item, "widget", address)
+    try:
+        if strategy.hit(item, "widget", address):
+            return None
+        reset, _remaining = strategy.get_window_stats(item, "widget", address)
+    except STORE_DOWN as error:
+        if store_down(error):
+            return None
+        return api_error(503, "service_unavailable", "Rate limiting is unavailable: retry shortly.",
+                         headers={"Retry-After": "5"})
     retry = str(max(1, int(reset - time.time())))
     return api_error(429, "rate_limited", "Too many requests: slow down and retry later.", headers={"Retry-After": retry})
 
