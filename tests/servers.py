@@ -27,7 +27,8 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "SIGNET_RATELIMIT": "off", **env}
-        self.log = open(Path(env.get("SIGNET_TEST_LOG_DIR", "/tmp")) / f"signet-server-{self.port}.log", "w+")
+        self.log_path = Path(env.get("SIGNET_TEST_LOG_DIR", "/tmp")) / f"signet-server-{self.port}.log"
+        self.log = open(self.log_path, "w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
              "--threads", str(threads), "--graceful-timeout", "2", "--no-control-socket",
@@ -50,9 +51,9 @@ class Server:
         raise RuntimeError(f"server did not start: {self.output()}")
 
     def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()[-4000:]
+        if not self.log.closed:
+            self.log.flush()
+        return self.log_path.read_text()[-4000:]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -97,3 +98,50 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster on a free port that a test can stop and start again.
+
+    initdb refuses to run as root, so under root the cluster belongs to the `postgres` user.
+    """
+
+    def __init__(self):
+        import glob
+        import shutil
+        import tempfile
+
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        if not bins:
+            raise RuntimeError("PostgreSQL server binaries are missing (apt-get install postgresql)")
+        self.bin = bins[-1]
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="signet-pg-")
+        self.data = os.path.join(self.dir, "data")
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self._run("initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        self.start()
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [os.path.join(self.bin, tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", self.data, "-o", options, "-l", os.path.join(self.dir, "log"), "-w", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def destroy(self) -> None:
+        import shutil
+
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)

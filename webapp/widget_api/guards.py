@@ -99,7 +99,7 @@ def _read_json():
         return api_error(415, "unsupported_media_type", "Send Content-Type: application/json.")
     try:
         text = raw.decode("utf-8")
-        body = json.loads(text, parse_constant=_no_constant) if raw else None
+        body = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_duplicates) if raw else None
         if "\\u" in text:  # an escape can make a lone surrogate: not Unicode text, and no database stores it
             json.dumps(body, ensure_ascii=False).encode("utf-8")
     except (UnicodeError, ValueError, RecursionError):
@@ -108,6 +108,14 @@ def _read_json():
         return api_error(400, "invalid_json", "The body must be a JSON object.")
     g.body = body
     return None
+
+
+def _no_duplicates(pairs: list) -> dict:
+    """A key twice in one object is ambiguous: refused, as in tokens."""
+    body = dict(pairs)
+    if len(body) != len(pairs):
+        raise ValueError("duplicate key")
+    return body
 
 
 def _no_constant(name: str):
