@@ -21,6 +21,8 @@ from ..extensions import db
 from ..models import RevokedSession
 
 SESSION_SECONDS = 24 * 60 * 60
+PRUNE_EVERY = 200
+_revocations = [0]  # per process: every PRUNE_EVERY-th logout also deletes expired revocations
 MAX_TOKEN_CHARS = 8192
 
 
@@ -87,10 +89,15 @@ def check(token: object, tenant_id: int, now: float | None = None) -> WidgetSess
                          sid=data["sid"], expires_at=data["exp"], ctx=data.get("ctx") or {})
 
 
-def revoke(session: WidgetSession) -> None:
+def revoke(session: WidgetSession, now: float | None = None) -> None:
+    """End a session on the server; expired revocations are pruned on the fly now and then."""
     if db.session.get(RevokedSession, session.sid) is None:
         db.session.add(RevokedSession(sid=session.sid, tenant_id=session.tenant_id,
                                       expires_at=datetime.fromtimestamp(session.expires_at, timezone.utc)))
+    _revocations[0] += 1
+    if _revocations[0] % PRUNE_EVERY == 0:
+        now_dt = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
+        db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now_dt))
     db.session.commit()
 
 
@@ -98,9 +105,4 @@ def expires_iso(session: WidgetSession) -> str:
     return datetime.fromtimestamp(session.expires_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def prune(now: float | None = None) -> int:
-    now_dt = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
-    removed = db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now_dt)).rowcount
-    db.session.commit()
-    return removed
 

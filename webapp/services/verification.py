@@ -16,6 +16,7 @@ from . import keyring
 
 LEEWAY = 60
 KEEP_REJECTIONS = 100
+PRUNE_EVERY = 200  # every 200th jti recorded in a process also deletes the expired ones
 
 
 def policy_for(tenant: Tenant) -> Policy:
@@ -65,6 +66,17 @@ def record_jti(tenant: Tenant, verified: VerifiedToken, *, now: float | None = N
         error = TokenError("token_replayed", "This token's jti was already used.")
         log_rejection(tenant, error.code, error.message, kid=verified.kid, alg=verified.alg, origin=origin, source=source)
         raise error
+    if _prune_now():
+        # On the fly, in the same transaction: the table stays bounded by the tokens still valid.
+        db.session.execute(delete(UsedJti).where(UsedJti.expires_at < now_dt))
+
+
+_recorded = [0]  # jtis recorded by this process
+
+
+def _prune_now() -> bool:
+    _recorded[0] += 1
+    return _recorded[0] % PRUNE_EVERY == 0
 
 
 def jti_used(tenant: Tenant, jti: str, now: float) -> bool:
@@ -111,14 +123,17 @@ def _trim_rejections(tenant_id: int) -> None:
 
 
 def prune(now: float | None = None) -> dict:
-    """Delete expired jtis and rejections beyond the kept window; returns what was removed."""
+    """Delete expired jtis and revoked sessions, and rejections beyond the kept window."""
+    from ..models import RevokedSession
+
     now_dt = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
     jtis = db.session.execute(delete(UsedJti).where(UsedJti.expires_at < now_dt)).rowcount
+    revoked = db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now_dt)).rowcount
     old = db.session.execute(delete(Rejection).where(Rejection.created_at < now_dt - timedelta(days=30))).rowcount
     for tenant_id in db.session.scalars(select(Rejection.tenant_id).distinct()):
         _trim_rejections(tenant_id)
     db.session.commit()
-    return {"jti": jtis, "rejections": old}
+    return {"jti": jtis, "revoked_sessions": revoked, "rejections": old}
 
 
 def _short(value: object, limit: int = 64) -> str | None:

@@ -1,0 +1,52 @@
+"""Storage stays bounded: used jtis are pruned on the fly, and `signet prune` clears the rest."""
+import json
+import time
+
+import jwt
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import RevokedSession, UsedJti
+from webapp.services import keyring, people, sessions, tenants
+from webapp.services.verification import LEEWAY, PRUNE_EVERY
+
+from .conftest import PASSWORD
+
+CALLS = 3_000
+STEP = 0.1  # simulated seconds between calls
+LIFETIME = 30  # each token's exp - now
+
+
+def test_jti_table_stays_bounded_by_the_tokens_still_valid(app):
+    with app.app_context():
+        tenant = tenants.create_tenant("Soak", "soak@example.com", PASSWORD)
+        row, secret = keyring.create_secret(tenant)
+        start, largest = time.time(), 0
+        for i in range(CALLS):
+            now = start + i * STEP
+            token = jwt.encode({"id": f"user-{i % 50}", "exp": now + LIFETIME, "jti": f"soak-{i}"}, secret,
+                               algorithm="HS256", headers={"kid": row.kid})
+            people.set_user(tenant, {"jwt": token}, now=now)
+            if i % 250 == 0:
+                largest = max(largest, db.session.scalar(select(func.count()).select_from(UsedJti)))
+        # Rows live until exp + leeway: that many calls' worth are legitimately kept, plus at most
+        # one pruning interval of expired ones.
+        still_valid = (LIFETIME + LEEWAY) / STEP
+        assert largest <= still_valid + PRUNE_EVERY + 1, largest
+        assert db.session.scalar(select(func.count()).select_from(UsedJti)) <= still_valid + PRUNE_EVERY + 1
+
+
+def test_prune_command_removes_expired_jtis_and_revocations(app):
+    runner = app.test_cli_runner()
+    with app.app_context():
+        tenant = tenants.create_tenant("Prune", "prune@example.com", PASSWORD)
+        long_ago = time.time() - 3 * 24 * 3600
+        _, old = sessions.issue(tenant.id, visitor_id=sessions.new_visitor_id(), now=long_ago)
+        _, fresh = sessions.issue(tenant.id, visitor_id=sessions.new_visitor_id())
+        sessions.revoke(old)
+        sessions.revoke(fresh)
+    result = runner.invoke(args=["signet", "prune"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["revoked_sessions"] == 1
+    with app.app_context():
+        assert db.session.scalars(select(RevokedSession.sid)).all() == [fresh.sid]
