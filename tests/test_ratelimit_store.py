@@ -1,8 +1,6 @@
 """Rate limits in a shared Redis: one counter across processes, and Redis down never means a 500."""
-import http.cookiejar
 import json
 import urllib.error
-import urllib.parse
 import urllib.request
 
 import pytest
@@ -12,7 +10,7 @@ from webapp.services import tenants
 
 from .conftest import PASSWORD, make_app
 from .helpers import csrf_of
-from .servers import RedisServer, Server, migrate
+from .servers import HttpClient, RedisServer, Server, migrate
 
 
 @pytest.fixture
@@ -49,26 +47,6 @@ def test_the_widget_limit_is_shared_by_two_processes(redis_server, tmp_path):
     assert statuses == [200] * 6 + [429, 429]
 
 
-class Browserish:
-    """urllib with a cookie jar: enough to GET a form and POST it back with its CSRF token."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-    def get(self, path: str) -> str:
-        with self.opener.open(self.base + path, timeout=10) as response:
-            return response.read().decode()
-
-    def post_form(self, path: str, data: dict) -> tuple[int, str]:
-        body = urllib.parse.urlencode(data).encode()
-        try:
-            with self.opener.open(urllib.request.Request(self.base + path, data=body), timeout=10) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-
 @pytest.fixture
 def limited(redis_server, tmp_path):
     """A Signet process (one app per process, as in production) limiting through Redis."""
@@ -92,7 +70,7 @@ def limited(redis_server, tmp_path):
 
 
 def login(server: Server, password: str) -> tuple[int, str]:
-    client = Browserish(server.url)
+    client = HttpClient(server.url)
     token = csrf_of(client.get("/login"))
     return client.post_form("/login", {"email": "limits@example.com", "password": password, "csrf_token": token})
 
