@@ -1,0 +1,132 @@
+"""Soak: N set-user calls (anonymous, unsigned, signed, mixed) against gunicorn; 5xx and worker memory.
+
+    .venv/bin/python bench/soak.py [--calls 100000] [--workers 2] [--database URL]
+
+Prints the calls made, the count of 5xx and of other non-2xx answers, the rate, and each
+worker's resident memory after a warm-up and at the end. Needs `wrk`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jwt
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import Server, migrate  # noqa: E402
+from webapp import create_app  # noqa: E402
+from webapp.extensions import db  # noqa: E402
+from webapp.services import keyring, tenants  # noqa: E402
+
+SECRET_KEY = "soak-secret-key"
+
+LUA = """
+local tokens = TOKENS
+local counter, limit = 0, LIMIT
+status5, other = 0, 0  -- globals: done() reads them with thread:get
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+request = function()
+  counter = counter + 1
+  if counter > limit then wrk.thread:stop() end
+  local kind = counter % 3
+  local body
+  if kind == 0 then body = '{"id":null}'
+  elseif kind == 1 then body = string.format('{"id":"soak-%d","name":"Soak %d","attrs":{"n":%d}}', counter % 2000, counter % 97, counter % 5)
+  else body = '{"jwt":"' .. tokens[(counter % #tokens) + 1] .. '"}' end
+  return wrk.format("POST", "URL", {["Content-Type"] = "application/json"}, body)
+end
+response = function(status, headers, body)
+  if status >= 500 then status5 = status5 + 1 elseif status >= 300 then other = other + 1 end
+end
+done = function(summary, latency, requests)
+  local s5, o = 0, 0
+  for _, t in ipairs(threads) do s5 = s5 + t:get("status5"); o = o + t:get("other") end
+  io.write(string.format("RESULT %d %d %d\\n", summary.requests, s5, o))
+end
+"""
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def workers(master: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
+    return sorted(int(p) for p in out.split())
+
+
+def run_wrk(url: str, calls: int, tokens: list[str], connections: int, seconds: int) -> tuple[int, int, int, float]:
+    """At most `calls` requests (each thread stops after its share) within `seconds`."""
+    threads = 2
+    script = LUA.replace("TOKENS", json.dumps(tokens).replace("[", "{").replace("]", "}")) \
+        .replace("LIMIT", str(calls // threads)).replace("URL", url)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    started = time.time()
+    done = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", handle.name, url],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
+    out = done.stdout
+    elapsed = time.time() - started
+    os.unlink(handle.name)
+    made, status5, other = map(int, re.search(r"RESULT (\d+) (\d+) (\d+)", out).groups())
+    return made, status5, other, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--database")
+    args = parser.parse_args()
+    instance = tempfile.mkdtemp(prefix="signet-soak-")
+    database = args.database or f"sqlite:///{instance}/soak.sqlite3"
+    migrate(database, SECRET_KEY)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database, "SECRET_KEY": SECRET_KEY}, instance_path=instance)
+    with app.app_context():
+        tenant = tenants.create_tenant("Soak", f"soak-{time.time_ns()}@example.com", "correct horse battery staple")
+        row, secret = keyring.create_secret(tenant)
+        tenant_id, kid = tenant.public_id, row.kid
+        db.session.remove()
+        db.engine.dispose()
+    tokens = [jwt.encode({"id": f"signed-{i}", "name": f"Signed {i}", "exp": int(time.time()) + 7200,
+                          "organizations": [{"id": f"org-{i % 7}", "name": f"Org {i % 7}"}]},
+                         secret, algorithm="HS256", headers={"kid": kid}) for i in range(50)]
+    server = Server({"SIGNET_DATABASE_URL": database, "SIGNET_SECRET_KEY": SECRET_KEY, "SIGNET_RATELIMIT": "off"},
+                    workers=args.workers, threads=1)
+    url = f"{server.url}/api/v1/widget/{tenant_id}/set-user"
+    try:
+        warm, _, _, warm_seconds = run_wrk(url, 10**9, tokens, args.connections, 10)  # warm-up, and the rate
+        pids = workers(server.process.pid)
+        before = {pid: rss_kib(pid) for pid in pids}
+        seconds = int(args.calls / (warm / warm_seconds) * 1.3) + 5
+        made, status5, other, _ = run_wrk(url, args.calls, tokens, args.connections, seconds)
+        after = {pid: rss_kib(pid) for pid in pids}
+    finally:
+        server.stop()
+    kind = "PostgreSQL" if database.startswith("postgresql") else "SQLite"
+    print(f"soak on {kind}: {made} set-user calls (1/3 anonymous, 1/3 unsigned changing, 1/3 signed), "
+          f"gunicorn -w {args.workers}, wrk -c{args.connections}; throughput in the 10 s warm-up: "
+          f"{warm / warm_seconds:.0f}/s")
+    print(f"  5xx: {status5}   other non-2xx: {other}")
+    for pid in pids:
+        print(f"  worker {pid}: RSS {before[pid] / 1024:.1f} MiB after warm-up -> {after[pid] / 1024:.1f} MiB at the end")
+
+
+if __name__ == "__main__":
+    main()
