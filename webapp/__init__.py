@@ -47,6 +47,9 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(api_docs_bp)
 
     app.register_blueprint(health_bp)
+    from . import hosted
+
+    hosted.init_app(app)  # the /m/ pages, and the middleware that keeps their URL secrets out of logs
 
     from . import errors, cli
 

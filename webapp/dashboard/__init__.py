@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__)
 
-from . import access, identity_views, install_views, settings, views  # noqa: E402,F401
+from . import access, identity_views, install_views, login_links_views, settings, views  # noqa: E402,F401

@@ -3,10 +3,11 @@ from .conversation import Conversation, Message
 from .keys import Rejection, UsedJti, VerificationKeyRow
 from .member import ROLES, Member, Membership
 from .people import EndUser, Organization, OrgMembership, RevokedSession
+from .signin import EmailSignIn
 from .tenant import EMAIL_SIGN_IN_MODES, VERIFICATION_MODES, Tenant
 
 __all__ = [
-    "Conversation", "EMAIL_SIGN_IN_MODES", "EndUser", "Member", "Membership", "Message", "OrgMembership",
+    "Conversation", "EMAIL_SIGN_IN_MODES", "EmailSignIn", "EndUser", "Member", "Membership", "Message", "OrgMembership",
     "Organization", "ROLES", "Rejection", "RevokedSession", "Tenant", "UsedJti", "VERIFICATION_MODES",
     "VerificationKeyRow",
 ]

@@ -146,7 +146,7 @@ def _identify(tenant: Tenant, data: UserData, proof: Proof | None, verified: Ver
     user = snapshots.user(tenant.id, data.id, visitor if visitor_id else None)
     _check_may_change(tenant, user, data.id, proof, origin)
     if user is None:
-        _check_seat(tenant)
+        check_seat(tenant)
         merge = None
     else:
         merge = user.visitor_row
@@ -169,7 +169,7 @@ def _check_may_change(tenant: Tenant, user: UserInfo | EndUser | None, external_
                          "This user is verified: their data can only come signed (send {jwt}).")
 
 
-def _check_seat(tenant: Tenant) -> None:
+def check_seat(tenant: Tenant) -> None:
     if tenant.seat_limit is None:
         return
     used = db.session.scalar(
@@ -236,7 +236,8 @@ def _write(tenant: Tenant, data: UserData, proof: Proof | None, verified: Verifi
                 user = _apply(tenant, data, proof, created_via, origin, now)
                 _merge_visitor(tenant.id, visitor, user)
                 if verified is not None:
-                    verification.record_jti(tenant, verified, now=now, origin=origin)
+                    source = "login_link" if created_via == "login_link" else "widget"
+                    verification.record_jti(tenant, verified, now=now, origin=origin, source=source)
                 user_id = user.id
             return user_id
         except IntegrityError:
@@ -253,7 +254,7 @@ def _apply(tenant: Tenant, data: UserData, proof: Proof | None, created_via: str
     if user is None:
         if tenant.seat_limit is not None:
             db.session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
-            _check_seat(tenant)
+            check_seat(tenant)
         user = EndUser(tenant_id=tenant.id, external_id=data.id, attrs={}, created_via=created_via,
                        first_seen_at=now_dt, last_seen_at=now_dt)
         db.session.add(user)

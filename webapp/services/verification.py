@@ -123,8 +123,9 @@ def _trim_rejections(tenant_id: int) -> None:
 
 
 def prune(now: float | None = None) -> dict:
-    """Delete expired jtis and revoked sessions, and rejections beyond the kept window."""
+    """Delete expired jtis, revoked sessions and email sign-in links, and rejections beyond the kept window."""
     from ..models import RevokedSession
+    from . import email_signin
 
     now_dt = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
     jtis = db.session.execute(delete(UsedJti).where(UsedJti.expires_at < now_dt)).rowcount
@@ -133,7 +134,8 @@ def prune(now: float | None = None) -> dict:
     for tenant_id in db.session.scalars(select(Rejection.tenant_id).distinct()):
         _trim_rejections(tenant_id)
     db.session.commit()
-    return {"jti": jtis, "revoked_sessions": revoked, "rejections": old}
+    links = email_signin.prune(now)
+    return {"jti": jtis, "revoked_sessions": revoked, "email_links": links, "rejections": old}
 
 
 def _short(value: object, limit: int = 64) -> str | None:

@@ -1,0 +1,134 @@
+"""Secrets in hosted-page URLs never reach a log: the middleware, then a real gunicorn access log."""
+from __future__ import annotations
+
+import logging
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import quote
+
+import jwt
+import pytest
+
+from webapp import create_app
+from webapp.extensions import db
+from webapp.hosted.logsafe import AUTH_CODE_KEY, EMAIL_TOKEN_KEY, scrub
+from webapp.services import keyring, people, snapshots, tenants
+
+from ..conftest import PASSWORD
+from ..servers import Server, migrate
+
+
+@pytest.mark.parametrize("query, code, kept", [
+    ("externalAuthCode=a.b.c", "a.b.c", ""),
+    ("x=1&externalAuthCode=a.b.c&y=2", "a.b.c", "x=1&y=2"),
+    ("external%41uthCode=a.b.c&x=1", "a.b.c", "x=1"),  # a percent-encoded name is still the code
+    ("externalauthcode=a.b.c&x=1", None, "x=1"),  # another letter case: not a code, still removed
+    ("externalAuthCode=first&externalAuthCode=second", "first", ""),
+    ("externalAuthCode=", "", ""),
+])
+def test_the_code_leaves_every_url_key(query, code, kept):
+    environ = {"PATH_INFO": "/m/acme", "QUERY_STRING": query, "RAW_URI": f"/m/acme?{query}",
+               "REQUEST_URI": f"/m/acme?{query}"}
+    scrub(environ)
+    assert environ.get(AUTH_CODE_KEY) == code
+    assert environ["QUERY_STRING"] == kept
+    assert environ["RAW_URI"] == environ["REQUEST_URI"] == ("/m/acme?" + kept if kept else "/m/acme")
+
+
+def test_other_queries_are_left_alone():
+    environ = {"PATH_INFO": "/api/v1/widget/t/conversations/1/messages", "QUERY_STRING": "after=5",
+               "RAW_URI": "/api/v1/widget/t/conversations/1/messages?after=5"}
+    before = dict(environ)
+    scrub(environ)
+    assert environ == before
+
+
+def test_the_email_token_leaves_the_path():
+    environ = {"PATH_INFO": "/m/acme/email/SECRETTOKEN", "QUERY_STRING": "",
+               "RAW_URI": "/m/acme/email/SECRETTOKEN", "REQUEST_URI": "/m/acme/email/SECRETTOKEN"}
+    scrub(environ)
+    assert environ[EMAIL_TOKEN_KEY] == "SECRETTOKEN"
+    assert "SECRETTOKEN" not in repr({k: v for k, v in environ.items() if k != EMAIL_TOKEN_KEY})
+    assert environ["PATH_INFO"] == environ["RAW_URI"] == "/m/acme/email/redacted"
+
+
+def test_flask_never_sees_the_code_in_the_request_url(app, client, caplog):
+    seen = {}
+
+    @app.before_request
+    def record():
+        from flask import request
+        seen["url"], seen["args"] = request.url, dict(request.args)
+
+    caplog.set_level(logging.DEBUG)
+    client.get("/m/no-such-workspace?externalAuthCode=abc.def.ghi&x=1")
+    assert seen == {"url": "http://localhost/m/no-such-workspace?x=1", "args": {"x": "1"}}
+    assert "abc.def.ghi" not in caplog.text
+
+
+SECRET_KEY = "access-log-test-secret-key"
+
+
+@pytest.fixture
+def live(tmp_path):
+    """gunicorn with its access log on, a workspace with a signing secret and a user."""
+    url = f"sqlite:///{tmp_path / 'logs.sqlite3'}"
+    migrate(url, SECRET_KEY)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET_KEY}, instance_path=str(tmp_path))
+    with app.app_context():
+        tenant = tenants.create_tenant("Logs", "logs@example.com", PASSWORD)
+        row, secret = keyring.create_secret(tenant)
+        tenants.update_settings(tenant, tenants.Settings(login_links_enabled=True))
+        people.set_user(snapshots.tenant(tenant.public_id), {"id": "u-1", "email": "jane@example.com"})
+        public_id, kid = tenant.public_id, row.kid
+        db.session.remove()
+        db.engine.dispose()
+    log = tmp_path / "access.log"
+    server = Server({"SIGNET_DATABASE_URL": url, "SIGNET_SECRET_KEY": SECRET_KEY, "SIGNET_TEST_LOG_DIR": str(tmp_path)},
+                    access_log=str(log))
+    yield server, log, public_id, kid, secret
+    server.stop()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _get(url: str) -> tuple[int, dict]:
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(url, timeout=10) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def _wait_for(log, needle: str, timeout: float = 10) -> str:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        text = log.read_text() if log.exists() else ""
+        if needle in text:
+            return text
+        time.sleep(0.05)
+    raise AssertionError(f"{needle!r} never reached the access log: {text!r}")
+
+
+def test_the_code_never_reaches_gunicorns_access_log(live):
+    server, log, public_id, kid, secret = live
+    code = jwt.encode({"user": {"id": "u-1"}, "exp": int(time.time()) + 300, "jti": "log-test"}, secret,
+                      algorithm="HS256", headers={"kid": kid})
+    status, headers = _get(f"{server.url}/m/{public_id}?externalAuthCode={quote(code)}&utm_source=mail")
+    assert status == 303 and headers["Location"] == f"/m/{public_id}"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    # A refused code (replayed) and an email sign-in token go through the same logs.
+    assert _get(f"{server.url}/m/{public_id}?externalAuthCode={quote(code)}")[0] == 401
+    assert _get(f"{server.url}/m/{public_id}/email/EMAILTOKENabcdefghijklmnopqrstuvwxyz012345")[0] == 400
+
+    text = _wait_for(log, f'"GET /m/{public_id}/email/redacted HTTP/1.1" 400')
+    assert f'"GET /m/{public_id}?utm_source=mail HTTP/1.1" 303' in text
+    assert f'"GET /m/{public_id} HTTP/1.1" 401' in text
+    everything = text + server.output()
+    for fragment in (code, *code.split("."), code[-20:], "externalAuthCode", "EMAILTOKEN"):
+        assert fragment not in everything

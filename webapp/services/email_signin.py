@@ -1,0 +1,219 @@
+"""Email sign-in on the hosted page (API.md §5): a one-time link mailed to the address typed in.
+
+- The answer to a request never says whether the address is known: `request_link` returns
+  quietly when it sends nothing, and the mail goes out on a background thread.
+- A link is a random 32-byte token; only its SHA-256 is stored, with the address, the expiry
+  (15 minutes) and who asked. Opening it (GET) only reads; the confirmation (POST) uses it up
+  with one conditional UPDATE (unused and unexpired) in the transaction that also finds or
+  creates the user, so it signs in once, and a refusal (no seat left) leaves it unused.
+- Modes (`tenant.email_sign_in`): `off` refuses; `existing` mails only addresses of users
+  already known (case-insensitive); `create` mails any address and creates the user at the
+  confirmation, taking a seat: past the seat limit the click is refused with the seat page.
+- A user created here has the external id `email:<lowercased address>` (a hash when that
+  would pass 255 characters): stable, so two confirmations racing create one user (the unique
+  tenant + external id), readable in the dashboard, and usable by the tenant's backend to name
+  that user in signed data or login links. They are not verified: an email proves a mailbox,
+  not the tenant's account (verification stays "token" or "login link").
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..database import writing
+from ..extensions import db
+from ..identity.errors import IdentityError
+from ..identity.userdata import is_valid_email
+from ..models import EmailSignIn, EndUser, Tenant
+from . import mailer, sessions, snapshots
+from .people import check_seat  # the seat rule lives once, in people
+from .snapshots import UserInfo
+
+LINK_SECONDS = 15 * 60
+KEEP_AFTER_EXPIRY = timedelta(days=1)
+TOKEN_BYTES = 32
+WRITE_ATTEMPTS = 3
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+
+
+class SignInRefused(IdentityError):
+    """Email sign-in refused: off (403), a bad address (400), an unusable link (400/410), no account (403)."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(code, message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class PendingLink:
+    email: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: UserInfo
+    token: str
+    session: sessions.WidgetSession
+
+
+def _now(now: float | None) -> tuple[float, datetime]:
+    now = time.time() if now is None else now
+    return now, datetime.fromtimestamp(now, timezone.utc)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def check_address(email: object) -> str:
+    address = email.strip() if isinstance(email, str) else ""
+    if not is_valid_email(address):
+        raise SignInRefused(400, "invalid_email", "Enter a valid email address, like jane@example.com.")
+    return address
+
+
+def _check_enabled(tenant) -> None:
+    if tenant.email_sign_in == "off":
+        raise SignInRefused(403, "email_sign_in_off",
+                            "This workspace does not offer email sign-in: use the link from its app.")
+
+
+def request_link(tenant, email: object, *, link_base: str, ip: str | None = None, now: float | None = None) -> bool:
+    """Mail a sign-in link when this address may sign in. The return value (whether a link was
+    made) is for tests and logs only: the page answers the same either way."""
+    _check_enabled(tenant)
+    address = check_address(email)
+    now, now_dt = _now(now)
+    if tenant.email_sign_in == "existing" and snapshots.user_id_by_email(tenant.id, address) is None:
+        return False
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    with writing():
+        db.session.add(EmailSignIn(
+            tenant_id=tenant.id, email=address, token_hash=token_hash(token), created_at=now_dt,
+            expires_at=now_dt + timedelta(seconds=LINK_SECONDS), used_at=None, requested_ip=(ip or None) and ip[:64],
+        ))
+        if random.random() < 0.02:
+            _prune(now_dt)
+    url = f"{link_base.rstrip('/')}/m/{tenant.public_id}/email/{token}"
+    mailer.send(address, f"Sign in to {tenant.name}", _body(tenant.name, url), console_line=f"{address} -> {url}")
+    return True
+
+
+def _body(workspace: str, url: str) -> str:
+    minutes = LINK_SECONDS // 60
+    return (
+        f"Someone (hopefully you) asked to sign in to the {workspace} messenger with this address.\n\n"
+        f"Open this link and press \"Sign in\":\n\n{url}\n\n"
+        f"The link works once, for {minutes} minutes. If you did not ask for it, ignore this mail.\n"
+    )
+
+
+def describe(tenant, token: str, *, now: float | None = None) -> PendingLink:
+    """What the confirmation page shows; reads only (a mail scanner's GET uses nothing up)."""
+    _check_enabled(tenant)
+    _, now_dt = _now(now)
+    row = _row(tenant.id, token)
+    problem = _problem(row, now_dt)
+    if problem is not None:
+        raise problem
+    return PendingLink(row.email, row.expires_at)
+
+
+def confirm(tenant, token: str, *, now: float | None = None) -> SignedIn:
+    """Use the link up and sign its user in (creating them in `create` mode); once only."""
+    _check_enabled(tenant)
+    now, now_dt = _now(now)
+    if not isinstance(token, str) or not _TOKEN_SHAPE.match(token):
+        raise _problem(None, now_dt)
+    digest = token_hash(token)
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            with writing():
+                email = _claim(tenant.id, digest, now_dt)
+                if email is None:
+                    raise _problem(_row(tenant.id, token), now_dt) or _problem(None, now_dt)
+                user_id = _find_or_create(tenant, email, now_dt)
+            break
+        except IntegrityError:  # the same new user created by a concurrent confirmation: find it
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+    bearer, session = sessions.issue(tenant.id, user_id=user_id, now=now)
+    return SignedIn(user=snapshots.user_by_id(user_id), token=bearer, session=session)
+
+
+def _row(tenant_id: int, token: str) -> EmailSignIn | None:
+    if not isinstance(token, str) or not _TOKEN_SHAPE.match(token):
+        return None
+    return db.session.scalar(select(EmailSignIn).where(
+        EmailSignIn.tenant_id == tenant_id, EmailSignIn.token_hash == token_hash(token)))
+
+
+def _problem(row: EmailSignIn | None, now_dt: datetime) -> SignInRefused | None:
+    """Why a link cannot be used (unknown, used, expired), or None when it can."""
+    if row is None:
+        return SignInRefused(400, "link_invalid", "This sign-in link is not valid: copy the whole link from the mail.")
+    if row.used_at is not None:
+        return SignInRefused(410, "link_used", "This sign-in link was already used. Ask for a new one.")
+    if row.expires_at <= now_dt:
+        return SignInRefused(410, "link_expired",
+                             f"This sign-in link expired: links work for {LINK_SECONDS // 60} minutes. Ask for a new one.")
+    return None
+
+
+def _claim(tenant_id: int, digest: str, now_dt: datetime) -> str | None:
+    """Mark the link used if it is unused and unexpired; its address, else None (RETURNING, not
+    rowcount: one statement decides, also when two clicks race)."""
+    table = EmailSignIn.__table__
+    stmt = (update(table)
+            .where(table.c.tenant_id == tenant_id, table.c.token_hash == digest, table.c.used_at.is_(None),
+                   table.c.expires_at > now_dt)
+            .values(used_at=now_dt).returning(table.c.email))
+    return db.session.execute(stmt).scalar()
+
+
+def external_id_for(email: str) -> str:
+    candidate = "email:" + email.lower()
+    if len(candidate) <= 255:
+        return candidate
+    return "email-sha256:" + hashlib.sha256(email.lower().encode("utf-8")).hexdigest()
+
+
+def _find_or_create(tenant, email: str, now_dt: datetime) -> int:
+    user_id = snapshots.user_id_by_email(tenant.id, email)
+    if user_id is None:
+        found = snapshots.user(tenant.id, external_id_for(email))
+        user_id = found.id if found is not None else None
+    if user_id is not None:
+        db.session.execute(update(EndUser).where(EndUser.id == user_id).values(last_seen_at=now_dt))
+        return user_id
+    if tenant.email_sign_in != "create":
+        raise SignInRefused(403, "no_account", "There is no account with this email in this workspace.")
+    if tenant.seat_limit is not None:
+        db.session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
+        check_seat(tenant)
+    user = EndUser(tenant_id=tenant.id, external_id=external_id_for(email), email=email, attrs={},
+                   created_via="email", first_seen_at=now_dt, last_seen_at=now_dt)
+    db.session.add(user)
+    db.session.flush()
+    return user.id
+
+
+def _prune(now_dt: datetime) -> int:
+    """Drop links a day past their expiry (used or not): nothing reads them any more."""
+    return db.session.execute(delete(EmailSignIn).where(EmailSignIn.expires_at < now_dt - KEEP_AFTER_EXPIRY)).rowcount
+
+
+def prune(now: float | None = None) -> int:
+    _, now_dt = _now(now)
+    with writing():
+        removed = _prune(now_dt)
+    return removed
