@@ -172,3 +172,18 @@ def key_list(tenant_id: str):
 def prune():
     """Delete expired one-time-token records and old rejection-log rows."""
     emit(verification.prune())
+
+
+@command(signet, "seed")
+@click.argument("tenant_id")
+@click.option("--users", type=click.IntRange(min=0), required=True, help="How many users to add (user-N …).")
+@click.option("--conversations", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--messages-per-conversation", type=click.IntRange(min=1), default=4, show_default=True)
+def seed_command(tenant_id: str, users: int, conversations: int, messages_per_conversation: int):
+    """Bulk synthetic users and conversations for benchmarks; numbering continues after the
+    tenant's highest existing user-N. Progress on stderr, one JSON line on stdout."""
+    from .services import seed
+
+    result = seed.seed(tenants.get_tenant(tenant_id), users, conversations, messages_per_conversation,
+                       progress=lambda line: click.echo(line, err=True))
+    emit(result.to_dict())

@@ -1,5 +1,5 @@
-"""The dashboard shell: home and the member-facing sections."""
-from flask import redirect, render_template, url_for
+"""The dashboard shell: home, and the modules of the member-facing sections."""
+from flask import redirect, url_for
 
 from . import bp
 
@@ -9,16 +9,4 @@ def home():
     return redirect(url_for("dashboard.inbox"))
 
 
-@bp.route("/inbox")
-def inbox():
-    return render_template("dashboard/inbox.html")
-
-
-@bp.route("/users")
-def users():
-    return render_template("dashboard/users.html")
-
-
-@bp.route("/organizations")
-def organizations():
-    return render_template("dashboard/organizations.html")
+from . import inbox_views, people_views  # noqa: E402,F401  (register the Inbox, Users and Organizations pages)

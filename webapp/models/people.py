@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, func
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -21,8 +21,8 @@ class EndUser(db.Model):
         UniqueConstraint("tenant_id", "visitor_id"),
         CheckConstraint("(anonymous AND external_id IS NULL AND visitor_id IS NOT NULL)"
                         " OR (NOT anonymous AND external_id IS NOT NULL)", name="identity"),
-        Index("ix_end_user_tenant_email", "tenant_id", func.lower("email")),
-        Index("ix_end_user_tenant_name", "tenant_id", func.lower("name")),
+        Index("ix_end_user_tenant_email", "tenant_id", func.lower(text("email"))),
+        Index("ix_end_user_tenant_name", "tenant_id", func.lower(text("name"))),
         Index("ix_end_user_tenant_last_seen", "tenant_id", "last_seen_at"),
     )
 
@@ -54,7 +54,7 @@ class Organization(db.Model):
     __tablename__ = "organization"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_id"),
-        Index("ix_organization_tenant_name", "tenant_id", func.lower("name")),
+        Index("ix_organization_tenant_name", "tenant_id", func.lower(text("name"))),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,0 +1,47 @@
+"""Users and Organizations: searchable lists, a page for each, and the users CSV export."""
+from __future__ import annotations
+
+from flask import Response, render_template, request, stream_with_context
+
+from . import bp, details, directory, export, paging, search
+
+
+@bp.app_template_global("display_name")
+def _display_name(user) -> str:
+    return details.display_name(user)
+
+
+@bp.route("/users", endpoint="users")
+def users_page():
+    query = directory.UserQuery.from_args(request.args)
+    page = directory.users_page(query, paging.Position.from_args(request.args))
+    return render_template("dashboard/users.html", query=query, page=page, filters=search.USER_FILTERS)
+
+
+@bp.route("/users.csv")
+def users_csv():
+    query = directory.UserQuery.from_args(request.args)
+    body = stream_with_context(export.lines(directory.export_rows(query)))
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="users.csv"', "Cache-Control": "no-store"})
+
+
+@bp.route("/users/<int:user_id>")
+def user_page(user_id: int):
+    user = directory.user_or_404(user_id)
+    return render_template("dashboard/user.html", panel=details.panel(user, limit=details.USER_PAGE_CONVERSATIONS))
+
+
+@bp.route("/organizations", endpoint="organizations")
+def organizations_page():
+    q = search.clean_query(request.args.get("q"))
+    page = directory.organizations_page(q, paging.Position.from_args(request.args))
+    return render_template("dashboard/organizations.html", q=q, page=page)
+
+
+@bp.route("/organizations/<int:org_id>")
+def organization_page(org_id: int):
+    org = directory.organization_or_404(org_id)
+    members = directory.members_page(org, paging.Position.from_args(request.args))
+    count = directory.member_counts([org.id]).get(org.id, 0)
+    return render_template("dashboard/organization.html", org=org, members=members, count=count)
