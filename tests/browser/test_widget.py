@@ -11,8 +11,7 @@ from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Conversation, EndUser, Member
-from webapp.services import conversations
+from webapp.models import Conversation, EndUser
 
 from ..conftest import PASSWORD
 
@@ -69,10 +68,19 @@ def test_message_sent_and_staff_reply_appear(signet, site, page):
     send(page, "My invoice is wrong")
     page.locator("signet-messenger #msgs li", has_text="My invoice is wrong").wait_for()
     with signet.app.app_context():
-        conversation = db.session.scalar(select(Conversation).where(Conversation.tenant_id == tenant.id))
-        member = db.session.scalar(select(Member).where(Member.email == tenant.owner))
-        conversations.staff_reply(tenant.id, member, conversation.public_id, "Fixed it, sorry about that!")
+        conversation = db.session.scalar(select(Conversation).where(Conversation.tenant_id == tenant.id)).public_id
         db.session.remove()
+    # The support agent answers from the dashboard's inbox, in another browser profile.
+    staff = page.context.browser.new_context().new_page()
+    staff.goto(f"{signet.url}/login")
+    staff.get_by_label("Email").fill(tenant.owner)
+    staff.get_by_label("Password").fill(PASSWORD)
+    staff.get_by_role("button", name="Log in").click()
+    staff.goto(f"{signet.url}/inbox/{conversation}")
+    assert "My invoice is wrong" in staff.content()
+    staff.get_by_label("Reply").fill("Fixed it, sorry about that!")
+    staff.get_by_role("button", name="Send reply").click()
+    staff.context.close()
     page.locator("signet-messenger #msgs li", has_text="Fixed it, sorry about that!").wait_for(timeout=20000)
     assert page.problems == []
 
