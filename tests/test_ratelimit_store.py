@@ -29,13 +29,16 @@ def post(url: str, body: dict) -> int:
         return error.code
 
 
-def test_the_widget_limit_is_shared_by_two_processes(redis_server, tmp_path):
-    database = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+@pytest.mark.postgres
+def test_the_widget_limit_is_shared_by_two_processes(redis_server, postgres_url, tmp_path):
+    """Two app processes against one PostgreSQL and one Redis: one counter."""
+    database = postgres_url
     migrate(database, "k")
     app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=database, SECRET_KEY="k")
     with app.app_context():
         tenant_id = tenants.create_tenant("Shared", "shared@example.com", PASSWORD).public_id
         db.session.remove()
+        db.engine.dispose()
     env = {"SIGNET_DATABASE_URL": database, "SIGNET_SECRET_KEY": "k", "SIGNET_RATELIMIT": "6/minute",
            "SIGNET_RATELIMIT_STORAGE_URL": redis_server.url}
     servers = [Server(env), Server(env)]
