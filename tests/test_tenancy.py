@@ -5,7 +5,7 @@ from webapp.extensions import db
 from webapp.models import Tenant
 
 from .conftest import PASSWORD
-from .helpers import csrf_of, login, post_form
+from .helpers import login, post_form
 
 
 def test_member_of_two_tenants_switches_between_them(app, factory):
