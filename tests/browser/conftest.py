@@ -8,17 +8,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
-from playwright.sync_api import sync_playwright
 
 from webapp import create_app
 from webapp.extensions import db
 from webapp.services import keyring, tenants
 
+from ..chromium import chromium, watched_page
 from ..conftest import PASSWORD
 from ..servers import Server, migrate
 
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SECRET_KEY = "browser-test-secret-key"
 STUB = ('<script>window.signet=window.signet||{_q:[],setUser:function(u){this._q.push(["setUser",u])},'
         'logout:function(){this._q.push(["logout"])}};</script>')
@@ -107,19 +105,13 @@ def site():
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser):
     """A fresh browser profile; console errors and page errors are collected on page.problems."""
     context = browser.new_context()
-    tab = context.new_page()
-    tab.problems = []
-    tab.on("console", lambda m: tab.problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
-    tab.on("pageerror", lambda e: tab.problems.append(f"pageerror: {e}"))
-    yield tab
+    yield watched_page(context)
     context.close()

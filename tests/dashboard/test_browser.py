@@ -13,13 +13,12 @@ from webapp.extensions import db
 from webapp.models import EndUser, Organization
 from webapp.services import tenants
 
+from ..chromium import chromium
 from ..conftest import PASSWORD
 from ..servers import Server, migrate
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SECRET_KEY = "dashboard-browser-secret"
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -86,12 +85,8 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

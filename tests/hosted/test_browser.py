@@ -6,7 +6,6 @@ import time
 
 import jwt
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 
 from webapp import create_app
@@ -14,13 +13,12 @@ from webapp.extensions import db
 from webapp.models import Conversation, EndUser
 from webapp.services import keyring, tenants
 
+from ..chromium import chromium, watched_page
 from ..conftest import PASSWORD
 from ..servers import Server, migrate
 
 pytestmark = pytest.mark.browser
 SECRET_KEY = "hosted-browser-secret-key"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +40,8 @@ def live(tmp_path_factory):
 
 @pytest.fixture
 def page():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = chromium.new_context()
-        tab = context.new_page()
-        tab.problems = []
-        tab.on("console", lambda m: tab.problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
-        tab.on("pageerror", lambda e: tab.problems.append(f"pageerror: {e}"))
-        yield tab
-        chromium.close()
+    with chromium() as browser:
+        yield watched_page(browser.new_context())
 
 
 def test_login_link_to_messenger_to_sign_out(live, page):
