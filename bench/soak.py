@@ -31,13 +31,12 @@ SECRET_KEY = "soak-secret-key"
 
 LUA = """
 local tokens = TOKENS
-local counter, limit = 0, LIMIT
+local counter = OFFSET
 status5, other = 0, 0  -- globals: done() reads them with thread:get
 local threads = {}
 setup = function(thread) table.insert(threads, thread) end
 request = function()
   counter = counter + 1
-  if counter > limit then wrk.thread:stop() end
   local kind = counter % 3
   local body
   if kind == 0 then body = '{"id":null}'
@@ -68,23 +67,34 @@ def workers(master: int) -> list[int]:
     return sorted(int(p) for p in out.split())
 
 
-def run_wrk(url: str, calls: int, tokens: list[str], connections: int, seconds: int) -> tuple[int, int, int, float]:
-    """At most `calls` requests (each thread stops after its share) within `seconds`."""
+def run_wrk(url: str, tokens: list[str], connections: int, seconds: int, offset: int) -> tuple[int, int, int]:
+    """One wrk round of `seconds`: (requests made, 5xx, other non-2xx)."""
     threads = 2
     script = LUA.replace("TOKENS", json.dumps(tokens).replace("[", "{").replace("]", "}")) \
-        .replace("LIMIT", str(calls // threads)).replace("URL", url)
+        .replace("OFFSET", str(offset)).replace("URL", url)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
-    started = time.time()
     done = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", handle.name, url],
                           capture_output=True, text=True)
+    os.unlink(handle.name)
     if done.returncode != 0:
         raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
-    out = done.stdout
-    elapsed = time.time() - started
-    os.unlink(handle.name)
-    made, status5, other = map(int, re.search(r"RESULT (\d+) (\d+) (\d+)", out).groups())
-    return made, status5, other, elapsed
+    made, status5, other = map(int, re.search(r"RESULT (\d+) (\d+) (\d+)", done.stdout).groups())
+    return made, status5, other
+
+
+def soak(url: str, tokens: list[str], connections: int, calls: int) -> tuple[int, int, int, float]:
+    """Rounds of at most 60 s until `calls` requests were made (the last round is sized to fit)."""
+    made = status5 = other = 0
+    started = time.time()
+    rate = None
+    while made < calls:
+        remaining = calls - made
+        seconds = 60 if rate is None else max(2, min(60, int(remaining / rate) + 1))
+        round_made, round5, round_other = run_wrk(url, tokens, connections, seconds, made)
+        rate = round_made / seconds
+        made, status5, other = made + round_made, status5 + round5, other + round_other
+    return made, status5, other, time.time() - started
 
 
 def main() -> None:
@@ -111,18 +121,16 @@ def main() -> None:
                     workers=args.workers, threads=1)
     url = f"{server.url}/api/v1/widget/{tenant_id}/set-user"
     try:
-        warm, _, _, warm_seconds = run_wrk(url, 10**9, tokens, args.connections, 10)  # warm-up, and the rate
+        run_wrk(url, tokens, args.connections, 10, 0)  # warm-up: imports, caches, pools
         pids = workers(server.process.pid)
         before = {pid: rss_kib(pid) for pid in pids}
-        seconds = int(args.calls / (warm / warm_seconds) * 1.3) + 5
-        made, status5, other, _ = run_wrk(url, args.calls, tokens, args.connections, seconds)
+        made, status5, other, elapsed = soak(url, tokens, args.connections, args.calls)
         after = {pid: rss_kib(pid) for pid in pids}
     finally:
         server.stop()
     kind = "PostgreSQL" if database.startswith("postgresql") else "SQLite"
     print(f"soak on {kind}: {made} set-user calls (1/3 anonymous, 1/3 unsigned changing, 1/3 signed), "
-          f"gunicorn -w {args.workers}, wrk -c{args.connections}; throughput in the 10 s warm-up: "
-          f"{warm / warm_seconds:.0f}/s")
+          f"in {elapsed:.0f} s ({made / elapsed:.0f}/s), gunicorn -w {args.workers}, wrk -c{args.connections}")
     print(f"  5xx: {status5}   other non-2xx: {other}")
     for pid in pids:
         print(f"  worker {pid}: RSS {before[pid] / 1024:.1f} MiB after warm-up -> {after[pid] / 1024:.1f} MiB at the end")
