@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from webapp import create_app
 from webapp.extensions import db, limiter
@@ -127,6 +129,19 @@ def postgres_url():
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     base, _, _ = admin.rpartition("/")
     yield f"{base}/{name}"
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    drop_database(engine, name)
     engine.dispose()
+
+
+def drop_database(engine, name: str, attempts: int = 40) -> None:
+    """DROP … WITH (FORCE) must also end backends the test role may not signal (an autovacuum
+    worker started by the test's writes): those finish within moments, so retry briefly."""
+    for attempt in range(attempts):
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.25)
