@@ -110,9 +110,8 @@ def settings_debugger():
 
 def signing_sample(tenant) -> dict:
     """What the code samples are filled with: this tenant's id, audience and newest live key."""
-    live = [row for row in keyring.list_keys(tenant) if row.state(utcnow()) == "active"]
-    secret = next((row for row in live if row.kind == "secret"), None)
-    public = next((row for row in live if row.kind == "public_key"), None)
+    secret = keyring.newest_active(tenant, "secret")
+    public = keyring.newest_active(tenant, "public_key")
     return {
         "tenant_id": tenant.public_id, "audience": tenant.audience, "issuer": tenant.issuer,
         "secret_kid": secret.kid if secret else "YOUR_SECRET_KID",

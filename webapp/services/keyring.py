@@ -114,16 +114,21 @@ def live_keys(tenant: Tenant, now: datetime) -> list[VerificationKey]:
     return [c.key for c in cached[1] if c.grace_ends_at is None or c.grace_ends_at > now]
 
 
-def newest_secret(tenant: Tenant) -> tuple[str, str] | None:
-    """(kid, plaintext) of the tenant's newest active HS256 secret, for signing on the server's own
-    behalf (the dashboard's test login link); None when it has none. Never shown or logged."""
-    row = db.session.scalar(
+def newest_active(tenant: Tenant, kind: str) -> VerificationKeyRow | None:
+    """The tenant's newest active (not replaced, not revoked) secret or public key."""
+    return db.session.scalar(
         select(VerificationKeyRow)
-        .where(VerificationKeyRow.tenant_id == tenant.id, VerificationKeyRow.kind == "secret",
+        .where(VerificationKeyRow.tenant_id == tenant.id, VerificationKeyRow.kind == kind,
                VerificationKeyRow.revoked_at.is_(None), VerificationKeyRow.grace_ends_at.is_(None))
         .order_by(VerificationKeyRow.created_at.desc(), VerificationKeyRow.id.desc())
         .limit(1)
     )
+
+
+def newest_secret(tenant: Tenant) -> tuple[str, str] | None:
+    """(kid, plaintext) of the tenant's newest active HS256 secret, for signing on the server's own
+    behalf (the dashboard's test login link); None when it has none. Never shown or logged."""
+    row = newest_active(tenant, "secret")
     if row is None:
         return None
     return row.kid, secret_box().decrypt(row.secret_ciphertext, row.kid)

@@ -19,6 +19,7 @@ from sqlalchemy import delete
 
 from ..extensions import db
 from ..models import RevokedSession
+from . import snapshots
 
 SESSION_SECONDS = 24 * 60 * 60
 PRUNE_EVERY = 200
@@ -83,7 +84,7 @@ def check(token: object, tenant_id: int, now: float | None = None) -> WidgetSess
     now = time.time() if now is None else now
     if not isinstance(data, dict) or data.get("t") != tenant_id or data.get("exp", 0) <= now:
         return None
-    if db.session.get(RevokedSession, data["sid"]) is not None:
+    if snapshots.session_revoked(data["sid"]):
         return None
     return WidgetSession(tenant_id=data["t"], user_id=data.get("u"), visitor_id=data.get("v"),
                          sid=data["sid"], expires_at=data["exp"], ctx=data.get("ctx") or {})

@@ -84,6 +84,7 @@ _USER_BY_EMAIL = (
     " ORDER BY last_seen_at DESC LIMIT 1"
 )
 _VISITOR_ROW = "SELECT id FROM end_user WHERE tenant_id = :tenant_id AND visitor_id = :visitor_id"
+_REVOKED = "SELECT 1 AS revoked FROM revoked_session WHERE sid = :sid"
 
 
 def _connection():
@@ -182,3 +183,8 @@ def _user(rows: list[dict]) -> UserInfo | None:
         verified_kid=first["verified_kid"], last_seen_at=_when(first["last_seen_at"]), organizations=orgs,
         visitor_row=first["visitor_row"],
     )
+
+
+def session_revoked(sid: str) -> bool:
+    """Whether a widget session was ended on the server (checked on every bearer request)."""
+    return bool(_run(_REVOKED, {"sid": sid}))

@@ -1,22 +1,17 @@
 """Small value rules shared by the dashboard forms and the CLI."""
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
+from ..identity.userdata import is_valid_email
 from .errors import ServiceError
 
-# WHATWG HTML `input type=email` rule (the same one the end-user field table uses).
-_EMAIL = re.compile(
-    r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
-)
 MIN_PASSWORD = 10
 
 
 def normalize_email(value: str) -> str:
     email = (value or "").strip().lower()
-    if len(email) > 254 or not _EMAIL.fullmatch(email):
+    if not is_valid_email(email):  # the one rule, shared with end users' emails
         raise ServiceError("Enter a valid email address.", "email")
     return email
 
