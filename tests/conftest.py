@@ -77,6 +77,34 @@ class Factory:
         return email
 
 
+@pytest.fixture(scope="session")
+def ed_key():
+    """One Ed25519 key pair per test session, made at run time (no key is ever committed)."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def provision(app, ed_key, name: str = "Acme", **settings) -> dict:
+    """A workspace with an HS256 secret and the session's Ed25519 public key, made through the
+    services the product uses: {id, public_id, owner, secret, secret_kid, ed_kid}."""
+    from cryptography.hazmat.primitives import serialization
+
+    from webapp.services import keyring
+
+    owner = f"owner-{uuid.uuid4().hex[:8]}@example.com"
+    pem = ed_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    with app.app_context():
+        tenant = tenants.create_tenant(name, owner, PASSWORD)
+        if settings:
+            tenants.update_settings(tenant, tenants.Settings(**settings))
+        secret_row, secret = keyring.create_secret(tenant)
+        key_row = keyring.add_public_key(tenant, pem, "EdDSA")
+        return {"id": tenant.id, "public_id": tenant.public_id, "owner": owner, "secret": secret,
+                "secret_kid": secret_row.kid, "ed_kid": key_row.kid}
+
+
 @pytest.fixture
 def factory(app):
     return Factory(app)

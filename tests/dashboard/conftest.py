@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select, update
 from werkzeug.security import generate_password_hash
 
 from webapp.extensions import db
 from webapp.models import Conversation, EndUser
-from webapp.services import keyring, members, tenants
+from webapp.services import members
 
-from ..conftest import PASSWORD
+from ..conftest import PASSWORD, provision
 from ..helpers import csrf_of, login
 
 
@@ -33,11 +31,6 @@ def _cheap_passwords(monkeypatch):
     """Members log in here many times: skip scrypt's deliberate cost."""
     monkeypatch.setattr(members, "generate_password_hash",
                         lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
-
-
-@pytest.fixture(scope="session")
-def ed_key() -> ed25519.Ed25519PrivateKey:
-    return ed25519.Ed25519PrivateKey.generate()
 
 
 @dataclass
@@ -126,15 +119,9 @@ class Workspace:
 
 
 def make_workspace(app, ed_key, name: str = "Acme") -> Workspace:
-    owner = f"owner-{uuid.uuid4().hex[:8]}@example.com"
-    pem = ed_key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    with app.app_context():
-        tenant = tenants.create_tenant(name, owner, PASSWORD)
-        tenants.update_settings(tenant, tenants.Settings(login_links_enabled=True))
-        secret_row, secret = keyring.create_secret(tenant)
-        key_row = keyring.add_public_key(tenant, pem, "EdDSA")
-        return Workspace(app, tenant.id, tenant.public_id, owner, secret, secret_row.kid, key_row.kid, ed_key)
+    made = provision(app, ed_key, name, login_links_enabled=True)
+    return Workspace(app, made["id"], made["public_id"], made["owner"], made["secret"], made["secret_kid"],
+                     made["ed_kid"], ed_key)
 
 
 @pytest.fixture

@@ -7,21 +7,19 @@ them), and tokens are signed with PyJWT.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import func, select, text
 
 from werkzeug.security import generate_password_hash
 
 from webapp.extensions import db
-from webapp.services import keyring, members, tenants
+from webapp.services import members, tenants
 
-from ..conftest import PASSWORD
+from ..conftest import provision
 
 ORIGIN = "https://app.example.com"
 # What a refusal must leave untouched (the rejection log may grow: it is not listed).
@@ -52,20 +50,10 @@ def _cheap_owner_passwords(monkeypatch):
                         lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
 
 
-@pytest.fixture(scope="session")
-def ed_key() -> ed25519.Ed25519PrivateKey:
-    return ed25519.Ed25519PrivateKey.generate()
-
-
 def make_tenant(app, ed_key, name: str = "Acme") -> WidgetTenant:
-    owner = f"owner-{uuid.uuid4().hex[:8]}@example.com"
-    pem = ed_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    with app.app_context():
-        row = tenants.create_tenant(name, owner, PASSWORD)
-        secret_row, secret = keyring.create_secret(row)
-        key_row = keyring.add_public_key(row, pem, "EdDSA")
-        return WidgetTenant(row.id, row.public_id, owner, secret, secret_row.kid, key_row.kid, ed_key)
+    made = provision(app, ed_key, name)
+    return WidgetTenant(made["id"], made["public_id"], made["owner"], made["secret"], made["secret_kid"],
+                        made["ed_kid"], ed_key)
 
 
 @pytest.fixture
