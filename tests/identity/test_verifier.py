@@ -580,33 +580,57 @@ def flip_last_signature_char(token: str) -> str:
     return token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
 
 
-def test_rfc8037_a4_ed25519_signature():
-    from webapp.identity.verifier import _verify_signature
+def signature_layer(token: str, key: VerificationKey) -> tuple[dict, bytes]:
+    """The signature layer alone, as the verifier runs it: (header, payload) when `key` signed `token`."""
+    from webapp.identity import jose
+    from webapp.identity.verifier import _verifying_key
 
-    header, payload = _verify_signature(RFC8037_JWS, rfc8037_key())
+    assert _verifying_key(token, [key]) is key  # raises TokenError when the signature does not verify
+    head, payload, _sig = token.split(".")
+    return jose.decode_segment(head, "header"), jose.b64url_decode(payload, "payload")
+
+
+def test_rfc8037_a4_ed25519_signature():
+    header, payload = signature_layer(RFC8037_JWS, rfc8037_key())
     assert header == {"alg": "EdDSA"} and payload == b"Example of Ed25519 signing"
     with pytest.raises(TokenError) as caught:
-        _verify_signature(flip_last_signature_char(RFC8037_JWS), rfc8037_key())
+        signature_layer(flip_last_signature_char(RFC8037_JWS), rfc8037_key())
     assert caught.value.code == "token_bad_signature"
     head, _, sig = RFC8037_JWS.split(".")
     tampered_payload = f"{head}.{b64url('Example of Ed25519 signinG')}.{sig}"
     with pytest.raises(TokenError) as caught:
-        _verify_signature(tampered_payload, rfc8037_key())
+        signature_layer(tampered_payload, rfc8037_key())
     assert caught.value.code == "token_bad_signature"
     # Its payload is text, not a claims object: as user data it is malformed.
     assert code_of(RFC8037_JWS, [rfc8037_key()]) == "token_malformed"
 
 
 def test_rfc7520_4_4_hs256_signature():
-    from webapp.identity.verifier import _verify_signature
-
-    header, payload = _verify_signature(RFC7520_JWS, rfc7520_key())
+    header, payload = signature_layer(RFC7520_JWS, rfc7520_key())
     assert header["kid"] == "018c0ae5-4d9b-471b-bfd6-eef314bc7037"
     assert payload.decode("utf-8").startswith("It\u2019s a dangerous business, Frodo")
     with pytest.raises(TokenError) as caught:
-        _verify_signature(flip_last_signature_char(RFC7520_JWS), rfc7520_key())
+        signature_layer(flip_last_signature_char(RFC7520_JWS), rfc7520_key())
     assert caught.value.code == "token_bad_signature"
     assert code_of(RFC7520_JWS, [rfc7520_key()]) == "token_malformed"
+
+
+def test_signature_layer_refuses_what_does_not_fit_the_pinned_algorithm(strangers):
+    """A key of another type, a short HMAC secret, a PEM given as an HMAC secret, a signature of
+    the wrong length: each verifies nothing (token_bad_signature), none raises anything else."""
+    from webapp.identity.verifier import _verifying_key
+
+    ed = rfc8037_key()
+    for key in (VerificationKey("k", "ES256", ed.key), VerificationKey("k", "HS256", b"short"),
+                VerificationKey("k", "HS256", b"-----BEGIN PUBLIC KEY-----" + b"x" * 64),
+                VerificationKey("k", "RS256", strangers["ES256"].vkey.key), VerificationKey("k", "none", b"x" * 64)):
+        with pytest.raises(TokenError) as caught:
+            _verifying_key(RFC8037_JWS, [key])
+        assert caught.value.code == "token_bad_signature"
+    head, payload, sig = RFC8037_JWS.split(".")
+    with pytest.raises(TokenError) as caught:
+        _verifying_key(f"{head}.{payload}.{sig[:40]}", [ed])
+    assert caught.value.code == "token_bad_signature"
 
 
 # --- debugger helpers ---------------------------------------------------------------------
