@@ -27,9 +27,10 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
 
     database.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
-    csrf.init_app(app)
-    limiter.init_app(app)
-    login_manager.init_app(app)
+    with security.pages_only(app):  # their request hooks skip the JSON API
+        csrf.init_app(app)
+        limiter.init_app(app)
+        login_manager.init_app(app)
     security.init_app(app)
     templating.init_app(app)
 
