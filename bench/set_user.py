@@ -1,10 +1,14 @@
 """Set-user throughput against a bare Flask JSON endpoint, both under gunicorn, measured with wrk.
 
-    .venv/bin/python bench/set_user.py [--seconds 10] [--workers 2] [--connections 16] [--database URL]
+    .venv/bin/python bench/set_user.py [--seconds 10] [--rounds 3] [--workers 2] [--connections 16] [--database URL]
 
 Prints requests/second for: the bare endpoint; a returning verified user (EdDSA token, 3 orgs,
 unchanged data, the visitor cookie sent); an unsigned user whose data changes on every call;
 an anonymous visitor; and each one's ratio to the bare endpoint. Needs `wrk` (apt-get install wrk).
+
+This machine is a shared VM whose speed drifts by 10-20 % from one minute to the next, so each
+round measures the bare endpoint and then every case, a ratio compares a case with the bare
+endpoint of its own round, and the summary gives each case's median over the rounds.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,9 +89,13 @@ def first_call(url: str, body: dict) -> dict:
         return json.loads(response.read())
 
 
+CASES = ("returning verified user (EdDSA, 3 orgs)", "changing unsigned user", "anonymous visitor")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--database", help="a PostgreSQL URL (default: a fresh SQLite file)")
@@ -97,26 +106,34 @@ def main() -> None:
     env = {"SIGNET_DATABASE_URL": database_url, "SIGNET_SECRET_KEY": SECRET_KEY, "SIGNET_RATELIMIT": "off"}
     signet = Server(env, workers=args.workers, threads=1)
     bare = Server({}, workers=args.workers, threads=1, app="bench.bare_app:app")
+    kind = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+    print(f"set-user throughput on {kind}, gunicorn -w {args.workers}, wrk -t2 -c{args.connections} -d{args.seconds}s,"
+          f" {args.rounds} rounds", flush=True)
+    rounds = []
     try:
         set_user = f"{signet.url}/api/v1/widget/{info['tenant_id']}/set-user"
         visitor = first_call(set_user, {"jwt": info["token"]})["visitorId"]
         first_call(set_user, {"jwt": info["token"]})
         run = lambda **kw: wrk(seconds=args.seconds, connections=args.connections, **kw)  # noqa: E731
-        results = {
-            "bare Flask JSON endpoint": run(url=f"{bare.url}/echo", body={"id": "x"}),
-            "returning verified user (EdDSA, 3 orgs)": run(url=set_user, body={"jwt": info["token"]},
-                                                           headers={"X-Signet-Visitor": visitor}),
-            "changing unsigned user": run(url=set_user, lua=LUA_CHANGING.replace("URL", set_user)),
-            "anonymous visitor": run(url=set_user, body={"id": None}, headers={"X-Signet-Visitor": visitor}),
-        }
+        for number in range(1, args.rounds + 1):
+            base = run(url=f"{bare.url}/echo", body={"id": "x"})
+            results = dict(zip(CASES, (
+                run(url=set_user, body={"jwt": info["token"]}, headers={"X-Signet-Visitor": visitor}),
+                run(url=set_user, lua=LUA_CHANGING.replace("URL", set_user)),
+                run(url=set_user, body={"id": None}, headers={"X-Signet-Visitor": visitor}),
+            )))
+            rounds.append((base, results))
+            print(f"round {number}: bare Flask JSON endpoint {base:.1f} req/s; "
+                  + "; ".join(f"{name} {rps:.1f} req/s ({rps / base:.2f})" for name, rps in results.items()), flush=True)
     finally:
         signet.stop()
         bare.stop()
-    base = results["bare Flask JSON endpoint"]
-    kind = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
-    print(f"set-user throughput on {kind}, gunicorn -w {args.workers}, wrk -t2 -c{args.connections} -d{args.seconds}s")
-    for name, rps in results.items():
-        print(f"  {name:<42} {rps:>9.1f} req/s   ratio {rps / base:.2f}")
+    print(f"median over {len(rounds)} rounds:")
+    print(f"  {'bare Flask JSON endpoint':<42} {statistics.median(b for b, _ in rounds):>9.1f} req/s   ratio 1.00")
+    for name in CASES:
+        rps = statistics.median(r[name] for _, r in rounds)
+        ratio = statistics.median(r[name] / b for b, r in rounds)
+        print(f"  {name:<42} {rps:>9.1f} req/s   ratio {ratio:.2f}")
 
 
 if __name__ == "__main__":
