@@ -180,3 +180,26 @@ def test_a_session_reaches_only_its_own_tenant(app, client, tenant, other_tenant
     response = call(client, "GET", f"conversations/{conversation}/messages", session=theirs["session"],
                     tenant=other_tenant)
     assert_error(response, 404, "not_found")
+
+
+def test_sessions_and_visitor_ids_read_in_either_encoding(app, client, tenant):
+    """Small payloads are issued uncompressed; larger ones, and every token issued before that
+    change (itsdangerous compressing whenever zlib wins), are still accepted."""
+    from itsdangerous import URLSafeSerializer
+
+    plain = identify(client, {"id": "u-1"})
+    assert not plain["session"].startswith(".") and not plain["visitorId"].startswith(".")
+    [row] = fetch(app, EndUser, EndUser.external_id == "u-1")
+    secret = app.config["SECRET_KEY"]
+    before = URLSafeSerializer(secret, salt="signet.session.v1").dumps(
+        {"t": tenant.id, "u": row.id, "v": None, "sid": "s" * 24, "exp": int(time.time()) + 600,
+         "ctx": {"role": "admin", "note": "x" * 200}})
+    assert before.startswith(".")  # compressed, as every session was before
+    assert listed(client, before) == []
+    visitor = URLSafeSerializer(secret, salt="signet.visitor.v1").dumps("v" * 40)
+    assert visitor.startswith(".")
+    assert identify(client, {"id": None}, headers=visitor_header(visitor))["visitorId"] == visitor
+    # A token near the 8 KiB limit can carry a ctx of several KiB: its session is compressed.
+    big = identify(client, {"jwt": sign({"id": "u-2", "ctx": {"role": "admin", "blob": "é" * 900}}, tenant)})
+    assert big["session"].startswith(".") and len(big["session"]) < sessions.MAX_TOKEN_CHARS
+    assert listed(client, big["session"]) == []

@@ -61,8 +61,10 @@ def parse_json_object(data: bytes, what: str) -> dict:
     try:
         text = data.decode("utf-8")
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-        # Lone surrogates (from \\ud800 escapes) are not Unicode text; they fail to encode.
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        # Lone surrogates are not Unicode text; they fail to encode. Valid UTF-8 has none, so
+        # only a \\u escape can make one.
+        if "\\u" in text:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (UnicodeError, ValueError, RecursionError):
         raise malformed(f"The {what} is not valid UTF-8 JSON.") from None
     if not isinstance(value, dict):

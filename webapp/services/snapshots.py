@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -96,6 +97,7 @@ def _connection():
     conn = g.get("signet_read_connection")
     if conn is None:
         conn = g.signet_read_connection = db.engine.raw_connection()
+        g.signet_read_postgres = db.engine.dialect.name == "postgresql"
     return conn
 
 
@@ -105,11 +107,10 @@ def release(_exc=None) -> None:
         conn.close()  # back to the pool, which rolls back any open read transaction
 
 
-def _sql(statement: str) -> str:
-    """`:name` parameters in the driver's own style (sqlite3 takes them as they are)."""
-    if db.engine.dialect.name == "postgresql":
-        return _NAMED.sub(r"%(\1)s", statement)
-    return statement
+@lru_cache(maxsize=None)
+def _postgres_sql(statement: str) -> str:
+    """`:name` parameters in psycopg's style (sqlite3 takes them as they are)."""
+    return _NAMED.sub(r"%(\1)s", statement)
 
 
 _NAMED = re.compile(r"(?<!:):([a-z_]+)")
@@ -119,7 +120,7 @@ def _run(statement: str, params: dict) -> list[dict]:
     try:
         cursor = _connection().cursor()
         try:
-            cursor.execute(_sql(statement), params)
+            cursor.execute(_postgres_sql(statement) if g.signet_read_postgres else statement, params)
             names = [column[0] for column in cursor.description]
             return [dict(zip(names, row)) for row in cursor.fetchall()]
         finally:
