@@ -191,6 +191,9 @@ def test_sessions_and_visitor_ids_read_in_either_encoding(app, client, tenant):
     assert not plain["session"].startswith(".") and not plain["visitorId"].startswith(".")
     [row] = fetch(app, EndUser, EndUser.external_id == "u-1")
     secret = app.config["SECRET_KEY"]
+    # The same signatures as itsdangerous' defaults, both ways.
+    assert URLSafeSerializer(secret, salt="signet.session.v1").loads(plain["session"])["u"] is not None
+    assert URLSafeSerializer(secret, salt="signet.visitor.v1").loads(plain["visitorId"])
     before = URLSafeSerializer(secret, salt="signet.session.v1").dumps(
         {"t": tenant.id, "u": row.id, "v": None, "sid": "s" * 24, "exp": int(time.time()) + 600,
          "ctx": {"role": "admin", "note": "x" * 200}})

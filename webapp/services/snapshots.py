@@ -96,8 +96,9 @@ def _connection():
     """
     conn = g.get("signet_read_connection")
     if conn is None:
-        conn = g.signet_read_connection = db.engine.raw_connection()
-        g.signet_read_postgres = db.engine.dialect.name == "postgresql"
+        engine = db.engine
+        conn = g.signet_read_connection = engine.raw_connection()
+        g.signet_read_postgres = engine.dialect.name == "postgresql"
     return conn
 
 

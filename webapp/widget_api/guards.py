@@ -87,9 +87,11 @@ def _parsed(rule: str):
 
 
 def _read_json():
-    if (request.content_length or 0) > MAX_BODY:
+    length = request.content_length
+    if (length or 0) > MAX_BODY:
         return api_error(413, "payload_too_large", "The body is over 64 KiB.")
-    raw = request.stream.read(MAX_BODY + 1)
+    # The declared length exactly; without one (chunked), up to one byte past the limit.
+    raw = request.stream.read(MAX_BODY + 1 if length is None else length)
     if len(raw) > MAX_BODY:
         return api_error(413, "payload_too_large", "The body is over 64 KiB.")
     if not raw and request.endpoint == "widget_api.logout":
