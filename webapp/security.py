@@ -88,9 +88,14 @@ def _pages_teardown(hook):
 
 def _headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    if response.mimetype == "text/html":
+    if _is_html(response):
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def _is_html(response: Response) -> bool:
+    """`response.mimetype == "text/html"` without parsing the header's parameters each time."""
+    return (response.content_type or "").partition(";")[0].strip().lower() == "text/html"

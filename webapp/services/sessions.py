@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, Signer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
 from itsdangerous.serializer import Serializer
 from sqlalchemy import delete
@@ -40,13 +40,38 @@ class WidgetSession:
     ctx: dict = field(default_factory=dict)
 
 
-class _Serializer(URLSafeSerializer):
-    """itsdangerous' URL-safe serializer without its zlib attempt on small payloads.
+class _Signer(Signer):
+    """itsdangerous' Signer, deriving each key once (the serializer below keeps one Signer)."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._derived: dict = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = self._derived.get(secret_key)
+        if key is None:
+            key = self._derived[secret_key] = super().derive_key(secret_key)
+        return key
+
+
+class _Serializer(URLSafeSerializer):
+    """itsdangerous' URL-safe serializer with one reused Signer, and no zlib attempt on small payloads.
+
+    The library builds a Signer and derives its key for every call; here they are made once.
     A session or visitor id without `ctx` is about 80 bytes of JSON, which zlib cannot shorten,
     and trying cost a tenth of issuing a session. Larger payloads are compressed as before, and
     loading reads either form, so tokens issued before this change stay valid.
     """
+
+    signer = _Signer
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        if salt is not None:
+            return super().make_signer(salt)
+        made = self.__dict__.get("_made_signer")
+        if made is None:
+            made = self._made_signer = super().make_signer()
+        return made
 
     def dump_payload(self, obj: object) -> bytes:
         data = Serializer.dump_payload(self, obj)  # the JSON, uncompressed and unencoded
