@@ -52,10 +52,6 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
 
     hosted.init_app(app)  # the /m/ pages, and the middleware that keeps their URL secrets out of logs
 
-    from .services import snapshots
-
-    app.teardown_appcontext(snapshots.release)  # the hot path's pooled read connection goes back
-
     from . import errors, cli
 
     errors.init_app(app)
