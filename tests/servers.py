@@ -74,6 +74,17 @@ def migrate(database_url: str, secret_key: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def migrated_app(folder: Path, secret_key: str, file: str = "signet.sqlite3", **config):
+    """A SQLite database in `folder`, migrated as a deploy would, and an app on it for setup and
+    assertions beside a real server: (database URL, app)."""
+    from webapp import create_app
+
+    url = f"sqlite:///{folder / file}"
+    migrate(url, secret_key)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret_key, **config}, instance_path=str(folder))
+    return url, app
+
+
 class RedisServer:
     """A private redis-server on a free port that a test can stop and start again."""
 

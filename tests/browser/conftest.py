@@ -9,13 +9,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import jwt
 import pytest
 
-from webapp import create_app
 from webapp.extensions import db
 from webapp.services import keyring, tenants
 
 from ..chromium import chromium, watched_page
 from ..conftest import PASSWORD
-from ..servers import Server, migrate
+from ..servers import Server, migrated_app
 
 SECRET_KEY = "browser-test-secret-key"
 STUB = ('<script>window.signet=window.signet||{_q:[],setUser:function(u){this._q.push(["setUser",u])},'
@@ -57,10 +56,7 @@ class Signet:
     """The Signet server plus direct access to its database for setup and assertions."""
 
     def __init__(self, tmp_path):
-        url = f"sqlite:///{tmp_path / 'browser.sqlite3'}"
-        migrate(url, SECRET_KEY)
-        self.app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET_KEY, "SIGNET_RATELIMIT": None},
-                              instance_path=str(tmp_path))
+        url, self.app = migrated_app(tmp_path, SECRET_KEY, "browser.sqlite3", SIGNET_RATELIMIT=None)
         self.server = Server({"SIGNET_DATABASE_URL": url, "SIGNET_SECRET_KEY": SECRET_KEY})
         self.url = self.server.url
 

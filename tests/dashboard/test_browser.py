@@ -8,14 +8,13 @@ import uuid
 import pytest
 from sqlalchemy import select, update
 
-from webapp import create_app
 from webapp.extensions import db
 from webapp.models import EndUser, Organization
 from webapp.services import tenants
 
 from ..chromium import chromium
 from ..conftest import PASSWORD
-from ..servers import Server, migrate
+from ..servers import Server, migrated_app
 
 pytestmark = pytest.mark.browser
 
@@ -29,10 +28,7 @@ class Site:
     """Signet under gunicorn, a workspace in it, and the widget API driven in-process on the same database."""
 
     def __init__(self, tmp_path):
-        url = f"sqlite:///{tmp_path / 'dash.sqlite3'}"
-        migrate(url, SECRET_KEY)
-        self.app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET_KEY, "SIGNET_RATELIMIT": None},
-                              instance_path=str(tmp_path))
+        url, self.app = migrated_app(tmp_path, SECRET_KEY, "dash.sqlite3", SIGNET_RATELIMIT=None)
         self.owner = f"owner-{uuid.uuid4().hex[:8]}@example.com"
         with self.app.app_context():
             self.tenant = tenants.create_tenant("Dash Co", self.owner, PASSWORD).public_id

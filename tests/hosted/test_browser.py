@@ -8,14 +8,13 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Conversation, EndUser
 from webapp.services import keyring, tenants
 
 from ..chromium import chromium, watched_page
 from ..conftest import PASSWORD
-from ..servers import Server, migrate
+from ..servers import Server, migrated_app
 
 pytestmark = pytest.mark.browser
 SECRET_KEY = "hosted-browser-secret-key"
@@ -24,9 +23,7 @@ SECRET_KEY = "hosted-browser-secret-key"
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hosted-browser")
-    url = f"sqlite:///{tmp / 'hosted.sqlite3'}"
-    migrate(url, SECRET_KEY)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET_KEY}, instance_path=str(tmp))
+    url, app = migrated_app(tmp, SECRET_KEY, "hosted.sqlite3")
     with app.app_context():
         tenant = tenants.create_tenant("Shop", "owner-hosted@example.com", PASSWORD)
         tenants.update_settings(tenant, tenants.Settings(login_links_enabled=True))

@@ -10,13 +10,12 @@ from urllib.parse import quote
 import jwt
 import pytest
 
-from webapp import create_app
 from webapp.extensions import db
 from webapp.hosted.logsafe import AUTH_CODE_KEY, EMAIL_TOKEN_KEY, scrub
 from webapp.services import keyring, people, snapshots, tenants
 
 from ..conftest import PASSWORD
-from ..servers import Server, migrate
+from ..servers import Server, migrated_app
 
 
 @pytest.mark.parametrize("query, code, kept", [
@@ -73,9 +72,7 @@ SECRET_KEY = "access-log-test-secret-key"
 @pytest.fixture
 def live(tmp_path):
     """gunicorn with its access log on, a workspace with a signing secret and a user."""
-    url = f"sqlite:///{tmp_path / 'logs.sqlite3'}"
-    migrate(url, SECRET_KEY)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET_KEY}, instance_path=str(tmp_path))
+    url, app = migrated_app(tmp_path, SECRET_KEY, "logs.sqlite3")
     with app.app_context():
         tenant = tenants.create_tenant("Logs", "logs@example.com", PASSWORD)
         row, secret = keyring.create_secret(tenant)

@@ -7,12 +7,11 @@ import time
 
 import pytest
 
-from webapp import create_app
 from webapp.extensions import db
 from webapp.services import tenants
 
 from ..conftest import PASSWORD
-from ..servers import Server, migrate
+from ..servers import Server, migrated_app
 
 SECRET_KEY = "over-http-secret-key"
 
@@ -20,9 +19,7 @@ SECRET_KEY = "over-http-secret-key"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("over-http")
-    url = f"sqlite:///{folder / 'http.sqlite3'}"
-    migrate(url, SECRET_KEY)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET_KEY}, instance_path=str(folder))
+    url, app = migrated_app(folder, SECRET_KEY, "http.sqlite3")
     with app.app_context():
         public_id = tenants.create_tenant("Http", "http@example.com", PASSWORD).public_id
         db.session.remove()
