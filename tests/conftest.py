@@ -35,13 +35,22 @@ def make_app(tmp_path, **overrides):
     return app
 
 
-@pytest.fixture
-def app(tmp_path):
-    app = make_app(tmp_path)
+def _served(app):
     yield app
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path):
+    yield from _served(make_app(tmp_path))
+
+
+@pytest.fixture
+def postgres_app(tmp_path, postgres_url):
+    """`app` on a fresh PostgreSQL database (a module makes it its `app` fixture)."""
+    yield from _served(make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url))
 
 
 @pytest.fixture

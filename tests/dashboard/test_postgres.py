@@ -11,19 +11,14 @@ from webapp.dashboard import paging, search
 from webapp.extensions import db
 from webapp.models import Conversation, EndUser
 
-from ..conftest import make_app
 from .conftest import ago, links, post, text_of
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def app(tmp_path, postgres_url):
-    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def app(postgres_app):
+    return postgres_app
 
 
 def ids_on(client, url: str) -> list[str]:

@@ -5,9 +5,7 @@ import threading
 
 import pytest
 
-from webapp.extensions import db
 
-from ..conftest import make_app
 from ..helpers import csrf_of
 from .conftest import add_user, configure, stored_counts, user_count, user_row
 from .test_email_signin import ask, confirm, link_in
@@ -16,12 +14,8 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def app(tmp_path, postgres_url):
-    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def app(postgres_app):
+    return postgres_app
 
 
 def race(app, path: str, clients: int = 8) -> list[int]:
