@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .ratelimit import store_down
+from .security import is_api
 
 TITLES = {
     400: "Bad request",
@@ -36,7 +37,7 @@ def api_error(status: int, code: str, message: str, field: str | None = None, he
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return is_api() or request.path == "/healthz"
 
 
 def page_error(status: int, message: str | None = None, headers: dict | None = None):

@@ -26,12 +26,9 @@ class SessionInterface(SecureCookieSessionInterface):
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
 
     def open_session(self, app: Flask, request):
-        if request.path.startswith("/api/"):
+        if is_api():
             return self.make_null_session(app)
         return super().open_session(app, request)
-
-
-API_PREFIX = "/api/"
 
 
 def init_app(app: Flask) -> None:
@@ -42,8 +39,9 @@ def init_app(app: Flask) -> None:
     app.after_request(_headers)
 
 
-def _is_api() -> bool:
-    return request.path.startswith(API_PREFIX)
+def is_api() -> bool:
+    """Whether this request is for the JSON API (bearer tokens, no cookie session)."""
+    return request.path.startswith("/api/")
 
 
 @contextmanager
@@ -68,21 +66,21 @@ def pages_only(app: Flask):
 def _pages_before(hook):
     @wraps(hook)
     def before():
-        return None if _is_api() else hook()
+        return None if is_api() else hook()
     return before
 
 
 def _pages_after(hook):
     @wraps(hook)
     def after(response):
-        return response if _is_api() else hook(response)
+        return response if is_api() else hook(response)
     return after
 
 
 def _pages_teardown(hook):
     @wraps(hook)
     def teardown(error):
-        return None if _is_api() else hook(error)
+        return None if is_api() else hook(error)
     return teardown
 
 
