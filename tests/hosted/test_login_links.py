@@ -1,6 +1,7 @@
 """Login links on the hosted page: payload forms, the clean 303, the session cookie, sign-out, seats."""
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -286,3 +287,23 @@ def test_the_page_has_no_inline_script_and_hands_the_session_to_the_widget(clien
     assert re.findall(r"<script(?![^>]*\bsrc=)", body) == []
     assert 'data-launcher="false"' in body and "<b>" not in body
     assert page_user(response)["name"] == "O'Brien <b>"
+
+
+def test_a_login_only_code_refused_for_its_ctx_uses_nothing_up_and_changes_nothing(client, app, two_users):
+    """Every check runs before the first write: a bad ctx leaves the jti, last seen and rows alone."""
+    before = stored_counts(app)
+    seen = user_row(app, two_users, "u-a").last_seen_at
+    claims = {"id": "u-a", "jti": "ctx-1", "iat": int(time.time()), "ctx": "admin"}
+    response = client.get(two_users.link(claims))
+    assert response.status_code == 400 and "ctx" in response.get_data(as_text=True)
+    assert stored_counts(app) == before and user_row(app, two_users, "u-a").last_seen_at == seen
+    assert client.get(two_users.link({**claims, "ctx": {"role": "admin"}})).status_code == 303  # not used up
+
+
+def test_an_exp_too_large_for_a_float_is_malformed_not_a_500(client, app, tenant):
+    before = stored_counts(app)
+    head, _payload, sig = tenant.code({"user": {"id": "u-1"}}).split(".")
+    forged = base64.urlsafe_b64encode(b'{"user":{"id":"u-1"},"exp":1' + b"0" * 400 + b"}").decode().rstrip("=")
+    response = client.get(f"{tenant.page}?externalAuthCode={head}.{forged}.{sig}")
+    assert response.status_code == 401 and "token_malformed" in response.get_data(as_text=True)
+    assert stored_counts(app)["end_user"] == before["end_user"]

@@ -107,7 +107,8 @@ def numeric_date(value: object, name: str) -> float:
     """A finite number of seconds in 0..253402300799; booleans and numeric strings refused."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise malformed(f"{name} must be a number of seconds since the epoch.")
-    if not math.isfinite(value) or not 0 <= value <= MAX_NUMERIC_DATE:
+    # The range first: an integer too large for a float (10**400) makes isfinite raise.
+    if not 0 <= value <= MAX_NUMERIC_DATE or not math.isfinite(value):
         raise malformed(f"{name} must be between 0 and {MAX_NUMERIC_DATE} (year 9999).")
     return float(value)
 

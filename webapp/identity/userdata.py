@@ -155,6 +155,16 @@ def parse_claims(claims: dict) -> UserData:
     return _user_fields(claims, "", user_id, strict=False)
 
 
+def parse_ctx(claims: dict) -> dict:
+    """A token's `ctx` (§4): an object kept on the session as sent; absent or null is {}."""
+    ctx = claims.get("ctx")
+    if ctx is None:
+        return {}
+    if not isinstance(ctx, dict):
+        raise invalid("ctx", f"must be an object; got {describe(ctx)}")
+    return ctx
+
+
 def parse_login_payload(claims: dict) -> UserData | LoginOnly:
     """A verified login-link code (§5): user data with `user`, else login-only.
 

@@ -19,8 +19,9 @@ from sqlalchemy.orm import selectinload
 
 from ..database import writing
 from ..extensions import db
-from ..identity.errors import FieldError, IdentityError, TokenError
-from ..identity.userdata import MISSING, LoginOnly, UserData, classify_body, parse_claims, parse_login_payload, parse_unsigned
+from ..identity.errors import IdentityError, TokenError
+from ..identity.userdata import (MISSING, LoginOnly, UserData, classify_body, parse_claims, parse_ctx,
+                                 parse_login_payload, parse_unsigned)
 from ..identity.verifier import VerifiedToken
 from ..models import Conversation, EndUser, Tenant
 from . import organizations, sessions, snapshots, verification
@@ -68,7 +69,7 @@ def set_user(tenant: Tenant, body: dict, *, visitor_id: str | None = None, origi
         verified = verification.verify(tenant, form.payload, now=now, origin=origin)
         form.raise_for_stray()
         data = parse_claims(verified.claims)
-        ctx = _ctx(verified.claims)
+        ctx = parse_ctx(verified.claims)
         proof = Proof("token", verified.alg, verified.kid)
         return _identify(tenant, data, proof, verified, visitor_id, ctx, "widget", origin, now)
     data = parse_unsigned(body)
@@ -86,13 +87,13 @@ def login_with_code(tenant: Tenant, code: object, *, visitor_id: str | None = No
     if not tenant.login_links_enabled:
         raise Refused(403, "login_links_disabled", "Login links are turned off for this workspace.")
     verified = verification.verify(tenant, code, now=now, origin=origin, source="login_link")
+    _check_link_policy(tenant, verified, origin)  # a token rule: before the body's field rules
     if stray is not None:
         stray()
-    _check_link_policy(tenant, verified, origin)
     payload = parse_login_payload(verified.claims)
     proof = Proof("login_link", verified.alg, verified.kid)
     if isinstance(payload, UserData):
-        return _identify(tenant, payload, proof, verified, visitor_id, _ctx(verified.claims), "login_link", origin, now)
+        return _identify(tenant, payload, proof, verified, visitor_id, parse_ctx(verified.claims), "login_link", origin, now)
     return _login_only(tenant, payload, verified, visitor_id, origin, now)
 
 
@@ -109,15 +110,6 @@ def _check_link_policy(tenant: Tenant, verified: VerifiedToken, origin: str | No
         verification.log_rejection(tenant, "token_malformed", problem, kid=verified.kid, alg=verified.alg,
                                    origin=origin, source="login_link")
         raise TokenError("token_malformed", problem)
-
-
-def _ctx(claims: dict) -> dict:
-    ctx = claims.get("ctx")
-    if ctx is None:
-        return {}
-    if not isinstance(ctx, dict):
-        raise FieldError("invalid_field", "ctx: must be an object", "ctx")
-    return ctx
 
 
 def _refuse_unsigned(tenant: Tenant, user_id: str, origin: str | None, message: str) -> None:
@@ -307,13 +299,14 @@ def _login_only(tenant: Tenant, who: LoginOnly, verified: VerifiedToken, visitor
         verification.log_rejection(tenant, "unknown_user", "A login-only link named no existing user.",
                                    kid=verified.kid, alg=verified.alg, origin=origin, source="login_link")
         raise Refused(401, "unknown_user", "No user of this workspace matches this login link.")
+    ctx = parse_ctx(verified.claims)  # every check before the first write
     visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
     with writing():
         user = db.session.get(EndUser, user_id, with_for_update=True)
         user.last_seen_at = datetime.fromtimestamp(now, timezone.utc)
         _merge_visitor(tenant.id, visitor, user)
         verification.record_jti(tenant, verified, now=now, origin=origin, source="login_link")
-    token, session = sessions.issue(tenant.id, user_id=user_id, ctx=_ctx(verified.claims), now=now)
+    token, session = sessions.issue(tenant.id, user_id=user_id, ctx=ctx, now=now)
     return Identified(user=snapshots.user_by_id(user_id), visitor_id=visitor, token=token, session=session)
 
 

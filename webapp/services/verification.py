@@ -148,7 +148,7 @@ def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
     Reads only: a debugged token's jti is not used up and nothing is logged.
     """
     from ..identity.errors import FieldError, IdentityError
-    from ..identity.userdata import parse_claims
+    from ..identity.userdata import parse_claims, parse_ctx
     from ..identity.verifier import candidate_keys, explain
 
     now = time.time() if now is None else now
@@ -164,6 +164,7 @@ def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
     try:
         verified = verify_token(token, keys=keys, policy=policy_for(tenant), now=now)
         parse_claims(verified.claims)
+        parse_ctx(verified.claims)
         if verified.jti is not None and jti_used(tenant, verified.jti, now):
             raise TokenError("token_replayed", "This token's jti was already used.")
     except (TokenError, FieldError) as error:
