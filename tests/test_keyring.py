@@ -227,3 +227,19 @@ def test_rejections_are_logged_without_the_token(app, tenant_id):
         logged = db.session.scalar(select(Rejection))
         assert (logged.code, logged.kid, logged.alg, logged.origin) == ("token_expired", kid, "HS256", "https://app.example.com")
         assert token not in " ".join(str(v) for v in vars(logged).values())
+
+
+def test_a_secret_sealed_under_another_server_key_verifies_nothing_and_breaks_nothing(app, cli, tenant_id, caplog):
+    """A restored backup or a changed SIGNET_SECRET_KEY: that secret is refused, logged, and the
+    workspace's other keys still verify (no 500)."""
+    broken = json.loads(cli("secret", "create", tenant_id).stdout)
+    good = json.loads(cli("secret", "create", tenant_id).stdout)
+    with app.app_context():
+        row = db.session.scalar(select(VerificationKeyRow).where(VerificationKeyRow.kid == broken["kid"]))
+        row.secret_ciphertext = keyring.SecretBox("another-server-key").encrypt("sk_whatever", broken["kid"])
+        tenants.get_tenant(tenant_id).keys_version += 1
+        db.session.commit()
+    for secret, expected in ((good, "ok"), (broken, "token_unknown_key")):
+        token = jwt.encode(claims(), secret["secret"], algorithm="HS256", headers={"kid": secret["kid"]})
+        assert code_of(app, tenant_id, token) == expected
+    assert broken["kid"] in caplog.text and "cannot be loaded" in caplog.text

@@ -110,7 +110,9 @@ def live_keys(tenant: Tenant, now: datetime) -> list[VerificationKey]:
     cached = cache.get(tenant.id)
     if cached is None or cached[0] != tenant.keys_version:
         with _cache_lock:
-            cached = cache[tenant.id] = (tenant.keys_version, _load(tenant))
+            cached = cache.get(tenant.id)
+            if cached is None or cached[0] != tenant.keys_version:  # not loaded meanwhile by another thread
+                cached = cache[tenant.id] = (tenant.keys_version, _load(tenant))
     return [c.key for c in cached[1] if c.grace_ends_at is None or c.grace_ends_at > now]
 
 
@@ -142,10 +144,17 @@ def _load(tenant: Tenant) -> list[_Cached]:
     )
     entries = []
     for row in rows:
-        if row.kind == "secret":
-            material: object = keytools.hmac_key(secret_box().decrypt(row.secret_ciphertext, row.kid))
-        else:
-            material = keytools.load_public_key(row.public_pem, row.alg)
+        try:
+            if row.kind == "secret":
+                material: object = keytools.hmac_key(secret_box().decrypt(row.secret_ciphertext, row.kid))
+            else:
+                material = keytools.load_public_key(row.public_pem, row.alg)
+        except (ValueError, KeyRejected):
+            # Sealed under another SIGNET_SECRET_KEY (a changed key, a restored backup) or no longer
+            # an acceptable key: it verifies nothing, and the tenant's other keys keep working.
+            current_app.logger.error("Signing key %s of tenant %s cannot be loaded: it verifies nothing. "
+                                     "Replace it in Settings → Identity.", row.kid, tenant.id)
+            continue
         entries.append(_Cached(VerificationKey(kid=row.kid, alg=row.alg, key=material), row.grace_ends_at))
     return entries
 
