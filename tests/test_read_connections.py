@@ -7,6 +7,7 @@ import time
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from webapp.extensions import db
 from webapp.services import snapshots
@@ -92,3 +93,40 @@ def test_on_postgresql_no_transaction_stays_open_and_dispose_closes(postgres_url
             assert left == []
     finally:
         watcher.dispose()
+
+
+def test_a_thread_that_ends_closes_its_read_connection(app, ed_key):
+    """Servers that start a thread per request (or greenlets) must not leak a connection each."""
+    import gc
+    import threading
+
+    tenant = provision(app, ed_key)
+    opened = []
+
+    def read():
+        with app.app_context():
+            assert snapshots.tenant(tenant["public_id"]) is not None
+            opened.append(snapshots._local.held.connection)
+
+    for _ in range(20):
+        worker = threading.Thread(target=read)
+        worker.start()
+        worker.join()
+    gc.collect()
+    assert len(opened) == 20
+    for connection in opened:
+        with pytest.raises(sqlite3.ProgrammingError):
+            connection.execute("SELECT 1")  # closed when its thread ended
+    with app.app_context():
+        assert len(snapshots._by_engine.get(db.engine, ())) <= 1  # at most this thread's own
+
+
+def test_a_bad_value_keeps_the_connection(app, ed_key):
+    """Only a dropped connection is replaced; a statement refused for its value is not a reason."""
+    tenant = provision(app, ed_key)
+    with app.app_context():
+        snapshots.tenant(tenant["public_id"])
+        first = snapshots._local.held
+        with pytest.raises(DBAPIError):
+            snapshots._run("SELECT no_such_column FROM tenant", {})
+        assert snapshots._local.held is first

@@ -11,7 +11,8 @@ requests. Snapshots are immutable; writes go through the ORM models under a lock
 
 A read that meets a dropped connection (the database restarted) reconnects and runs once more;
 any other database error is raised as SQLAlchemy would raise it, so the 503 handler applies.
-`Engine.dispose()` closes the engine's read connections in every thread.
+`Engine.dispose()` closes the engine's read connections in every thread; a thread that ends
+closes its own (the registry holds them weakly, a finalizer closes the connection).
 """
 from __future__ import annotations
 
@@ -100,16 +101,19 @@ _VISITOR_ROW = "SELECT id FROM end_user WHERE tenant_id = :tenant_id AND visitor
 _REVOKED = "SELECT 1 AS revoked FROM revoked_session WHERE sid = :sid"
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class _Held:
     engine: Engine
     pid: int
     connection: object  # the driver's own connection
     postgres: bool
+    closer: weakref.finalize | None = None
 
 
 _local = threading.local()
-_by_engine: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine → its held connections
+# engine → the read connections open on it, held weakly: a thread that ends drops its _Held, and
+# its finalizer closes the connection.
+_by_engine: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _by_engine_lock = threading.Lock()
 
 
@@ -129,23 +133,32 @@ def _held() -> _Held:
         connection.rollback()
         connection.autocommit = True  # no snapshot or idle transaction held between reads
     held = _local.held = _Held(engine, os.getpid(), connection, postgres)
+    held.closer = weakref.finalize(held, _close, connection, held.pid)
     with _by_engine_lock:
         if engine not in _by_engine:
             event.listen(engine, "engine_disposed", _close_all)
-        _by_engine.setdefault(engine, set()).add(held)
+            _by_engine[engine] = weakref.WeakSet()
+        _by_engine[engine].add(held)
     return held
+
+
+def _close(connection, pid: int) -> None:
+    if pid != os.getpid():  # a forked child never closes its parent's connection
+        return
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001  already broken: nothing left to close
+        pass
 
 
 def _discard(held: _Held) -> None:
     if getattr(_local, "held", None) is held:
         _local.held = None
     with _by_engine_lock:
-        _by_engine.get(held.engine, set()).discard(held)
-    if held.pid == os.getpid():  # a forked child never closes its parent's connection
-        try:
-            held.connection.close()
-        except Exception:  # noqa: BLE001  already broken: nothing left to close
-            pass
+        engine_helds = _by_engine.get(held.engine)
+        if engine_helds is not None:
+            engine_helds.discard(held)
+    held.closer()  # closes once, now
 
 
 def _close_all(engine: Engine) -> None:
@@ -178,10 +191,10 @@ def _run(statement: str, params: dict) -> list[dict]:
                 cursor.close()
         except db.engine.dialect.loaded_dbapi.Error as error:
             dropped = held is not None and held.engine.dialect.is_disconnect(error, held.connection, None)
-            if held is not None:
+            if dropped:  # any other error (a bad value) leaves the connection as good as it was
                 _discard(held)
-            if dropped and attempt == 1:
-                continue
+                if attempt == 1:
+                    continue
             # As SQLAlchemy would raise it, so the error handlers (503 when the database is down) apply.
             raise DBAPIError.instance(statement, params, error, db.engine.dialect.loaded_dbapi.Error) from error
     raise AssertionError("unreachable")
