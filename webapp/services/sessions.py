@@ -1,7 +1,7 @@
 """Widget sessions and visitor ids: signed by the server, so checking one needs no write.
 
-A session is an opaque bearer token (itsdangerous, HMAC-SHA512 with a key derived from
-SIGNET_SECRET_KEY) naming one tenant and one subject (an end user, or a visitor id), with an
+A session is an opaque bearer token (itsdangerous' default: HMAC-SHA1 with a key derived
+from SIGNET_SECRET_KEY and a per-purpose salt) naming one tenant and one subject (an end user, or a visitor id), with an
 expiry and the token's `ctx`. Logout records its `sid` in `revoked_session` until it expires.
 A visitor id is a random value signed the same way, so an unknown or forged one is told apart
 without a lookup and the anonymous path writes nothing.
@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from flask import current_app
 from itsdangerous import BadSignature, Signer, URLSafeSerializer
-from itsdangerous.encoding import base64_encode
+from itsdangerous.encoding import base64_encode, want_bytes
 from itsdangerous.serializer import Serializer
 from sqlalchemy import delete
 
@@ -63,10 +63,8 @@ class _Serializer(URLSafeSerializer):
     loading reads either form, so tokens issued before this change stay valid.
     """
 
-    signer = _Signer
-
     def make_signer(self, salt: str | bytes | None = None) -> Signer:
-        if salt is not None:
+        if salt is not None and want_bytes(salt) != self.salt:
             return super().make_signer(salt)
         made = self.__dict__.get("_made_signer")
         if made is None:
@@ -88,7 +86,7 @@ def _serializer(purpose: str) -> URLSafeSerializer:
     if purpose not in cache:
         # itsdangerous' own HMAC-SHA1, given as hashlib's C constructor: its default is a Python
         # wrapper of it, which sends hmac down the pure-Python path (twice the cost of a check).
-        cache[purpose] = _Serializer(current_app.config["SECRET_KEY"], salt=f"signet.{purpose}.v1",
+        cache[purpose] = _Serializer(current_app.config["SECRET_KEY"], salt=f"signet.{purpose}.v1", signer=_Signer,
                                      signer_kwargs={"digest_method": hashlib.sha1})
     return cache[purpose]
 
