@@ -64,6 +64,8 @@ def test_workspace_settings_save_and_normalize(app, owner_client):
         ({"verification_mode": "strict"}, "Not a valid choice"),
         ({"email_sign_in": "everyone"}, "Not a valid choice"),
         ({"name": ""}, "This field is required"),
+        ({"name": "Acme\r\nBcc: all@example.com"}, "control characters"),  # it goes into mail headers
+        ({"allowed_origins": "https://a\x00b.example.com"}, "is not an origin"),
     ],
 )
 def test_workspace_settings_validation_changes_nothing(app, owner_client, change, message):

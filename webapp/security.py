@@ -4,9 +4,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 from functools import wraps
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
@@ -37,6 +38,28 @@ def init_app(app: Flask) -> None:
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
     app.after_request(_headers)
+    app.before_request(_refuse_nul)
+    app.url_map.converters["id"] = RowId
+
+
+class RowId(IntegerConverter):
+    """`<id:name>`: a row id, a whole number that fits a 64-bit column (a larger one is a 404,
+    not an overflow in the database driver)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, min=1, max=2**63 - 1)
+
+
+def _refuse_nul():
+    """No id, slug, cursor or search contains U+0000, and PostgreSQL refuses it in any text: a
+    URL with one matches nothing (404), before any view passes it to a query."""
+    if "\x00" in request.path or b"%00" in request.query_string.lower():
+        if is_api():
+            from .errors import api_error
+
+            return api_error(404, "not_found", "Nothing here has a U+0000 character in its address.")
+        abort(404)
+    return None
 
 
 def is_api() -> bool:

@@ -112,7 +112,7 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-@bp.route("/switch/<int:tenant_id>", methods=["POST"])
+@bp.route("/switch/<id:tenant_id>", methods=["POST"])
 @login_required
 def switch(tenant_id: int):
     if not EmptyForm().validate_on_submit():

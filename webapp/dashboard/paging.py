@@ -61,7 +61,7 @@ class Position:
                 values, number = decode(args[name])
                 return cls(**{name: values}, page=number)
         raw = args.get("page", "1")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:  # "²".isdigit() is true
             abort(400, "page must be a whole number from 1.")
         return cls(page=int(raw))
 
@@ -79,11 +79,20 @@ def decode(cursor: str) -> tuple[tuple, int]:
         number = int(data["p"])
         if any(isinstance(v, datetime) and v.tzinfo is None for v in values):
             raise ValueError("naive time")
-    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, OverflowError):
         abort(400, "This page link is damaged: go back to the first page.")
-    if not values or not all(isinstance(v, (str, int, datetime)) for v in values):
+    if not values or not all(_storable(v) for v in values):
         abort(400, "This page link is damaged: go back to the first page.")
     return values, max(1, min(number, MAX_PAGE))
+
+
+def _storable(value: object) -> bool:
+    """A key value a column can hold: text without U+0000, a 64-bit integer, an aware time."""
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, int):
+        return -2**63 <= value < 2**63
+    return isinstance(value, datetime)
 
 
 def _beyond(order: Order, values: tuple, reverse: bool):

@@ -26,7 +26,7 @@ def users_csv():
         "Content-Disposition": 'attachment; filename="users.csv"', "Cache-Control": "no-store"})
 
 
-@bp.route("/users/<int:user_id>")
+@bp.route("/users/<id:user_id>")
 def user_page(user_id: int):
     user = directory.user_or_404(user_id)
     return render_template("dashboard/user.html", panel=details.panel(user, limit=details.USER_PAGE_CONVERSATIONS))
@@ -39,7 +39,7 @@ def organizations_page():
     return render_template("dashboard/organizations.html", q=q, page=page)
 
 
-@bp.route("/organizations/<int:org_id>")
+@bp.route("/organizations/<id:org_id>")
 def organization_page(org_id: int):
     org = directory.organization_or_404(org_id)
     members = directory.members_page(org, paging.Position.from_args(request.args))

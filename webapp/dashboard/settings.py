@@ -71,7 +71,7 @@ def settings_team():
     ), (400 if form.errors else 200)
 
 
-@bp.route("/settings/team/<int:membership_id>/role", methods=["POST"])
+@bp.route("/settings/team/<id:membership_id>/role", methods=["POST"])
 def settings_team_role(membership_id: int):
     form = RoleForm()
     if not form.validate_on_submit():
@@ -79,7 +79,7 @@ def settings_team_role(membership_id: int):
     return _team_action(lambda: members.change_role(current_tenant(), membership_id, form.role.data, current_membership().role), "Role changed.")
 
 
-@bp.route("/settings/team/<int:membership_id>/remove", methods=["POST"])
+@bp.route("/settings/team/<id:membership_id>/remove", methods=["POST"])
 def settings_team_remove(membership_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)

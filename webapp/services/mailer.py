@@ -65,12 +65,12 @@ def send(to: str, subject: str, body: str, *, console_line: str) -> None:
     if not url:
         print(f"{CONSOLE_PREFIX}: {console_line}", file=sys.stderr, flush=True)
         return
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = sender(), to, subject
-    message.set_content(body)
     try:
         target = parse_smtp_url(url)
-    except MailConfigError as error:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = sender(), to, subject
+        message.set_content(body)
+    except (MailConfigError, ValueError) as error:  # ValueError: a header the email package refuses
         # Logged, never raised: a page must answer the same whether or not it sent a mail.
         log.error("could not send a sign-in mail: %s", error)
         return

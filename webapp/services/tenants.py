@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -26,6 +27,8 @@ def check_name(name: str) -> str:
     name = (name or "").strip()
     if not 1 <= len(name) <= 120:
         raise ServiceError("The workspace name must be 1 to 120 characters.", "name")
+    if any(unicodedata.category(c) == "Cc" for c in name):  # it goes into mail headers and pages
+        raise ServiceError("The workspace name cannot contain line breaks or other control characters.", "name")
     return name
 
 
@@ -131,7 +134,7 @@ def _optional_int(value, field: str, minimum: int) -> int | None:
         text = value.strip().lower()
         if text in ("none", ""):
             return None
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # "²".isdigit() is true and int("²") fails
             raise ServiceError(f"Must be a whole number or 'none' (got '{value}').", field)
         value = int(text)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum or value > 2**31 - 1:

@@ -32,7 +32,7 @@ def normalize_origin(value: str) -> str:
     bad = ServiceError(
         f"'{text}' is not an origin: use scheme and host only, like https://app.example.com", "allowed_origins"
     )
-    if not text or text.lower() == "null" or any(c.isspace() for c in text):
+    if not text or text.lower() == "null" or any(c.isspace() or not c.isprintable() for c in text):
         raise bad
     try:
         parts = urlsplit(text)
