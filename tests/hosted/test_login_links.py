@@ -307,3 +307,18 @@ def test_an_exp_too_large_for_a_float_is_malformed_not_a_500(client, app, tenant
     response = client.get(f"{tenant.page}?externalAuthCode={head}.{forged}.{sig}")
     assert response.status_code == 401 and "token_malformed" in response.get_data(as_text=True)
     assert stored_counts(app)["end_user"] == before["end_user"]
+
+
+def test_an_email_claimed_in_unsigned_data_never_catches_someone_elses_sign_in(client, app, tenant):
+    """Mallory sends setUser({id: "mallory", email: <victim's>}) unsigned. A signed link naming that
+    email signs in the verified victim; with two unverified claimants, neither (unknown_user)."""
+    assert client.get(tenant.link({"user": {"id": "victim", "email": "vic@corp.example", "name": "Vic"}})).status_code == 303
+    add_user(app, tenant, "mallory", email="VIC@corp.example", name="Mallory")  # seen more recently
+    other = app.test_client()
+    assert other.get(tenant.link({"email": "vic@corp.example"})).status_code == 303
+    assert "Signed in as <strong>Vic</strong>" in other.get(tenant.page).get_data(as_text=True)
+
+    add_user(app, tenant, "u-1", email="same@corp.example")
+    add_user(app, tenant, "u-2", email="same@corp.example")
+    response = app.test_client().get(tenant.link({"email": "same@corp.example"}))
+    assert response.status_code == 401 and "unknown_user" in response.get_data(as_text=True)

@@ -94,10 +94,9 @@ _USER_COLUMNS = (
 _USER_BY_EXTERNAL_ID = _USER_COLUMNS + " WHERE u.tenant_id = :tenant_id AND u.external_id = :value ORDER BY m.position"
 _USER_BY_ID = _USER_COLUMNS + " WHERE u.id = :value ORDER BY m.position"
 _USER_BY_EMAIL = (
-    "SELECT id FROM end_user WHERE tenant_id = :tenant_id AND anonymous = :no AND lower(email) = :email"
-    " ORDER BY last_seen_at DESC LIMIT 1"
+    "SELECT id, verified FROM end_user WHERE tenant_id = :tenant_id AND anonymous = :no AND lower(email) = :email"
+    " ORDER BY verified DESC, last_seen_at DESC LIMIT 2"
 )
-_VISITOR_ROW = "SELECT id FROM end_user WHERE tenant_id = :tenant_id AND visitor_id = :visitor_id"
 _REVOKED = "SELECT 1 AS revoked FROM revoked_session WHERE sid = :sid"
 
 
@@ -231,13 +230,14 @@ def user_by_id(user_id: int) -> UserInfo | None:
 
 
 def user_id_by_email(tenant_id: int, email: str) -> int | None:
+    """The user an email signs in as (email sign-in, login-only links): the most recently seen
+    verified user with that email, else the only unverified one. Unsigned data is self-asserted:
+    when two unverified users claim one email, neither is trusted with it (None), so nobody can
+    send `setUser({id: "mine", email: "yours"})` and catch your sign-in."""
     rows = _run(_USER_BY_EMAIL, {"tenant_id": tenant_id, "email": email.lower(), "no": False})
-    return rows[0]["id"] if rows else None
-
-
-def visitor_row_id(tenant_id: int, visitor_id: str) -> int | None:
-    rows = _run(_VISITOR_ROW, {"tenant_id": tenant_id, "visitor_id": visitor_id})
-    return rows[0]["id"] if rows else None
+    if rows and (rows[0]["verified"] or len(rows) == 1):
+        return rows[0]["id"]
+    return None
 
 
 def _user(rows: list[dict]) -> UserInfo | None:
