@@ -72,12 +72,17 @@ def test_login_and_wrong_password(client, factory):
     assert client.get("/inbox").status_code == 200
 
 
-def test_logout_ends_the_session(owner_client):
+def test_logout_ends_the_session(app, owner_client):
+    copy = app.test_client()  # the same cookie, copied before logout (another tab, a stolen copy)
+    copy.set_cookie("signet_session", owner_client.get_cookie("signet_session").value)
+    assert copy.get("/inbox").status_code == 200
     page = owner_client.get("/logout")
     assert page.status_code == 200
     response = owner_client.post("/logout", data={"csrf_token": csrf_of(page.get_data(as_text=True))})
     assert response.status_code == 302
     assert owner_client.get("/inbox").status_code == 302
+    assert copy.get("/inbox").status_code == 302  # the copy ends with it
+    assert login(owner_client, owner_client.tenant["owner"], PASSWORD).status_code == 302  # a new login works
 
 
 def test_dashboard_requires_login_and_keeps_next(client):

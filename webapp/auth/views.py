@@ -106,6 +106,8 @@ def logout():
         return render_template("auth/logout.html", form=form)
     if not form.validate_on_submit():
         abort(400)
+    if current_user.is_authenticated:
+        members.end_sessions(current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You are logged out.", "info")

@@ -1,7 +1,7 @@
 """Dashboard accounts: creation, authentication, and their roles in a tenant."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
@@ -34,6 +34,14 @@ def authenticate(email: str, password: str) -> Member | None:
         check_password_hash(_DUMMY_HASH, password or "")
         return None
     return member if check_password_hash(member.password_hash, password or "") else None
+
+
+def end_sessions(member: Member) -> None:
+    """Log the member out everywhere: every dashboard cookie issued so far stops working, copies
+    included (the cookie names the member's session version)."""
+    db.session.execute(update(Member).where(Member.id == member.id)
+                       .values(session_version=Member.session_version + 1))
+    db.session.commit()
 
 
 def memberships_of(member: Member) -> list[Membership]:
