@@ -5,6 +5,7 @@ import secrets
 from datetime import datetime, timezone
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from ..database import writing
 from ..extensions import db
@@ -88,17 +89,26 @@ def _last_messages(conversation_ids: list[int]) -> dict[int, Message]:
 def start(session: WidgetSession, body: object, connection_id: object = None) -> dict:
     """A new conversation with its first message from the user."""
     text, connection = check_body(body), check_connection_id(connection_id)
-    with writing():
-        user = subject_user(session, create=True)
-        now = utcnow()
-        conversation = Conversation(public_id=_public_id("conv"), tenant_id=session.tenant_id, user_id=user.id,
-                                    subject=text.splitlines()[0][:80], connection_id=connection, created_at=now,
-                                    updated_at=now, unread_by_staff=True)
-        db.session.add(conversation)
-        db.session.flush()
-        db.session.add(Message(public_id=_public_id("msg"), tenant_id=session.tenant_id, author="user",
-                               conversation_id=conversation.id, body=text, created_at=now))
-    return conversations_json([conversation])[0]
+    for attempt in (1, 2):
+        try:
+            with writing():
+                user = subject_user(session, create=True)
+                now = utcnow()
+                conversation = Conversation(public_id=_public_id("conv"), tenant_id=session.tenant_id,
+                                            user_id=user.id, subject=text.splitlines()[0][:80],
+                                            connection_id=connection, created_at=now, updated_at=now,
+                                            unread_by_staff=True)
+                db.session.add(conversation)
+                db.session.flush()
+                db.session.add(Message(public_id=_public_id("msg"), tenant_id=session.tenant_id, author="user",
+                                       conversation_id=conversation.id, body=text, created_at=now))
+            return conversations_json([conversation])[0]
+        except IntegrityError:
+            # A visitor's first conversations started at once (PostgreSQL): the other request made
+            # their row; the second attempt finds it.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def reachable(session: WidgetSession, public_id: str) -> Conversation:

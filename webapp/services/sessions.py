@@ -19,7 +19,9 @@ from itsdangerous import BadSignature, Signer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
 from itsdangerous.serializer import Serializer
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 
+from ..database import writing
 from ..extensions import db
 from ..models import RevokedSession
 from . import snapshots
@@ -138,15 +140,19 @@ def check(token: object, tenant_id: int, now: float | None = None) -> WidgetSess
 
 
 def revoke(session: WidgetSession, now: float | None = None) -> None:
-    """End a session on the server; expired revocations are pruned on the fly now and then."""
-    if db.session.get(RevokedSession, session.sid) is None:
-        db.session.add(RevokedSession(sid=session.sid, tenant_id=session.tenant_id,
-                                      expires_at=datetime.fromtimestamp(session.expires_at, timezone.utc)))
-    _revocations[0] += 1
-    if _revocations[0] % PRUNE_EVERY == 0:
-        now_dt = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
-        db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now_dt))
-    db.session.commit()
+    """End a session on the server; expired revocations are pruned on the fly now and then.
+    Two logouts of one session at once both succeed: the second finds it revoked."""
+    try:
+        with writing():
+            if db.session.get(RevokedSession, session.sid) is None:
+                db.session.add(RevokedSession(sid=session.sid, tenant_id=session.tenant_id,
+                                              expires_at=datetime.fromtimestamp(session.expires_at, timezone.utc)))
+            _revocations[0] += 1
+            if _revocations[0] % PRUNE_EVERY == 0:
+                now_dt = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
+                db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now_dt))
+    except IntegrityError:
+        pass  # revoked by the concurrent call: the outcome asked for
 
 
 def expires_iso(session: WidgetSession) -> str:
