@@ -97,6 +97,17 @@ def test_attrs_replace_the_stored_set(app, update):
     assert row.attrs == {"plan": "team"}
 
 
+def test_attrs_keep_their_json_types(app, update):
+    """true is not 1 and 1.0 is not 1 in JSON, though Python's == says they are: each change is stored,
+    for the user, for an organization, and when a new organization list comes with it."""
+    for beta in (1, True, 1.0, 1):
+        user = update(attrs={"beta": beta}, organizations=[org("o-1", attrs={"beta": beta})])
+        assert type(user["attrs"]["beta"]) is type(beta) and type(user["organizations"][0]["attrs"]["beta"]) is type(beta)
+        [row] = fetch(app, EndUser)
+        assert type(row.attrs["beta"]) is type(beta)
+        assert type(stored_orgs(app)[0][2]["beta"]) is type(beta)
+
+
 def test_integer_and_string_ids_are_the_same_user(app, update):
     update(123, name="Int")
     user = update("123", email="int@example.com")

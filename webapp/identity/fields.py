@@ -226,6 +226,11 @@ def check_attrs(value: object, path: str) -> dict[str, AttrValue] | None:
             for k, v in value.items()}
 
 
+def same_attrs(a: dict, b: dict) -> bool:
+    """Equal as JSON: `true` is not `1` and `1.0` is not `1`, though Python's == says they are."""
+    return a.keys() == b.keys() and all(type(a[k]) is type(b[k]) and a[k] == b[k] for k in a)
+
+
 def check_attr_count(count: int, path: str) -> None:
     if count > MAX_ATTRS:
         raise invalid(path, f"at most {MAX_ATTRS} keys (got {count})")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import flag_modified
 
 from ..extensions import db
+from ..identity.fields import same_attrs
 from ..identity.userdata import MISSING, OrgData
 from ..models import EndUser, Organization, OrgMembership
 from ..models._types import utcnow
@@ -26,7 +28,7 @@ def would_change(current: tuple, orgs: tuple[OrgData, ...]) -> bool:
 
 
 def _org_differs(org, data: OrgData) -> bool:
-    return org.name != data.name or (data.attrs is not MISSING and (org.attrs or {}) != data.attrs)
+    return org.name != data.name or (data.attrs is not MISSING and not same_attrs(org.attrs or {}, data.attrs))
 
 
 def apply(user: EndUser, orgs: tuple[OrgData, ...]) -> None:
@@ -68,6 +70,7 @@ def _upsert(tenant_id: int, orgs: tuple[OrgData, ...]) -> dict[str, Organization
             org.name = data.name
             if data.attrs is not MISSING:
                 org.attrs = data.attrs
+                flag_modified(org, "attrs")  # the JSON type compares with ==: true over 1 must still be written
             org.updated_at = utcnow()
     return rows
 

@@ -16,10 +16,12 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import flag_modified
 
 from ..database import writing
 from ..extensions import db
 from ..identity.errors import IdentityError, TokenError
+from ..identity.fields import same_attrs
 from ..identity.userdata import (MISSING, LoginOnly, UserData, classify_body, parse_claims, parse_ctx,
                                  parse_login_payload, parse_unsigned)
 from ..identity.verifier import VerifiedToken
@@ -180,7 +182,7 @@ def _would_change(user: UserInfo, data: UserData, proof: Proof | None) -> bool:
         value = getattr(data, field)
         if value is not MISSING and getattr(user, attr) != value:
             return True
-    if data.attrs is not MISSING and (user.attrs or {}) != (data.attrs or {}):
+    if data.attrs is not MISSING and not same_attrs(user.attrs or {}, data.attrs or {}):
         return True
     if data.organizations is not MISSING and organizations.would_change(user.organizations, data.organizations):
         return True
@@ -255,8 +257,9 @@ def _apply(tenant: Tenant, data: UserData, proof: Proof | None, created_via: str
         value = getattr(data, field)
         if value is not MISSING and getattr(user, attr) != value:
             setattr(user, attr, value)
-    if data.attrs is not MISSING and (user.attrs or {}) != (data.attrs or {}):
+    if data.attrs is not MISSING and not same_attrs(user.attrs or {}, data.attrs or {}):
         user.attrs = data.attrs or {}
+        flag_modified(user, "attrs")  # the JSON type compares with ==, so true over 1 would not be written
     if data.organizations is not MISSING:
         organizations.apply(user, data.organizations)
     if proof is not None:
