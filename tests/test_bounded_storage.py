@@ -4,9 +4,11 @@ import os
 import time
 
 import jwt
+import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
+from webapp.identity.errors import TokenError
 from webapp.models import RevokedSession, UsedJti
 from webapp.services import keyring, people, sessions, tenants
 from webapp.services.verification import LEEWAY, PRUNE_EVERY
@@ -35,7 +37,13 @@ def test_jti_table_stays_bounded_by_the_tokens_still_valid(app):
         # one pruning interval of expired ones.
         still_valid = (LIFETIME + LEEWAY) / STEP
         assert largest <= still_valid + PRUNE_EVERY + 1, largest
-        assert db.session.scalar(select(func.count()).select_from(UsedJti)) <= still_valid + PRUNE_EVERY + 1
+        kept = db.session.scalar(select(func.count()).select_from(UsedJti))
+        assert kept <= still_valid + PRUNE_EVERY + 1
+        # …and never below it: a pruner that deleted live jtis would let a token be replayed.
+        assert kept >= min(CALLS, still_valid) - 1, kept
+        with pytest.raises(TokenError) as replay:
+            people.set_user(tenant, {"jwt": token}, now=now)
+        assert replay.value.code == "token_replayed"
 
 
 def test_prune_command_removes_expired_jtis_and_revocations(app):

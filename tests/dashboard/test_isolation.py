@@ -7,11 +7,23 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import Conversation, EndUser, Message, Organization
+from webapp.models import Conversation, EndUser, Membership, Message, Organization, Tenant, VerificationKeyRow
 
 from ..conftest import PASSWORD
-from ..helpers import login
+from ..helpers import csrf_of, login
 from .conftest import post, text_of
+
+
+def settings_state(app, ws) -> tuple:
+    """Everything a settings form could change for the workspace: its row, keys and team."""
+    with app.app_context():
+        tenant = db.session.scalar(select(Tenant).where(Tenant.id == ws.id))
+        columns = tuple(getattr(tenant, c.key) for c in Tenant.__table__.columns)
+        keys = db.session.execute(select(VerificationKeyRow.kid, VerificationKeyRow.revoked_at,
+                                         VerificationKeyRow.grace_ends_at).order_by(VerificationKeyRow.id)).all()
+        team = db.session.execute(select(Membership.member_id, Membership.role).where(Membership.tenant_id == ws.id)
+                                  .order_by(Membership.id)).all()
+        return columns, [tuple(k) for k in keys], [tuple(m) for m in team]
 
 
 def state(app) -> tuple:
@@ -102,7 +114,15 @@ def test_agents_reply_close_and_open_users_but_settings_stay_403(app, ed_key, fa
     for path in ("/settings/", "/settings/workspace", "/settings/team", "/settings/keys", "/settings/identity",
                  "/settings/debugger", "/settings/install", "/settings/anything"):
         assert agent.get(path).status_code == 403, path
-        assert agent.post(path, data={}).status_code in (400, 403), path
+    # Every settings POST, with a valid CSRF token so the role check is what answers.
+    token = csrf_of(text_of(agent.get("/inbox")))
+    before = settings_state(app, ws)
+    for path in ("/settings/workspace", "/settings/install", "/settings/keys/secret", "/settings/keys/public",
+                 "/settings/team", "/settings/anything"):
+        form = {"csrf_token": token, "allowed_origins": "https://evil.example", "name": "Taken", "pem": "x",
+                "email": "evil@example.com", "role": "owner", "verification_mode": "optional"}
+        assert agent.post(path, data=form).status_code == 403, path
+    assert settings_state(app, ws) == before
     assert "Settings</a>" not in text_of(agent.get("/inbox"))
 
 
@@ -124,5 +144,7 @@ def test_new_forms_refuse_missing_or_wrong_csrf(app, ws, staff, token, action, d
 def test_every_new_post_form_carries_a_csrf_field(ws, staff):
     _, conversation = ws.user_with_conversation("u1")
     html = text_of(staff.get(f"/inbox/{conversation}"))
-    for form in re.findall(r'<form method="post".*?</form>', html, re.S):
+    forms = re.findall(r'<form\b[^>]*\bmethod="post".*?</form>', html, re.S | re.I)
+    assert len(forms) >= 2  # reply and close at least: the check below must see them
+    for form in forms:
         assert 'name="csrf_token"' in form
