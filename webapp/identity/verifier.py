@@ -16,7 +16,7 @@ a verification.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jwt
 
@@ -27,11 +27,21 @@ from .keys import ALGORITHMS, key_fits
 
 @dataclass(frozen=True)
 class VerificationKey:
-    """A live key of the tenant: HS256 holds `hmac_key(secret)` bytes, the rest a public key."""
+    """A live key of the tenant: HS256 holds `hmac_key(secret)` bytes, the rest a public key.
+
+    `prepared` is the key as its algorithm verifies with it, checked once when the key is made
+    (type, curve and size, then PyJWT's own preparation and minimum length); None when it does
+    not fit its algorithm, and then it verifies nothing. Keys are made once per process and
+    key version (keyring's cache), so tokens pay only for the signature itself.
+    """
 
     kid: str
     alg: str
     key: object
+    prepared: object = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "prepared", _prepare(self.alg, self.key))
 
 
 @dataclass(frozen=True)
@@ -162,21 +172,26 @@ def _verifying_key(token: str, candidates: list[VerificationKey]) -> Verificatio
     raise TokenError("token_bad_signature", "The token's signature does not verify.")
 
 
+def _prepare(alg: str, key: object) -> object:
+    """`key` as the one algorithm `alg` verifies with, or None when it does not fit that algorithm."""
+    algorithm = _ALGORITHMS.get(alg)
+    if algorithm is None or not key_fits(alg, key):
+        return None  # e.g. an empty or short HMAC secret never verifies anything
+    try:
+        prepared = algorithm.prepare_key(key)
+    except (jwt.InvalidKeyError, TypeError, ValueError):
+        return None
+    return None if algorithm.check_key_length(prepared) else prepared  # PyJWT's minimum, behind key_fits
+
+
 def _signature_verifies(signing_input: bytes, signature: bytes, key: VerificationKey) -> bool:
     """The signature layer alone: whether `key`, with its one pinned algorithm, signed `signing_input`.
-
-    A key that does not fit its algorithm (type, curve, size: an empty or short HMAC secret
-    among them) verifies nothing; so does a signature the crypto layer cannot even read.
-    """
-    algorithm = _ALGORITHMS.get(key.alg)
-    if algorithm is None or not key_fits(key.alg, key.key):
+    A signature the crypto layer cannot even read verifies nothing."""
+    if key.prepared is None:
         return False
     try:
-        prepared = algorithm.prepare_key(key.key)
-        if algorithm.check_key_length(prepared):  # PyJWT's own minimum, a second line behind key_fits
-            return False
-        return bool(algorithm.verify(signing_input, prepared, signature))
-    except (jwt.InvalidKeyError, TypeError, ValueError):
+        return bool(_ALGORITHMS[key.alg].verify(signing_input, key.prepared, signature))
+    except (TypeError, ValueError):
         return False
 
 
