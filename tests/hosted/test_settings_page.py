@@ -106,6 +106,13 @@ def test_a_test_link_signs_the_user_in_once(app, admin):
     assert LINK.search(admin.get(PAGE).get_data(as_text=True)) is None
 
 
+def test_a_test_link_names_the_id_exactly_as_stored(app, admin):
+    """Ids are kept as sent (spaces included): the test link finds " spaced " and not "spaced"."""
+    add_user(app, admin.tenant, " spaced ", name="Spaced")
+    assert post_form(admin, TEST_LINK, {"user_id": " spaced "}, page=PAGE).status_code == 201
+    assert post_form(admin, TEST_LINK, {"user_id": "spaced"}, page=PAGE).status_code == 400
+
+
 def test_a_test_link_obeys_a_strict_policy(app, admin):
     add_user(app, admin.tenant, "u-1")
     with app.app_context():

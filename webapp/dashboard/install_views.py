@@ -1,9 +1,10 @@
 """Settings → Install: the snippet, framework examples, signing samples, origins, live status."""
 from __future__ import annotations
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from ..extensions import db
+from ..links import public_base
 from ..services import activity, tenants
 from ..services.errors import ServiceError
 from ..templating import add_settings_page
@@ -13,10 +14,6 @@ from .identity_views import signing_sample
 from .install_forms import OriginsForm
 
 add_settings_page("dashboard.settings_install", "Install")
-
-
-def public_url() -> str:
-    return current_app.config.get("SIGNET_PUBLIC_URL") or request.host_url.rstrip("/")
 
 
 @bp.route("/settings/install", methods=["GET", "POST"])
@@ -35,7 +32,7 @@ def settings_install():
             flash("Allowed origins saved.", "success")
             return redirect(url_for("dashboard.settings_install"))
     return render_template(
-        "dashboard/settings/install.html", tenant=tenant, form=form, base=public_url(),
+        "dashboard/settings/install.html", tenant=tenant, form=form, base=public_base(),
         sample=signing_sample(tenant), last=activity.last_identification(tenant.id),
     ), (400 if form.errors else 200)
 

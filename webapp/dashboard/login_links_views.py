@@ -1,10 +1,11 @@
 """Settings → Login links (owners and admins): the hosted page's rules, code samples, a test link."""
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 
 from ..extensions import db
-from ..services import login_links, tenants
+from ..links import public_base
+from ..services import login_links, people, tenants
 from ..services.errors import ServiceError
 from ..templating import add_settings_page
 from . import bp
@@ -17,11 +18,11 @@ add_settings_page("dashboard.settings_login_links", "Login links")
 
 def _page(form=None, test_form=None, test_link=None, status=200):
     tenant = current_tenant()
-    base = _public_base()
+    base = public_base()
     return render_template(
         "dashboard/settings/login_links.html", tenant=tenant, form=form or LoginLinksForm(formdata=None, obj=tenant),
         test_form=test_form or TestLinkForm(formdata=None), test_link=test_link,
-        seats_used=login_links.seats_used(tenant.id), sample=signing_sample(tenant),
+        seats_used=people.seats_used(tenant.id), sample=signing_sample(tenant),
         page_url=f"{base}/m/{tenant.public_id}",
     ), status
 
@@ -55,13 +56,9 @@ def settings_login_links_test():
     if not form.validate_on_submit():
         return _page(test_form=form, status=400)
     try:
-        link = login_links.mint_test_link(current_tenant(), form.user_id.data, _public_base())
+        link = login_links.mint_test_link(current_tenant(), form.user_id.data, public_base())
     except ServiceError as error:
         form.user_id.errors.append(error.message)
         return _page(test_form=form, status=400)
     # Shown in this response only: never stored, never shown again.
     return _page(test_form=form, test_link=link, status=201)
-
-
-def _public_base() -> str:
-    return current_app.config.get("SIGNET_PUBLIC_URL") or request.host_url.rstrip("/")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, g, make_response, render_template, request
+from flask import g, make_response, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from ..extensions import limiter
 from ..identity.errors import IdentityError
+from ..links import public_base
 from ..services import email_signin, people, sessions, snapshots
 from . import bp, cookies, pages
 from .forms import ButtonForm, EmailSignInForm
@@ -111,7 +112,7 @@ def email_request():
     if not form.validate_on_submit():  # the CSRF token; the address is the service's to judge
         return pages.form_expired()
     try:
-        email_signin.request_link(g.tenant, form.email.data, link_base=_public_base(), ip=get_remote_address())
+        email_signin.request_link(g.tenant, form.email.data, link_base=public_base(), ip=get_remote_address())
     except email_signin.SignInRefused as error:
         if error.status != 400:
             return pages.refused(error)
@@ -134,7 +135,3 @@ def email_confirm(token: str):
     except IdentityError as error:
         return pages.refused(error)
     return render_template("hosted/confirm.html", tenant=g.tenant, pending=pending, form=form)
-
-
-def _public_base() -> str:
-    return current_app.config.get("SIGNET_PUBLIC_URL") or request.host_url.rstrip("/")

@@ -14,10 +14,8 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 import jwt
-from sqlalchemy import func, select
 
-from ..extensions import db
-from ..models import EndUser, Tenant
+from ..models import Tenant
 from . import keyring, snapshots
 from .errors import ServiceError
 
@@ -32,12 +30,6 @@ class MintedLink:
     expires_at: datetime
 
 
-def seats_used(tenant_id: int) -> int:
-    """Identified end users (anonymous visitors take no seat)."""
-    return db.session.scalar(select(func.count()).select_from(EndUser).where(
-        EndUser.tenant_id == tenant_id, EndUser.anonymous.is_(False))) or 0
-
-
 def link_url(base: str, tenant_public_id: str, code: str) -> str:
     return f"{base.rstrip('/')}/m/{tenant_public_id}?externalAuthCode={quote(code, safe='')}"
 
@@ -45,7 +37,7 @@ def link_url(base: str, tenant_public_id: str, code: str) -> str:
 def mint_test_link(tenant: Tenant, external_id: str, base: str, now: float | None = None) -> MintedLink:
     """A one-time, five-minute login link for an existing user; ServiceError when there is no
     such user or no secret to sign with."""
-    external_id = (external_id or "").strip()
+    # Ids are kept exactly as sent (the core's rule): " u-1 " and "u-1" are two users.
     user = snapshots.user(tenant.id, external_id) if external_id else None
     if user is None or user.anonymous:
         raise ServiceError("No user of this workspace has this id: pick one from the Users page.", "user_id")

@@ -163,11 +163,16 @@ def _check_may_change(tenant: Tenant, user: UserInfo | EndUser | None, external_
                          "This user is verified: their data can only come signed (send {jwt}).")
 
 
+def seats_used(tenant_id: int) -> int:
+    """Identified end users (anonymous visitors take no seat)."""
+    return db.session.scalar(select(func.count()).select_from(EndUser).where(
+        EndUser.tenant_id == tenant_id, EndUser.anonymous.is_(False))) or 0
+
+
 def check_seat(tenant: Tenant) -> None:
     if tenant.seat_limit is None:
         return
-    used = db.session.scalar(
-        select(func.count()).select_from(EndUser).where(EndUser.tenant_id == tenant.id, EndUser.anonymous.is_(False)))
+    used = seats_used(tenant.id)
     if used >= tenant.seat_limit:
         raise Refused(403, "seat_limit_reached",
                       f"This workspace has no seats left ({tenant.seat_limit} used): ask its admin for more.")
