@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
@@ -46,7 +47,8 @@ def end_sessions(member: Member) -> None:
 
 def memberships_of(member: Member) -> list[Membership]:
     stmt = (
-        select(Membership).join(Tenant).where(Membership.member_id == member.id).order_by(func.lower(Tenant.name))
+        select(Membership).join(Tenant).options(contains_eager(Membership.tenant))  # every page names them
+        .where(Membership.member_id == member.id).order_by(func.lower(Tenant.name))
     )
     return list(db.session.scalars(stmt))
 
@@ -58,7 +60,8 @@ def membership(member_id: int, tenant_id: int) -> Membership | None:
 
 
 def team(tenant: Tenant) -> list[Membership]:
-    stmt = select(Membership).join(Member).where(Membership.tenant_id == tenant.id).order_by(Member.email)
+    stmt = (select(Membership).join(Member).options(contains_eager(Membership.member))
+            .where(Membership.tenant_id == tenant.id).order_by(Member.email))
     return list(db.session.scalars(stmt))
 
 
