@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from ..extensions import db
 from ..identity.userdata import is_safe_https_url
 from ..models import Conversation, EndUser, Organization
+from ..services.activity import verification
 from .access import scoped
 
 OTHER_CONVERSATIONS = 20
 USER_PAGE_CONVERSATIONS = 200
 SOURCES = {"widget": "Widget (setUser)", "login_link": "Login link", "email": "Email sign-in"}
-VIA = {"token": "token", "login_link": "login link"}
 
 
 @dataclass
@@ -25,19 +25,6 @@ class Panel:
     organizations: list[Organization] = field(default_factory=list)
     conversations: list[Conversation] = field(default_factory=list)
     more_conversations: bool = False
-
-
-def verification(user: EndUser) -> tuple[str, str]:
-    """("verified", "token, EdDSA, key key_…"), ("unverified", "unsigned data") or ("anonymous", "visitor")."""
-    if user.anonymous:
-        return "anonymous", "visitor"
-    if not user.verified:
-        return "unverified", "unsigned data"
-    kid = user.verified_kid or ""
-    kind = "secret" if kid.startswith("sec_") else "key"
-    parts = [VIA.get(user.verified_via or "", user.verified_via or "signed data"), user.verified_alg or "",
-             f"{kind} {kid}" if kid else ""]
-    return "verified", ", ".join(p for p in parts if p)
 
 
 def initials(user: EndUser) -> str:

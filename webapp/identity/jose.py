@@ -56,8 +56,9 @@ def b64url_decode(segment: str, what: str) -> bytes:
     return data
 
 
-def parse_json_object(data: bytes, what: str) -> dict:
-    """A JSON object from strict UTF-8: no duplicate keys, no NaN/Infinity, no lone surrogates."""
+def strict_json(data: bytes) -> object:
+    """JSON from strict UTF-8: no duplicate keys, no NaN/Infinity, no lone surrogates; else
+    ValueError (UnicodeError is one). Used for tokens and for the widget API's bodies alike."""
     try:
         text = data.decode("utf-8")
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
@@ -65,7 +66,16 @@ def parse_json_object(data: bytes, what: str) -> dict:
         # only a \\u escape can make one.
         if "\\u" in text:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except (UnicodeError, ValueError, RecursionError):
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    return value
+
+
+def parse_json_object(data: bytes, what: str) -> dict:
+    """A JSON object from strict UTF-8 (strict_json)."""
+    try:
+        value = strict_json(data)
+    except ValueError:
         raise malformed(f"The {what} is not valid UTF-8 JSON.") from None
     if not isinstance(value, dict):
         raise malformed(f"The {what} must be a JSON object.")

@@ -19,7 +19,7 @@ def last_identification(tenant_id: int) -> dict:
     return {
         "user": None if user is None else {
             "id": user.external_id, "name": user.name, "email": user.email, "verified": user.verified,
-            "how": _how(user), "at": iso(user.last_seen_at),
+            "how": verification(user)[1], "at": iso(user.last_seen_at),
         },
         "refusal": None if refusal is None else {
             "code": refusal.code, "message": refusal.message, "explanation": explain(refusal.code),
@@ -28,8 +28,17 @@ def last_identification(tenant_id: int) -> dict:
     }
 
 
-def _how(user: EndUser) -> str:
+VIA = {"token": "token", "login_link": "login link"}
+
+
+def verification(user: EndUser) -> tuple[str, str]:
+    """("verified", "token, EdDSA, key key_…"), ("unverified", "unsigned data") or ("anonymous", "visitor")."""
+    if user.anonymous:
+        return "anonymous", "visitor"
     if not user.verified:
-        return "unsigned data (not verified)"
-    via = "login link" if user.verified_via == "login_link" else "signed token"
-    return f"{via}, {user.verified_alg}, key {user.verified_kid}"
+        return "unverified", "unsigned data"
+    kid = user.verified_kid or ""
+    kind = "secret" if kid.startswith("sec_") else "key"
+    parts = [VIA.get(user.verified_via or "", user.verified_via or "signed data"), user.verified_alg or "",
+             f"{kind} {kid}" if kid else ""]
+    return "verified", ", ".join(p for p in parts if p)

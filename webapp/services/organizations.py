@@ -75,5 +75,6 @@ def _upsert(tenant_id: int, orgs: tuple[OrgData, ...]) -> dict[str, Organization
     return rows
 
 
-def to_public(org: Organization) -> dict:
+def to_public(org) -> dict:
+    """The contract's organization object, from a row or a snapshot (external_id, name, attrs)."""
     return {"id": org.external_id, "name": org.name, "attrs": org.attrs or {}}

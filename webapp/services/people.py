@@ -325,7 +325,6 @@ def to_public(user: UserInfo | None) -> dict:
                 "verified": False, "anonymous": True}
     return {
         "id": user.external_id, "email": user.email, "name": user.name, "avatarUrl": user.avatar_url,
-        "attrs": user.attrs, "organizations": [{"id": o.external_id, "name": o.name, "attrs": o.attrs}
-                                               for o in user.organizations],
+        "attrs": user.attrs, "organizations": [organizations.to_public(o) for o in user.organizations],
         "verified": user.verified, "anonymous": False,
     }

@@ -4,7 +4,6 @@ invalid_json. Then CORS headers on the way out: an allowed origin echoed exactly
 """
 from __future__ import annotations
 
-import json
 import time
 
 from flask import current_app, g, request
@@ -13,6 +12,7 @@ from limits import parse
 
 from ..errors import api_error
 from ..extensions import csrf, limiter
+from ..identity.jose import strict_json
 from ..ratelimit import STORE_DOWN, store_down
 from ..services import snapshots
 from ..services.snapshots import TenantInfo
@@ -100,28 +100,13 @@ def _read_json():
     if request.mimetype != "application/json":
         return api_error(415, "unsupported_media_type", "Send Content-Type: application/json.")
     try:
-        text = raw.decode("utf-8")
-        body = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_duplicates) if raw else None
-        if "\\u" in text:  # an escape can make a lone surrogate: not Unicode text, and no database stores it
-            json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except (UnicodeError, ValueError, RecursionError):
+        body = strict_json(raw) if raw else None  # the same strict JSON as tokens: no duplicate keys, NaN, lone surrogates
+    except ValueError:
         body = None
     if not isinstance(body, dict):
         return api_error(400, "invalid_json", "The body must be a JSON object.")
     g.body = body
     return None
-
-
-def _no_duplicates(pairs: list) -> dict:
-    """A key twice in one object is ambiguous: refused, as in tokens."""
-    body = dict(pairs)
-    if len(body) != len(pairs):
-        raise ValueError("duplicate key")
-    return body
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
 
 
 @bp.after_request
