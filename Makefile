@@ -9,7 +9,7 @@ PORT ?= 5000
 DEMO_PORT ?= 5001
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev system-deps migrate demo serve clean
+.PHONY: run test install install-dev system-deps migrate demo serve-only clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,17 +45,28 @@ migrate: install
 	$(FLASK) db upgrade
 
 demo: migrate
-	@$(FLASK) signet demo --if-missing --quiet --base-url http://$(HOST):$(PORT) >/dev/null
+	@$(FLASK) signet demo --if-missing --quiet --base-url http://$(HOST):$(PORT) \
+	  --site-url http://localhost:$(DEMO_PORT) >/dev/null
+
+# The two servers under one supervisor (webapp/devserve.py): Ctrl-C stops both and frees both
+# ports. Each command follows a `--`; NAME=value words before the program are its environment.
+SERVE = $(BIN)/python -m webapp.devserve \
+	-- SIGNET_DEMO_SIGNET_URL=http://$(HOST):$(PORT) $(BIN)/gunicorn --bind localhost:$(DEMO_PORT) --workers 1 \
+	  --threads 4 --log-level warning --no-control-socket demo.app:app \
+	-- $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --no-control-socket --access-logfile - wsgi:app
 
 # Signet on $(HOST):$(PORT) and the demo customer site on another origin (localhost:$(DEMO_PORT)).
+# Other ports: make run PORT=8000 DEMO_PORT=8001
 run: demo
 	@echo ""
 	@echo "Signet is starting on http://$(HOST):$(PORT)"
 	@$(BIN)/python -m webapp.devinfo http://$(HOST):$(PORT) http://localhost:$(DEMO_PORT)
-	@trap 'kill 0' EXIT INT TERM; \
-	SIGNET_DEMO_SIGNET_URL=http://$(HOST):$(PORT) $(BIN)/gunicorn --bind localhost:$(DEMO_PORT) --workers 1 \
-	  --threads 4 --log-level warning --no-control-socket demo.app:app & \
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --no-control-socket --access-logfile - wsgi:app
+	@$(SERVE)
+
+# The servers alone, exactly as `make run` starts them, with no install or migration
+# (tests/test_make_run.py interrupts this the way a terminal's Ctrl-C does).
+serve-only:
+	@$(SERVE)
 
 test: install-dev system-deps
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \

@@ -12,6 +12,7 @@ from flask import current_app
 from .cli import command, emit, signet
 from .services import keyring, members, tenants
 from .services.errors import NotFound
+from .services.validation import normalize_origin
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_SITE = "http://localhost:5001"
@@ -36,11 +37,11 @@ def _load_existing() -> dict | None:
     return data
 
 
-def create_demo() -> dict:
+def create_demo(site_url: str = DEMO_SITE) -> dict:
     password = "demo-" + secrets.token_urlsafe(9)
     email = DEMO_EMAIL if members.find_member(DEMO_EMAIL) is None else f"demo+{secrets.token_hex(3)}@example.com"
     tenant = tenants.create_tenant("Demo Co", email, password)
-    tenants.update_settings(tenant, tenants.Settings(allowed_origins=[DEMO_SITE], login_links_enabled=True))
+    tenants.update_settings(tenant, tenants.Settings(allowed_origins=[site_url], login_links_enabled=True))
     row, secret = keyring.create_secret(tenant, label="demo customer site")
     # The demo customer site (demo/app.py) signs its users with this secret, as a backend would.
     data = {"tenant_id": tenant.public_id, "email": email, "password": password, "kid": row.kid, "secret": secret}
@@ -51,15 +52,28 @@ def create_demo() -> dict:
     return data
 
 
+def _allow_site(tenant_id: str, site_url: str) -> None:
+    """A reused demo served on another port (`make run DEMO_PORT=8001`) still loads its widget."""
+    tenant = tenants.get_tenant(tenant_id)
+    origins = list(tenant.allowed_origins or [])
+    if normalize_origin(site_url) not in origins:
+        tenants.update_settings(tenant, tenants.Settings(allowed_origins=origins + [site_url]))
+
+
 @command(signet, "demo")
 @click.option("--if-missing", is_flag=True, help="Reuse the demo workspace made earlier, if there is one.")
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
+@click.option("--site-url", default=DEMO_SITE, show_default=True,
+              help="Where the demo customer site runs (`make run DEMO_PORT=…`): an allowed origin.")
 @click.option("--quiet", is_flag=True, help="Only the JSON line, no human summary on stderr.")
-def demo(if_missing: bool, base_url: str, quiet: bool):
-    data = (_load_existing() if if_missing else None) or create_demo()
+def demo(if_missing: bool, base_url: str, site_url: str, quiet: bool):
+    existing = _load_existing() if if_missing else None
+    if existing is not None:
+        _allow_site(existing["tenant_id"], site_url)
+    data = existing or create_demo(site_url)
     public = {k: v for k, v in data.items() if k not in ("secret",)}
     public["login_url"] = f"{base_url}/login"
-    public["demo_site"] = DEMO_SITE
+    public["demo_site"] = site_url
     emit(public)
     if quiet:
         return
