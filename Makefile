@@ -68,8 +68,10 @@ run: demo
 serve-only:
 	@$(SERVE)
 
+# The whole suite, skipping nothing: without SIGNET_TEST_POSTGRES_URL, tests/pg_cluster.py runs it
+# against a throwaway PostgreSQL cluster of its own (a temporary folder, removed afterwards).
 test: install-dev system-deps
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/python tests/pg_cluster.py -- $(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; exit 1; fi; \
 	exit $$status
 
