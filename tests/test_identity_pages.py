@@ -1,4 +1,5 @@
 """Settings → Secrets and keys, Identity verification, Token debugger, through the dashboard."""
+import html
 import io
 import re
 import time
@@ -161,3 +162,72 @@ def test_revoking_another_tenants_key_is_404(app, owner_client, factory):
     assert post_form(owner_client, f"/settings/keys/{kid}/revoke", {}, page="/settings/keys").status_code == 404
     with app.app_context():
         assert db.session.scalar(select(VerificationKeyRow.revoked_at).where(VerificationKeyRow.kid == kid)) is None
+
+
+# --- finding 7 (key limits) and finding 13 (each workspace its own audience) ---------------
+
+def _add_es256(client, replace: bool = False):
+    private = ec.generate_private_key(ec.SECP256R1())
+    data = {"pem": pem_of(private), "alg": "ES256", **({"replace": "y"} if replace else {})}
+    return private, post_form(client, "/settings/keys/public", data, page="/settings/keys")
+
+
+def test_secret_form_past_the_cap_is_a_form_error(app, owner_client):
+    for _ in range(3):
+        new_secret(owner_client)
+    response = post_form(owner_client, "/settings/keys/secret", {"replace": "y"}, page="/settings/keys")
+    assert response.status_code == 400
+    text = html.unescape(response.get_data(as_text=True))
+    assert "This workspace already has 3 live signing secrets" in text and 'role="alert"' in text
+    assert 'id="new-secret"' not in text
+    with app.app_context():
+        rows = db.session.scalars(select(VerificationKeyRow)).all()
+        assert len(rows) == 3 and {row.grace_ends_at for row in rows} == {None}  # replace undone
+
+
+def test_public_key_form_past_the_cap_is_a_form_error(app, owner_client):
+    for _ in range(3):
+        assert _add_es256(owner_client)[1].status_code == 302
+    _, response = _add_es256(owner_client, replace=True)
+    assert response.status_code == 400
+    assert "This workspace already has 3 live ES256 public keys" in html.unescape(response.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(VerificationKeyRow)) == 3
+
+
+def test_debugger_says_why_a_token_without_kid_needs_one(owner_client):
+    oldest, _ = _add_es256(owner_client)
+    for _ in range(2):
+        _add_es256(owner_client, replace=True)
+    token = jwt.encode({"id": "u1", "exp": int(time.time()) + 600}, oldest, algorithm="ES256")
+    text = html.unescape(post_form(owner_client, "/settings/debugger", {"token": token}).get_data(as_text=True))
+    assert "token_unknown_key" in text
+    assert "This workspace has 3 live ES256 keys; tokens must name their kid." in text
+
+
+def test_debugger_explains_a_token_refused_for_its_audience(app, owner_client):
+    kid, secret = new_secret(owner_client)
+    audience = f"signet:{owner_client.tenant['public_id']}"
+    token = jwt.encode({"id": "u1", "aud": "signet:acme-other1", "exp": int(time.time()) + 600}, secret,
+                       algorithm="HS256", headers={"kid": kid})
+    text = html.unescape(post_form(owner_client, "/settings/debugger", {"token": token}).get_data(as_text=True))
+    assert "token_bad_audience" in text
+    assert f'Expected aud {audience}, got "signet:acme-other1"; this workspace\'s audience is {audience}.' in text
+    assert "other workspace" not in text and "another workspace" not in text
+
+
+def test_every_signing_sample_sets_this_workspaces_own_audience(app, owner_client):
+    """Finding 13: a new workspace's audience is its own, and every sample sets it (always)."""
+    new_secret(owner_client)
+    _add_es256(owner_client)
+    audience = f"signet:{owner_client.tenant['public_id']}"
+    with app.app_context():
+        assert tenants.get_tenant(owner_client.tenant["public_id"]).audience == audience
+    for path in ("/settings/identity", "/settings/install"):
+        page = owner_client.get(path).get_data(as_text=True)
+        for sample in ("sample-jsonwebtoken", "sample-jose", "sample-pyjwt", "sample-public"):
+            code = page.split(f'id="{sample}">', 1)[1].split("</code>", 1)[0]
+            assert (f'audience: "{audience}"' in code or f'.setAudience("{audience}")' in code
+                    or f'"aud": "{audience}"' in code), (path, sample)
+        public = page.split('id="sample-public">', 1)[1].split("</code>", 1)[0]
+        assert public.count(audience) == 2  # the jose and the PyJWT halves both set it

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import jwt
@@ -14,7 +15,9 @@ from webapp import create_app
 from webapp.extensions import db
 from webapp.identity.errors import TokenError
 from webapp.models import Rejection, UsedJti, VerificationKeyRow
+from webapp.models._types import utcnow
 from webapp.services import keyring, tenants, verification
+from webapp.services.errors import ServiceError
 
 GRACE = 7200
 
@@ -243,3 +246,114 @@ def test_a_secret_sealed_under_another_server_key_verifies_nothing_and_breaks_no
         token = jwt.encode(claims(), secret["secret"], algorithm="HS256", headers={"kid": secret["kid"]})
         assert code_of(app, tenant_id, token) == expected
     assert broken["kid"] in caplog.text and "cannot be loaded" in caplog.text
+
+
+# --- finding 7: a bounded cost per token ---------------------------------------------------
+
+def _es256_pem_file(tmp_path, name: str):
+    """A fresh P-256 key pair: (private key, path of its public PEM file)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path / f"{name}.pem"
+    path.write_bytes(private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private, path
+
+
+def _live_rows(app, alg: str) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(VerificationKeyRow).where(
+            VerificationKeyRow.alg == alg, VerificationKeyRow.revoked_at.is_(None)))
+
+
+def test_cli_refuses_a_secret_past_the_live_cap_until_one_is_revoked(app, cli, tenant_id):
+    made = [json.loads(cli("secret", "create", tenant_id, *(["--replace"] if i else [])).stdout)
+            for i in range(keyring.MAX_LIVE_PER_ALG)]  # one active, the others in their grace window
+    refused = cli("secret", "create", tenant_id, "--replace")
+    assert refused.exit_code == 1 and refused.stdout == ""
+    assert "already has 3 live signing secrets" in refused.stderr and "Revoke one" in refused.stderr
+    assert _live_rows(app, "HS256") == 3
+    assert cli("key", "revoke", tenant_id, made[0]["kid"]).exit_code == 0
+    assert cli("secret", "create", tenant_id).exit_code == 0
+    assert _live_rows(app, "HS256") == 3
+
+
+def test_cli_refuses_a_public_key_past_the_cap_per_algorithm(app, cli, tenant_id, tmp_path):
+    for index in range(3):
+        _, path = _es256_pem_file(tmp_path, f"es{index}")
+        assert cli("key", "add", tenant_id, "--alg", "ES256", "--file", str(path)).exit_code == 0
+    _, path = _es256_pem_file(tmp_path, "es3")
+    refused = cli("key", "add", tenant_id, "--alg", "auto", "--file", str(path), "--replace")
+    assert refused.exit_code == 1 and refused.stdout == ""
+    assert "Error (alg): This workspace already has 3 live ES256 public keys" in refused.stderr
+    assert _live_rows(app, "ES256") == 3
+    with app.app_context():  # nothing half-written: the refused --replace left the others active
+        assert {row.state(utcnow()) for row in keyring.list_keys(tenants.get_tenant(tenant_id))} == {"active"}
+    _, ed = openssl_keypair(tmp_path, "-algorithm", "ed25519")  # the cap is per algorithm
+    assert cli("key", "add", tenant_id, "--alg", "EdDSA", "--file", str(ed)).exit_code == 0
+
+
+def test_keys_past_their_grace_window_do_not_count(app, tenant_id, tmp_path):
+    with app.app_context():
+        tenant = tenants.get_tenant(tenant_id)
+        for _ in range(3):
+            keyring.create_secret(tenant, replace=True)
+        with pytest.raises(ServiceError):
+            keyring.create_secret(tenant)
+        for row in keyring.list_keys(tenant):  # their grace windows end
+            if row.grace_ends_at is not None:
+                row.grace_ends_at = utcnow() - timedelta(seconds=5)
+        db.session.commit()
+        keyring.create_secret(tenant)
+        states = sorted(row.state(utcnow()) for row in keyring.list_keys(tenant))
+        assert states == ["active", "active", "expired", "expired"]
+
+
+def test_cli_refuses_rsa_keys_with_another_exponent_or_size(app, cli, tenant_id, tmp_path):
+    from tests.identity.conftest import crafted_rsa_pem
+
+    for bits, exponent, words in ((4096, (1 << 3067) | 1, "public exponent is not 65537"),
+                                  (4096, 3, "public exponent is not 65537"),
+                                  (5000, 65537, "at most 4096 are accepted")):
+        path = tmp_path / "crafted.pem"
+        path.write_text(crafted_rsa_pem(bits, exponent))
+        result = cli("key", "add", tenant_id, "--alg", "RS256", "--file", str(path))
+        assert result.exit_code == 1 and words in result.stderr, result.stderr
+    assert _live_rows(app, "RS256") == 0
+
+
+def test_a_stored_key_that_breaks_the_rsa_rules_verifies_nothing_and_counts(app, tenant_id, caplog):
+    """A key stored before the rules (here written straight into the table): skipped with a log
+    line, the tenant's other keys work, and it counts against the cap until revoked."""
+    from tests.identity.conftest import crafted_rsa_pem
+
+    with app.app_context():
+        tenant = tenants.get_tenant(tenant_id)
+        for index in range(3):
+            db.session.add(VerificationKeyRow(tenant_id=tenant.id, kid=f"key_old{index}", kind="public_key",
+                                              alg="RS256", public_pem=crafted_rsa_pem(4096, (1 << 3067) | 1)))
+        tenant.keys_version += 1
+        db.session.commit()
+        assert keyring.live_keys(tenant, utcnow()) == []
+        with pytest.raises(ServiceError) as caught:
+            keyring.add_public_key(tenant, crafted_rsa_pem(2048), "RS256")
+        assert "already has 3 live RS256 public keys" in caught.value.message
+    assert "key_old0" in caplog.text and "cannot be loaded" in caplog.text
+
+
+def test_no_kid_token_with_three_live_keys_names_the_reason(app, cli, tenant_id, tmp_path):
+    """Through the keyring and the verification service: a rotation works without kid, a third
+    live key makes tokens signed by the oldest need their kid."""
+    first, path = _es256_pem_file(tmp_path, "first")
+    kid1 = json.loads(cli("key", "add", tenant_id, "--alg", "ES256", "--file", str(path)).stdout)["kid"]
+    second, path = _es256_pem_file(tmp_path, "second")
+    cli("key", "add", tenant_id, "--alg", "ES256", "--file", str(path), "--replace")
+    for private in (first, second):  # one active, one in grace: no kid needed
+        assert code_of(app, tenant_id, jwt.encode(claims(), private, algorithm="ES256")) == "ok"
+    third, path = _es256_pem_file(tmp_path, "third")
+    cli("key", "add", tenant_id, "--alg", "ES256", "--file", str(path), "--replace")
+    assert code_of(app, tenant_id, jwt.encode(claims(), first, algorithm="ES256")) == "token_unknown_key"
+    assert code_of(app, tenant_id, jwt.encode(claims(), first, algorithm="ES256", headers={"kid": kid1})) == "ok"
+    for private in (second, third):
+        assert code_of(app, tenant_id, jwt.encode(claims(), private, algorithm="ES256")) == "ok"

@@ -16,6 +16,13 @@ branch_labels = None
 depends_on = None
 
 
+# No schema change. The key limits are counted on the existing rows (ix_verification_key_tenant_live
+# serves the count); keys already stored that break the new RSA rules stay in the table, verify
+# nothing (keyring skips them with an error log line) and count against the cap until revoked.
+# The per-tenant audience is set by the creation code for new workspaces; existing rows keep the
+# "signet-widget" they hold, so no customer's tokens change meaning.
+
+
 def upgrade():
     pass
 

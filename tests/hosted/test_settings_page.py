@@ -51,7 +51,9 @@ def test_the_page_shows_seats_and_code_samples_for_this_workspace(app, admin):
         tenants.update_settings(tenants.get_tenant(tenant.public_id), tenants.Settings(seat_limit=10))
     body = admin.get(PAGE).get_data(as_text=True)
     assert "Seats used: <strong>2</strong> of 10" in body
-    for needle in ("jsonwebtoken", 'from "jose"', "PyJWT", tenant.public_id, tenant.kid, "signet-widget",
+    audience = f"signet:{tenant.public_id}"  # a new workspace's own audience, set by every sample
+    for needle in ("jsonwebtoken", 'from "jose"', "PyJWT", tenant.public_id, tenant.kid,
+                   f'audience: "{audience}"', f'.setAudience("{audience}")', f'"aud": "{audience}"',
                    f"http://localhost/m/{tenant.public_id}?externalAuthCode="):
         assert needle in body, needle
     assert tenant.secret not in body

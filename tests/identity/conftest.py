@@ -180,3 +180,14 @@ def openssl_keys(tmp_path_factory) -> dict[str, tuple[object, str, Path]]:
                public.read_text(), public)
         for name, (private, public) in paths.items()
     }
+
+
+def crafted_rsa_pem(bits: int, exponent: int = 65537) -> str:
+    """The SPKI PEM of an RSA public key with a random odd modulus of exactly `bits` bits and any
+    exponent: what an attacker can upload without making a key pair (nothing checks primality)."""
+    import secrets
+
+    modulus = secrets.randbits(bits) | (1 << (bits - 1)) | 1
+    return rsa.RSAPublicNumbers(exponent, modulus).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")

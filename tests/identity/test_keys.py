@@ -26,7 +26,7 @@ from webapp.identity.keys import (
     parse_public_key,
 )
 
-from .conftest import spki_pem
+from .conftest import crafted_rsa_pem, spki_pem
 
 Enc, Pub, Priv = serialization.Encoding, serialization.PublicFormat, serialization.PrivateFormat
 
@@ -302,6 +302,32 @@ def test_small_rsa_key_is_refused(small_rsa):
         assert refusal(spki_pem(small_rsa), alg) == (
             "This RSA key has 1024 bits: at least 2048 are required."
         )
+
+
+@pytest.mark.parametrize("bits", [1024, 2047, 4097, 5000, 8192])
+def test_rsa_modulus_outside_2048_to_4096_bits_is_refused(bits):
+    """Finding 7: a huge modulus makes every verification slow (and a small one is weak)."""
+    pem = crafted_rsa_pem(bits)
+    for alg in (None, "RS256", "PS256"):
+        expected = "at least 2048 are required" if bits < 2048 else "at most 4096 are accepted"
+        assert refusal(pem, alg) == f"This RSA key has {bits} bits: {expected}."
+    assert not key_fits("RS256", serialization.load_pem_public_key(pem.encode()))
+
+
+@pytest.mark.parametrize("exponent", [3, 17, 65539, (1 << 3067) | 1], ids=["3", "17", "65539", "3068-bit"])
+def test_rsa_exponent_other_than_65537_is_refused(exponent):
+    """Finding 7: a 3 068-bit public exponent was accepted; every token then cost ~180 times more."""
+    pem = crafted_rsa_pem(4096, exponent)
+    for alg in (None, "RS256", "PS256"):
+        assert "public exponent is not 65537" in refusal(pem, alg)
+    assert not key_fits("PS256", serialization.load_pem_public_key(pem.encode()))
+
+
+@pytest.mark.parametrize("bits", [2048, 3072, 4096])
+def test_rsa_2048_to_4096_bits_with_65537_is_accepted(bits):
+    pem = crafted_rsa_pem(bits)
+    assert parse_public_key(pem, None).alg == "RS256"
+    assert key_fits("RS256", serialization.load_pem_public_key(pem.encode()))
 
 
 @pytest.mark.parametrize(

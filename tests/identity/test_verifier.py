@@ -94,6 +94,64 @@ def test_without_kid_every_key_of_the_algorithm_is_tried(signers, strangers):
     assert verified.kid == new.kid
 
 
+def _es256_keys(count: int, in_grace: tuple[int, ...] = ()) -> list[tuple[object, VerificationKey]]:
+    """`count` ES256 keys, newest first (as keyring hands them over); (private key, vkey) pairs."""
+    made = []
+    for index in range(count):
+        private = ec.generate_private_key(ec.SECP256R1())
+        made.append((private, VerificationKey(f"key_{index}", "ES256", private.public_key(),
+                                              in_grace=index in in_grace)))
+    return made
+
+
+def test_normal_rotation_works_without_kid():
+    """One active key and one in grace (or two added side by side): both tried, as §4 promises."""
+    for in_grace in ((1,), ()):
+        (new, new_key), (old, old_key) = _es256_keys(2, in_grace)
+        for private, expected in ((new, new_key), (old, old_key)):
+            assert accept(jwt.encode(claims(), private, algorithm="ES256"), [new_key, old_key]).kid == expected.kid
+
+
+def test_without_kid_at_most_the_newest_active_and_newest_in_grace_key_are_tried():
+    """Finding 7: three live ES256 keys and a token without kid signed by the third (oldest):
+    token_unknown_key saying why, not a signature check per key. With its kid it verifies."""
+    made = _es256_keys(3, in_grace=(1, 2))
+    keys = [vkey for _, vkey in made]
+    assert candidate_keys({"alg": "ES256"}, keys) == [keys[0], keys[1]]
+    oldest = made[2][0]
+    with pytest.raises(TokenError) as caught:
+        accept(jwt.encode(claims(), oldest, algorithm="ES256"), keys)
+    assert caught.value.code == "token_unknown_key"
+    assert "more than 2 live ES256 keys" in caught.value.message and "kid" in caught.value.message
+    assert accept(jwt.encode(claims(), oldest, algorithm="ES256", headers={"kid": "key_2"}), keys).kid == "key_2"
+    for private, vkey in made[:2]:  # the two tried still verify without kid
+        assert accept(jwt.encode(claims(), private, algorithm="ES256"), keys).kid == vkey.kid
+
+
+def test_without_kid_the_newest_in_grace_key_is_tried_even_after_older_active_ones():
+    made = _es256_keys(4, in_grace=(2, 3))  # two active (newest first), then two in grace
+    keys = [vkey for _, vkey in made]
+    assert candidate_keys({"alg": "ES256"}, keys) == [keys[0], keys[2]]
+    assert code_of(jwt.encode(claims(), made[1][0], algorithm="ES256"), keys) == "token_unknown_key"
+
+
+def test_a_junk_token_without_kid_costs_at_most_two_signature_checks(monkeypatch, signers):
+    from webapp.identity import verifier
+
+    made = _es256_keys(3) + [(None, signers["RS256"].vkey)]
+    keys = [vkey for _, vkey in made]
+    checked = []
+    real = verifier._signature_verifies
+    monkeypatch.setattr(verifier, "_signature_verifies",
+                        lambda signed, raw, key: checked.append(key.kid) or real(signed, raw, key))
+    junk = unsigned({"alg": "ES256"}, claims(), b"x" * 64)
+    assert code_of(junk, keys) == "token_unknown_key"
+    assert checked == ["key_0"]  # all three are active: the newest active one only
+    checked.clear()
+    assert code_of(unsigned({"alg": "ES256", "kid": "key_2"}, claims(), b"x" * 64), keys) == "token_bad_signature"
+    assert checked == ["key_2"]  # with kid: exactly that key
+
+
 def test_candidate_keys(signers, all_keys):
     assert candidate_keys({"alg": "RS256"}, all_keys) == [signers["RS256"].vkey]
     hs = signers["HS256"]

@@ -67,7 +67,7 @@ def test_whoprompt_style_payload(app, client, tenant):
     identify(client, {"jwt": sign({"id": "u-1", "organizations": [{"id": "org-456", "name": "Acme"}]}, tenant,
                                   "EdDSA")})
     settings(app, tenant, issuer="https://app.whoprompt.example")
-    claims = {"iss": "https://app.whoprompt.example", "sub": "u-1", "aud": "signet-widget", "tid": tenant.public_id,
+    claims = {"iss": "https://app.whoprompt.example", "sub": "u-1", "aud": f"signet:{tenant.public_id}", "tid": tenant.public_id,
               "ctx": {"role": "admin", "orgId": "org-456"}}
     data = identify(client, {"jwt": sign(claims, tenant, "EdDSA")})
     assert data["user"]["id"] == "u-1" and data["user"]["verified"] is True

@@ -9,8 +9,8 @@ ALG_CHOICES = [
     ("", "Detect from the key"),
     ("EdDSA", "EdDSA (Ed25519)"),
     ("ES256", "ES256 (P-256)"),
-    ("PS256", "PS256 (RSA-PSS, 2048 bits or more)"),
-    ("RS256", "RS256 (RSA, 2048 bits or more)"),
+    ("PS256", "PS256 (RSA-PSS, 2048 to 4096 bits)"),
+    ("RS256", "RS256 (RSA, 2048 to 4096 bits)"),
 ]
 
 

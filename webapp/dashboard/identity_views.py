@@ -18,13 +18,13 @@ add_settings_page("dashboard.settings_keys", "Secrets and keys")
 add_settings_page("dashboard.settings_debugger", "Token debugger")
 
 
-def _keys_page(status=200, new_secret=None, key_form=None):
+def _keys_page(status=200, new_secret=None, key_form=None, secret_form=None):
     tenant = current_tenant()
     rows = keyring.list_keys(tenant)
     return render_template(
         "dashboard/settings/keys.html", tenant=tenant, rows=rows, now=utcnow(), new_secret=new_secret,
-        secret_form=SecretForm(formdata=None), key_form=key_form or PublicKeyForm(formdata=None),
-        action_form=EmptyForm(), grace_hours=keyring.grace_seconds() / 3600,
+        secret_form=secret_form or SecretForm(formdata=None), key_form=key_form or PublicKeyForm(formdata=None),
+        action_form=EmptyForm(), grace_hours=keyring.grace_seconds() / 3600, max_live=keyring.MAX_LIVE_PER_ALG,
     ), status
 
 
@@ -38,7 +38,12 @@ def settings_keys_secret():
     form = SecretForm()
     if not form.validate_on_submit():
         abort(400, "The form was incomplete.")
-    row, secret = keyring.create_secret(current_tenant(), replace=form.replace.data, label=form.label.data)
+    try:
+        row, secret = keyring.create_secret(current_tenant(), replace=form.replace.data, label=form.label.data)
+    except ServiceError as error:  # a label too long, or the workspace holds the most live secrets
+        db.session.rollback()
+        (form.label.errors if error.field == "label" else form.form_errors).append(error.message)
+        return _keys_page(400, secret_form=form)
     # Shown in this response only: never stored in the session, never shown again.
     return _keys_page(201, new_secret={"kid": row.kid, "secret": secret})
 

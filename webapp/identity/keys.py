@@ -27,6 +27,13 @@ ALGORITHMS = ("HS256", "EdDSA", "ES256", "PS256", "RS256")
 ASYMMETRIC = ("EdDSA", "ES256", "PS256", "RS256")
 
 MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 4096  # an RSA verification costs about the square of the modulus size: bounded per token
+RSA_EXPONENT = 65537  # the only public exponent accepted: a huge one makes every verification slow
+# Live (active or in-grace) secrets or keys of one algorithm a workspace may hold: one active, one
+# in its grace window after a rotation, and one spare added before replacing (docs/SECURITY.md).
+MAX_LIVE_PER_ALG = 3
+# Without a kid header a token is tried with at most this many keys of its algorithm.
+MAX_TRIED_WITHOUT_KID = 2
 MIN_HMAC_KEY_BYTES = 32
 MAX_PEM_CHARS = 16_384
 SECRET_PREFIX = "sk_"
@@ -84,8 +91,21 @@ def key_fits(alg: str, key: object) -> bool:
     if alg == "ES256":
         return isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
     if alg in ("PS256", "RS256"):
-        return isinstance(key, rsa.RSAPublicKey) and key.key_size >= MIN_RSA_BITS
+        return isinstance(key, rsa.RSAPublicKey) and rsa_problem(key) is None
     return False
+
+
+def rsa_problem(key: rsa.RSAPublicKey) -> str | None:
+    """Why an RSA public key is refused (None: it is fine). The bounds keep one verification cheap:
+    a 3 000-bit exponent or a 16 384-bit modulus would make every token cost milliseconds."""
+    if key.key_size < MIN_RSA_BITS:
+        return f"This RSA key has {key.key_size} bits: at least {MIN_RSA_BITS} are required."
+    if key.key_size > MAX_RSA_BITS:
+        return f"This RSA key has {key.key_size} bits: at most {MAX_RSA_BITS} are accepted."
+    if key.public_numbers().e != RSA_EXPONENT:
+        return (f"This RSA key's public exponent is not {RSA_EXPONENT}: only keys with the standard "
+                f"exponent {RSA_EXPONENT} are accepted (openssl and every library make them by default).")
+    return None
 
 
 def fingerprint(spki_der: bytes) -> str:
@@ -187,13 +207,12 @@ def _detect_alg(key: object, pss_only: bool) -> str:
             )
         return "ES256"
     if isinstance(key, rsa.RSAPublicKey):
-        if key.key_size < MIN_RSA_BITS:
-            raise KeyRejected(
-                f"This RSA key has {key.key_size} bits: at least {MIN_RSA_BITS} are required."
-            )
+        problem = rsa_problem(key)
+        if problem is not None:
+            raise KeyRejected(problem)
         return "PS256" if pss_only else "RS256"
     raise KeyRejected(
-        "Unsupported key type: upload an Ed25519, P-256 or RSA (2048 bits or more) public key."
+        "Unsupported key type: upload an Ed25519, P-256 or RSA (2048 to 4096 bits) public key."
     )
 
 

@@ -22,12 +22,22 @@ import jwt
 
 from . import jose
 from .errors import TokenError
-from .keys import ALGORITHMS, key_fits
+from .keys import ALGORITHMS, MAX_TRIED_WITHOUT_KID, key_fits
+
+
+def default_audience(tenant_public_id: str) -> str:
+    """The audience a new workspace gets: its own, so a token made for one workspace never
+    verifies in another that holds the same public key (workspaces made before keep
+    ``signet-widget``)."""
+    return f"signet:{tenant_public_id}"
 
 
 @dataclass(frozen=True)
 class VerificationKey:
     """A live key of the tenant: HS256 holds `hmac_key(secret)` bytes, the rest a public key.
+
+    `in_grace`: replaced and still valid for its grace window (False: active). A tenant's keys
+    are handed to the verifier newest first, which is how a token without kid picks its two.
 
     `prepared` is the key as its algorithm verifies with it, checked once when the key is made
     (type, curve and size, then PyJWT's own preparation and minimum length); None when it does
@@ -38,6 +48,7 @@ class VerificationKey:
     kid: str
     alg: str
     key: object
+    in_grace: bool = False
     prepared: object = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -77,7 +88,9 @@ EXPLANATIONS = {
     "token_algorithm_not_allowed": "Sign with HS256, EdDSA, ES256, PS256 or RS256, and with "
     "the algorithm of the key named by kid (the one chosen when it was added).",
     "token_unknown_key": "No live secret or key of this workspace matches: check the kid header "
-    "and that the key for this algorithm was added and not revoked or past its grace window.",
+    "and that the key for this algorithm was added and not revoked or past its grace window. "
+    "A token without kid is tried only with the newest active and the newest in-grace key of its "
+    "algorithm: with more live keys than that, put the key's kid in the header.",
     "token_bad_signature": "The signature does not verify: sign with the current secret (its "
     "UTF-8 text as shown, not base64-decoded) or the private key of the uploaded public key.",
     "token_missing_exp": "Add an exp claim (seconds since the epoch), a few minutes ahead.",
@@ -105,7 +118,7 @@ def verify_token(
     segments = jose.check_shape(token)
     header = jose.decode_header(segments)
     claims = jose.decode_claims(segments)
-    key = _verifying_key(token, candidate_keys(header, keys))
+    key = _verifying_key(token, candidate_keys(header, keys), too_many_without_kid(header, keys))
     exp = _check_times(claims, now, policy.leeway)
     _check_audience(claims, policy)
     _check_issuer(claims, policy)
@@ -120,7 +133,8 @@ def candidate_keys(header: dict, keys: Sequence[VerificationKey]) -> list[Verifi
     """The keys a token with this header is tried with; TokenError when there are none.
 
     With `kid`: the key with exactly that kid, which must be pinned to the header's alg
-    (else token_algorithm_not_allowed). Without: every key of the header's alg. No match:
+    (else token_algorithm_not_allowed). Without: the keys of the header's alg, at most two (see
+    `tried_without_kid`), so a junk token costs at most two signature checks. No match:
     token_unknown_key. Messages never reveal which algorithm a kid is pinned to.
     """
     alg = header.get("alg")
@@ -133,7 +147,7 @@ def candidate_keys(header: dict, keys: Sequence[VerificationKey]) -> list[Verifi
         found = [key for key in keys if key.alg == alg]
         if not found:
             raise TokenError("token_unknown_key", f"No live {alg} key or secret in this workspace.")
-        return found
+        return tried_without_kid(found)
     kid = header["kid"]
     if not isinstance(kid, str):
         raise jose.malformed("The kid header must be a string.")
@@ -149,6 +163,26 @@ def candidate_keys(header: dict, keys: Sequence[VerificationKey]) -> list[Verifi
     return found
 
 
+def tried_without_kid(found: list[VerificationKey]) -> list[VerificationKey]:
+    """The keys of one algorithm (newest first) a token without kid is tried with: all of them up
+    to two, which covers a rotation (one active, one in grace, or two added side by side); beyond
+    that the newest active one and the newest in-grace one."""
+    if len(found) <= MAX_TRIED_WITHOUT_KID:
+        return found
+    active = next((key for key in found if not key.in_grace), None)
+    in_grace = next((key for key in found if key.in_grace), None)
+    return [key for key in (active, in_grace) if key is not None]
+
+
+def too_many_without_kid(header: dict, keys: Sequence[VerificationKey]) -> int:
+    """How many live keys of the token's algorithm it needed a kid for (0: it did not, either
+    because it has a kid or because every key of its algorithm was tried)."""
+    if "kid" in header:
+        return 0
+    count = sum(1 for key in keys if key.alg == header.get("alg"))
+    return count if count > MAX_TRIED_WITHOUT_KID else 0
+
+
 def inspect_token(token: object) -> dict:
     """Header and claims decoded WITHOUT verification, for the token debugger; never raises."""
     result: dict = {"header": None, "claims": None, "error": None}
@@ -161,14 +195,22 @@ def inspect_token(token: object) -> dict:
     return result
 
 
-def _verifying_key(token: str, candidates: list[VerificationKey]) -> VerificationKey:
-    """The first candidate whose signature check passes, else token_bad_signature."""
+def _verifying_key(token: str, candidates: list[VerificationKey], untried: int = 0) -> VerificationKey:
+    """The first candidate whose signature check passes, else token_bad_signature; or
+    token_unknown_key when `untried` (a token without kid, more live keys than were tried)."""
     signing_input, _, signature = token.rpartition(".")
     signed = signing_input.encode("ascii")  # check_shape let only base64url characters and dots through
     raw = jose.b64url_decode(signature, "signature")
     for key in candidates:
         if _signature_verifies(signed, raw, key):
             return key
+    if untried:
+        raise TokenError(
+            "token_unknown_key",
+            f"This workspace has more than {MAX_TRIED_WITHOUT_KID} live {candidates[0].alg} keys or "
+            "secrets: a token without kid is tried only with the newest active and the newest "
+            "in-grace one, and neither verifies it. Put the key's kid in the token's header.",
+        )
     raise TokenError("token_bad_signature", "The token's signature does not verify.")
 
 

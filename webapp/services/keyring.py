@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 from ..extensions import db
 from ..identity import keys as keytools
@@ -20,6 +20,8 @@ from ..identity.verifier import VerificationKey
 from ..models import Tenant, VerificationKeyRow
 from ..models._types import utcnow
 from .errors import NotFound, ServiceError
+
+MAX_LIVE_PER_ALG = keytools.MAX_LIVE_PER_ALG
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ def grace_seconds() -> int:
 def create_secret(tenant: Tenant, replace: bool = False, label: str | None = None) -> tuple[VerificationKeyRow, str]:
     """A new HS256 secret; the plaintext is returned this once and stored only encrypted."""
     now = utcnow()
+    _make_room(tenant, "HS256", now)
     if replace:
         _start_grace(tenant, "secret", now)
     secret = keytools.generate_secret()
@@ -71,6 +74,7 @@ def add_public_key(
     except KeyRejected as error:
         raise ServiceError(str(error), "pem") from None
     now = utcnow()
+    _make_room(tenant, parsed.alg, now)
     if replace:
         _start_grace(tenant, "public_key", now)
     row = VerificationKeyRow(
@@ -136,11 +140,35 @@ def newest_secret(tenant: Tenant) -> tuple[str, str] | None:
     return row.kid, secret_box().decrypt(row.secret_ciphertext, row.kid)
 
 
-def _load(tenant: Tenant) -> list[_Cached]:
-    rows = db.session.scalars(
-        select(VerificationKeyRow).where(
-            VerificationKeyRow.tenant_id == tenant.id, VerificationKeyRow.revoked_at.is_(None)
+def _make_room(tenant: Tenant, alg: str, now: datetime) -> None:
+    """Refuse a new secret or key past MAX_LIVE_PER_ALG live ones of its algorithm.
+
+    The keys_version bump comes first: it locks the tenant row (PostgreSQL) or takes the write
+    lock (SQLite) until commit, so two concurrent adds are counted one after the other."""
+    _bump(tenant)
+    live = db.session.scalar(
+        select(func.count()).select_from(VerificationKeyRow).where(
+            VerificationKeyRow.tenant_id == tenant.id, VerificationKeyRow.alg == alg,
+            VerificationKeyRow.revoked_at.is_(None),
+            or_(VerificationKeyRow.grace_ends_at.is_(None), VerificationKeyRow.grace_ends_at > now),
         )
+    )
+    if live >= MAX_LIVE_PER_ALG:
+        db.session.rollback()
+        what = "signing secrets" if alg == "HS256" else f"{alg} public keys"
+        raise ServiceError(
+            f"This workspace already has {live} live {what} (active or in their grace window), the "
+            f"most it may hold. Revoke one you no longer sign with, then add the new one.",
+            "alg" if alg != "HS256" else None,
+        )
+
+
+def _load(tenant: Tenant) -> list[_Cached]:
+    """The tenant's unrevoked keys, newest first (the order a token without kid picks from)."""
+    rows = db.session.scalars(
+        select(VerificationKeyRow)
+        .where(VerificationKeyRow.tenant_id == tenant.id, VerificationKeyRow.revoked_at.is_(None))
+        .order_by(VerificationKeyRow.created_at.desc(), VerificationKeyRow.id.desc())
     )
     entries = []
     for row in rows:
@@ -155,7 +183,8 @@ def _load(tenant: Tenant) -> list[_Cached]:
             current_app.logger.error("Signing key %s of tenant %s cannot be loaded: it verifies nothing. "
                                      "Replace it in Settings → Identity.", row.kid, tenant.id)
             continue
-        entries.append(_Cached(VerificationKey(kid=row.kid, alg=row.alg, key=material), row.grace_ends_at))
+        key = VerificationKey(kid=row.kid, alg=row.alg, key=material, in_grace=row.grace_ends_at is not None)
+        entries.append(_Cached(key, row.grace_ends_at))
     return entries
 
 
@@ -174,8 +203,8 @@ def _start_grace(tenant: Tenant, kind: str, now: datetime) -> None:
 
 
 def _save(tenant: Tenant, row: VerificationKeyRow) -> None:
+    """Store a new secret or key; _make_room already bumped the tenant's keys_version."""
     db.session.add(row)
-    _bump(tenant)
     db.session.commit()
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ..extensions import db
+from ..identity.verifier import default_audience
 from ..models import EMAIL_SIGN_IN_MODES, VERIFICATION_MODES, Membership, Tenant
 from . import members
 from .errors import NotFound, ServiceError
@@ -55,7 +56,9 @@ def _new_tenant(name: str) -> Tenant:
         public_id = _public_id(name)
         if db.session.scalar(select(Tenant.id).where(Tenant.public_id == public_id)) is None:
             break
-    tenant = Tenant(public_id=public_id, name=name, allowed_origins=[])
+    # Its own audience (not the shared "signet-widget" of older workspaces): a token made for this
+    # workspace, as every sample makes it, is refused by another that holds the same public key.
+    tenant = Tenant(public_id=public_id, name=name, allowed_origins=[], audience=default_audience(public_id))
     db.session.add(tenant)
     return tenant
 

@@ -1,6 +1,7 @@
 """Verifying a tenant's tokens with the identity core, recording jtis and rejections."""
 from __future__ import annotations
 
+import json
 import random
 import time
 from datetime import datetime, timedelta, timezone
@@ -174,4 +175,26 @@ def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
     else:
         result.update(verified={"kid": verified.kid, "alg": verified.alg, "exp": verified.exp})
     result["explanation"] = explain(result["code"]) if result["code"] else None
+    result["reason"] = _reason(tenant, result, keys)
     return result
+
+
+def _reason(tenant: Tenant, result: dict, keys: list) -> str | None:
+    """Why, in this workspace's own terms, for the refusals whose cause the message cannot name:
+    too many live keys for a token without kid, or the audience. Never mentions other workspaces."""
+    from ..identity.verifier import too_many_without_kid
+
+    header, claims = result["header"] or {}, result["claims"] or {}
+    if result["code"] == "token_unknown_key" and isinstance(header, dict):
+        count = too_many_without_kid(header, keys)
+        if count:
+            what = "secrets" if header.get("alg") == "HS256" else "keys"
+            return (f"This workspace has {count} live {header.get('alg')} {what}; tokens must name their kid. "
+                    f"Without kid only {', '.join(result['candidates'])} (the newest active and the newest "
+                    "in-grace one) are tried.")
+    if result["code"] == "token_bad_audience" and isinstance(claims, dict):
+        if "aud" not in claims:
+            return f"The token has no aud and this workspace requires one; this workspace's audience is {tenant.audience}."
+        got = json.dumps(claims["aud"], ensure_ascii=False)[:300]
+        return f"Expected aud {tenant.audience}, got {got}; this workspace's audience is {tenant.audience}."
+    return None
