@@ -54,6 +54,14 @@ def postgres_app(tmp_path, postgres_url):
 
 
 @pytest.fixture
+def smtp(app):
+    """A real SMTP server on a free loopback port; the app mails through it (tests/mailbox.py)."""
+    from .mailbox import smtp_server
+
+    yield from smtp_server(app)
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 
@@ -155,6 +163,14 @@ def postgres_admin_url() -> str:
                     "`.venv/bin/python tests/pg_cluster.py -- .venv/bin/python -m pytest ...`, "
                     "or set SIGNET_TEST_POSTGRES_URL")
     return url
+
+
+def pytest_collection_modifyitems(items):
+    """A test that asks for a PostgreSQL database carries the `postgres` marker, so
+    `-m postgres` selects every one of them (a parametrized fixture marks its own param)."""
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
-"""Settings → Workspace and Team: validation, roles, the last owner, agents refused."""
+"""Settings → Workspace and Team: validation, roles, invitations, the last owner, agents refused."""
+import re
+
 import pytest
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Membership, Tenant
+from webapp.models import Invitation, Membership, Tenant
 
 from .conftest import PASSWORD
 from .helpers import csrf_of, login, post_form
@@ -114,44 +116,58 @@ def team_links(app, tenant_id):
         return [tuple(r) for r in rows]
 
 
-def test_team_add_change_role_and_remove(app, owner_client):
-    response = post_form(owner_client, "/settings/team", {"email": "agent@example.com", "password": PASSWORD, "role": "agent"})
+def test_team_invite_accept_change_role_and_remove(app, owner_client, capfd):
+    """Adding an address mails an invitation that grants nothing until it is accepted."""
+    response = post_form(owner_client, "/settings/team", {"email": "agent@example.com", "role": "agent"})
     assert response.status_code == 302
+    assert [role for _, role in team_links(app, owner_client.tenant["id"])] == ["owner"]  # pending: nothing yet
+    assert "agent@example.com" in owner_client.get("/settings/team").get_data(as_text=True)
+    path = re.search(r"invitation agent@example.com -> http://localhost(/invitations/\S+)", capfd.readouterr().err).group(1)
+    other = app.test_client()
+    html = other.get(path).get_data(as_text=True)
+    assert other.post(f"{path}/signup", data={"password": PASSWORD, "csrf_token": csrf_of(html)}).status_code == 302
     links = team_links(app, owner_client.tenant["id"])
     assert [role for _, role in links] == ["owner", "agent"]
     agent_link = links[1][0]
     assert post_form(owner_client, f"/settings/team/{agent_link}/role", {"role": "admin"}, page="/settings/team").status_code == 302
     assert team_links(app, owner_client.tenant["id"])[1][1] == "admin"
-    # The new member can log in with the password given.
-    other = app.test_client()
-    assert login(other, "agent@example.com", PASSWORD).status_code == 302
+    # The new member can log in with the password chosen on the invitation page.
+    again = app.test_client()
+    assert login(again, "agent@example.com", PASSWORD).status_code == 302
     assert post_form(owner_client, f"/settings/team/{agent_link}/remove", {}, page="/settings/team").status_code == 302
     assert team_links(app, owner_client.tenant["id"]) == links[:1]
     # Removed from its only workspace: the member is sent to create one.
-    assert other.get("/inbox").headers["Location"].endswith("/workspaces/new")
+    assert again.get("/inbox").headers["Location"].endswith("/workspaces/new")
+
+
+def pending_invitations(app, tenant_id):
+    with app.app_context():
+        return db.session.execute(select(Invitation.email, Invitation.role)
+                                  .where(Invitation.tenant_id == tenant_id)).all()
 
 
 @pytest.mark.parametrize(
     "data, message",
     [
-        ({"email": "bad", "password": PASSWORD, "role": "agent"}, "valid email"),
-        ({"email": "x@example.com", "password": "short", "role": "agent"}, "too weak"),
-        ({"email": "x@example.com", "password": "", "role": "agent"}, "needs a password"),
-        ({"email": "x@example.com", "password": PASSWORD, "role": "root"}, "Not a valid choice"),
+        ({"email": "bad", "role": "agent"}, "valid email"),
+        ({"email": "", "role": "agent"}, "This field is required"),
+        ({"email": "x@example.com", "role": "root"}, "Not a valid choice"),
     ],
 )
-def test_team_add_validation(app, owner_client, data, message):
+def test_team_invite_validation(app, owner_client, data, message):
     response = post_form(owner_client, "/settings/team", data)
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert len(team_links(app, owner_client.tenant["id"])) == 1
+    assert pending_invitations(app, owner_client.tenant["id"]) == []
 
 
-def test_adding_an_existing_member_twice_is_refused(app, owner_client):
-    data = {"email": "twice@example.com", "password": PASSWORD, "role": "agent"}
-    assert post_form(owner_client, "/settings/team", data).status_code == 302
-    response = post_form(owner_client, "/settings/team", data)
-    assert response.status_code == 400 and "already a member" in response.get_data(as_text=True)
+def test_inviting_an_existing_member_is_refused(app, owner_client, factory):
+    member = factory.member(owner_client.tenant, "agent")
+    for email in (member, owner_client.tenant["owner"]):
+        response = post_form(owner_client, "/settings/team", {"email": email, "role": "admin"})
+        assert response.status_code == 400 and "already a member" in response.get_data(as_text=True)
+    assert pending_invitations(app, owner_client.tenant["id"]) == []
 
 
 def test_last_owner_cannot_be_removed_or_demoted(app, owner_client):
@@ -170,9 +186,10 @@ def test_admin_cannot_grant_or_remove_owner(app, as_role):
     admin_link = next(i for i, role in links if role == "admin")
     post_form(admin, f"/settings/team/{owner_link}/remove", {}, page="/settings/team")
     post_form(admin, f"/settings/team/{admin_link}/role", {"role": "owner"}, page="/settings/team")
-    response = post_form(admin, "/settings/team", {"email": "o2@example.com", "password": PASSWORD, "role": "owner"})
+    response = post_form(admin, "/settings/team", {"email": "o2@example.com", "role": "owner"})
     assert response.status_code == 400 and "Only an owner" in response.get_data(as_text=True)
     assert sorted(team_links(app, admin.tenant["id"])) == sorted(links)
+    assert pending_invitations(app, admin.tenant["id"]) == []
 
 
 def test_team_actions_on_another_tenants_member_are_404(app, owner_client, factory):

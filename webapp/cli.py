@@ -49,6 +49,8 @@ def tenant_group():
 @click.option("--owner-email", required=True)
 @click.option("--owner-password", required=True)
 def tenant_create(name: str, owner_email: str, owner_password: str):
+    """Create a workspace and its owner; the operator is trusted, so the owner's email counts
+    as verified (/signup proves it by mail instead)."""
     tenant = tenants.create_tenant(name, owner_email, owner_password)
     emit({"tenant_id": tenant.public_id, "name": tenant.name, "owner_email": owner_email.strip().lower()})
 
@@ -62,7 +64,8 @@ def _on_off(value: str | None) -> bool | None:
 @click.option("--name")
 @click.option("--verification", type=click.Choice(["optional", "report", "required"]))
 @click.option("--allowed-origin", "allowed_origins", multiple=True, help="Repeat for each origin; '' clears the list.")
-@click.option("--seat-limit", help="A number, or 'none'.")
+@click.option("--seat-limit", help="Verified users (signed data, login links, email sign-in): a number, or 'none'.")
+@click.option("--unsigned-user-limit", help="Users known only from unsigned data: a number, or 'none'.")
 @click.option("--audience")
 @click.option("--require-audience/--no-require-audience", default=None)
 @click.option("--issuer", help="'' removes the pin.")
@@ -78,6 +81,7 @@ def tenant_set(tenant_id: str, **opts):
         verification_mode=opts["verification"],
         allowed_origins=[o for o in origins if o != ""] if origins else None,
         seat_limit=opts["seat_limit"],
+        unsigned_user_limit=opts["unsigned_user_limit"],
         audience=opts["audience"],
         require_audience=opts["require_audience"],
         issuer=opts["issuer"],
@@ -106,6 +110,9 @@ def member_group():
 @click.option("--password", required=True, help="Used when the account is new; an existing account keeps its own.")
 @click.option("--role", type=click.Choice(["owner", "admin", "agent"]), required=True)
 def member_add(tenant_id: str, email: str, password: str, role: str):
+    """Add a member at once, as the trusted operator: no invitation is mailed and a new account
+    is created with its email already verified (the team page invites instead). An existing
+    account keeps its password and must have verified its email."""
     tenant = tenants.get_tenant(tenant_id)
     link = members.add_to_tenant(tenant, email, password, role)
     emit({"tenant_id": tenant.public_id, "email": link.member.email, "role": link.role})

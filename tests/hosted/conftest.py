@@ -2,27 +2,23 @@
 with PyJWT, end users made through the product's own set-user service, and a real SMTP server."""
 from __future__ import annotations
 
-import email
-import threading
 import time
 import uuid
 from dataclasses import dataclass
-from email.message import Message
 from urllib.parse import quote
 
 import jwt
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, text
 from werkzeug.security import generate_password_hash
 
 from webapp.extensions import db
 from webapp.models import EndUser
-from webapp.services import keyring, members, people, snapshots, tenants
+from webapp.services import background, keyring, members, people, snapshots, tenants
 
 from ..conftest import PASSWORD
 from ..helpers import csrf_of
-from ..servers import free_port
+from ..mailbox import Inbox, smtp_server  # noqa: F401  (Inbox: for the tests here)
 
 # What a refused request must leave untouched (the rejection log may grow: it is not listed).
 STORED_TABLES = ("end_user", "organization", "org_membership", "used_jti", "revoked_session", "email_sign_in")
@@ -85,6 +81,13 @@ def add_user(app, tenant: HostedTenant, external_id: str, **fields) -> None:
         people.set_user(snapshots.tenant(tenant.public_id), {"id": external_id, **fields})
 
 
+def add_signed_user(app, tenant: HostedTenant, external_id: str, **fields) -> None:
+    """An end user as the widget makes them from signed data (setUser({jwt})): verified, and the
+    email it carries is proven, so email sign-in and login-only links may sign them in."""
+    with app.app_context():
+        people.set_user(snapshots.tenant(tenant.public_id), {"jwt": tenant.code({"id": external_id, **fields})})
+
+
 def user_row(app, tenant: HostedTenant, external_id: str) -> EndUser | None:
     with app.app_context():
         user = db.session.scalar(select(EndUser).where(EndUser.tenant_id == tenant.id,
@@ -113,35 +116,7 @@ def sign_out(client, tenant: HostedTenant, **kwargs):
     return client.post(f"{tenant.page}/sign-out", data={"csrf_token": token}, **kwargs)
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self):
-        self.messages: list[Message] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self._arrived = threading.Condition()
-
-    async def handle_DATA(self, server, session, envelope):
-        with self._arrived:
-            self.messages.append(email.message_from_bytes(envelope.content))
-            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-            self._arrived.notify_all()
-        return "250 Message accepted"
-
-    def wait_for(self, count: int, timeout: float = 10) -> list[Message]:
-        with self._arrived:
-            assert self._arrived.wait_for(lambda: len(self.messages) >= count, timeout), \
-                f"expected {count} mail(s), got {len(self.messages)}"
-            return list(self.messages)
-
-
 @pytest.fixture
 def smtp(app):
     """A real SMTP server on a free loopback port; the app mails through it."""
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    app.config["SIGNET_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
-    yield inbox
-    controller.stop()
+    yield from smtp_server(app)

@@ -21,3 +21,11 @@ class EmptyForm(FlaskForm):
 
 class NewWorkspaceForm(FlaskForm):
     workspace = StringField("Workspace name", validators=[DataRequired(), Length(max=120)])
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])

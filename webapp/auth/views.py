@@ -3,18 +3,19 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
-from ..extensions import db, limiter, login_manager
+from ..errors import page_error
+from ..extensions import db, login_manager
+from ..links import public_base
 from ..models import Member
-from ..services import members, tenants
+from ..services import members, staff_tokens, tenants, throttle
 from ..services.errors import ServiceError
 from . import bp
 from .forms import EmptyForm, LoginForm, SignupForm
-
-LOGIN_LIMIT = "10 per 15 minutes"
+from .guard import verified_required
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Log in to continue."
@@ -30,56 +31,61 @@ def _load_member(cookie_id: str) -> Member | None:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only a relative path on this site: never another host, scheme or `//host`."""
+    """Only a relative path on this site: never another host, scheme or `//host`, and nothing a
+    header cannot carry (CR, LF or any other control character)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None
 
 
-def _login_failed(_response) -> bool:
-    return bool(g.get("login_failed"))
+def too_many(retry_after: int):
+    return page_error(429, "Too many attempts. Wait a few minutes and try again.", {"Retry-After": str(retry_after)})
 
 
-def _email_key() -> str:
-    return "login-email:" + (request.form.get("email") or "").strip().lower()
-
-
-def _address_key() -> str:
-    return "login-address:" + (get_remote_address() or "")
+def client_address() -> str:
+    return get_remote_address() or ""
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_LIMIT, key_func=_address_key, methods=["POST"], deduct_when=_login_failed)
-@limiter.limit(LOGIN_LIMIT, key_func=_email_key, methods=["POST"], deduct_when=_login_failed)
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("dashboard.home"))
+        return redirect(safe_next(request.args.get("next")) or url_for("dashboard.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
+        # Counted before the password is checked: concurrent guesses cannot all pass one check.
+        checks = [(throttle.LOGIN, "address:" + client_address()),
+                  (throttle.LOGIN, "email:" + form.email.data.strip().lower())]
+        retry = throttle.hit(checks)
+        if retry is not None:
+            return too_many(retry)
         member = members.authenticate(form.email.data, form.password.data)
         if member is not None:
+            throttle.refund(checks)  # only failed logins count
             start_session(member)
             return redirect(safe_next(form.next.data) or url_for("dashboard.home"))
-        g.login_failed = True
         form.password.errors.append("Wrong email or password.")
     return render_template("auth/login.html", form=form), 200 if not form.errors else 401
 
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
+    """The same page whether or not the address has an account: the mail says which."""
     form = SignupForm()
     if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        retry = throttle.hit([(throttle.SIGNUP_ADDRESS, client_address()), (throttle.SIGNUP_EMAIL, email)])
+        if retry is not None:
+            return too_many(retry)
         try:
-            tenant = tenants.create_tenant(form.workspace.data, form.email.data, form.password.data)
+            staff_tokens.sign_up(form.workspace.data, form.email.data, form.password.data, link_base=public_base())
         except ServiceError as error:
             db.session.rollback()
             getattr(form, _signup_field(error.field)).errors.append(error.message)
         else:
-            member = members.find_member(form.email.data)
-            start_session(member, tenant.id)
-            flash("Your workspace is ready. Next: install the snippet.", "success")
-            return redirect(url_for("dashboard.home"))
+            return render_template("auth/check_email.html", email=email, resend=False)
     return render_template("auth/signup.html", form=form), 200 if not form.errors else 400
 
 
@@ -115,7 +121,7 @@ def logout():
 
 
 @bp.route("/switch/<id:tenant_id>", methods=["POST"])
-@login_required
+@verified_required
 def switch(tenant_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
@@ -126,7 +132,7 @@ def switch(tenant_id: int):
 
 
 @bp.route("/workspaces/new", methods=["GET", "POST"])
-@login_required
+@verified_required
 def no_workspace():
     """Create a further workspace; also where a member with none lands."""
     from .forms import NewWorkspaceForm

@@ -29,6 +29,8 @@ def load_membership():
     """Every dashboard page needs a logged-in member and their current workspace."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if not current_user.is_verified:  # an unproven address can only verify it (auth/guard.py)
+        return redirect(url_for("auth.verify_pending"))
     links = members.memberships_of(current_user)
     chosen = next((m for m in links if m.tenant_id == session.get("tenant")), None)
     if chosen is None and links:

@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 VERIFICATION_CHOICES = [
@@ -20,6 +20,7 @@ class WorkspaceForm(FlaskForm):
     verification_mode = RadioField("Identity verification", choices=VERIFICATION_CHOICES)
     allowed_origins = TextAreaField("Allowed origins", validators=[Length(max=20000)])
     seat_limit = IntegerField("Seat limit", validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
+    unsigned_user_limit = IntegerField("Unsigned users' limit", validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
     audience = StringField("Token audience (aud)", validators=[DataRequired(), Length(max=255)])
     require_audience = BooleanField("Require every token to carry this audience")
     issuer = StringField("Pinned issuer (iss)", validators=[Length(max=255)])
@@ -29,9 +30,9 @@ class WorkspaceForm(FlaskForm):
     email_sign_in = SelectField("Email sign-in on the hosted page", choices=EMAIL_SIGN_IN_CHOICES)
 
 
-class AddMemberForm(FlaskForm):
+class InviteForm(FlaskForm):
+    """Team page: an invitation mailed to the address (it grants nothing until accepted)."""
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password (new accounts only)", validators=[Length(max=1024)])
     role = SelectField("Role", choices=ROLE_CHOICES, default="agent")
 
 

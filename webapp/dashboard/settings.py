@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from ..auth.forms import EmptyForm
 from ..extensions import db
-from ..services import members, tenants
+from ..links import public_base
+from ..services import invitations, members, tenants
 from ..services.errors import NotFound, ServiceError
 from . import bp
 from .access import current_membership, current_tenant
-from .forms import AddMemberForm, RoleForm, WorkspaceForm
+from .forms import InviteForm, RoleForm, WorkspaceForm
 
 
 @bp.route("/settings/")
@@ -42,6 +44,7 @@ def _settings_from(form: WorkspaceForm) -> tenants.Settings:
         verification_mode=form.verification_mode.data,
         allowed_origins=(form.allowed_origins.data or "").splitlines(),
         seat_limit=form.seat_limit.data if form.seat_limit.data is not None else "none",
+        unsigned_user_limit=form.unsigned_user_limit.data if form.unsigned_user_limit.data is not None else "none",
         audience=form.audience.data,
         require_audience=form.require_audience.data,
         issuer=form.issuer.data or "",
@@ -54,21 +57,31 @@ def _settings_from(form: WorkspaceForm) -> tenants.Settings:
 
 @bp.route("/settings/team", methods=["GET", "POST"])
 def settings_team():
+    """The team, its pending invitations, and the invite form: adding an address mails it an
+    invitation that grants nothing until its owner accepts it."""
     tenant, me = current_tenant(), current_membership()
-    form = AddMemberForm()
+    form = InviteForm()
     if form.validate_on_submit():
         try:
-            members.add_to_tenant(tenant, form.email.data, form.password.data or None, form.role.data, me.role)
+            invitations.invite(tenant, form.email.data, form.role.data, current_user, me.role, link_base=public_base())
         except ServiceError as error:
             db.session.rollback()
-            getattr(form, error.field if error.field in ("email", "password", "role") else "email").errors.append(error.message)
+            getattr(form, error.field if error.field in ("email", "role") else "email").errors.append(error.message)
         else:
-            flash(f"{form.email.data} was added as {form.role.data}.", "success")
+            flash(f"Invitation sent to {form.email.data.strip().lower()} ({form.role.data}).", "success")
             return redirect(url_for("dashboard.settings_team"))
-    team = members.team(tenant)
     return render_template(
-        "dashboard/settings/team.html", form=form, team=team, me=me, action_form=EmptyForm(), role_form=RoleForm()
+        "dashboard/settings/team.html", form=form, team=members.team(tenant), pending=invitations.pending(tenant),
+        me=me, action_form=EmptyForm(), role_form=RoleForm(),
     ), (400 if form.errors else 200)
+
+
+@bp.route("/settings/team/invitations/<id:invitation_id>/revoke", methods=["POST"])
+def settings_team_revoke(invitation_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return _team_action(lambda: invitations.revoke(current_tenant(), invitation_id, current_membership().role),
+                        "Invitation revoked.")
 
 
 @bp.route("/settings/team/<id:membership_id>/role", methods=["POST"])

@@ -4,10 +4,11 @@ from .keys import Rejection, UsedJti, VerificationKeyRow
 from .member import ROLES, Member, Membership
 from .people import EndUser, Organization, OrgMembership, RevokedSession
 from .signin import EmailSignIn
+from .staff import Invitation, StaffThrottle, StaffToken
 from .tenant import EMAIL_SIGN_IN_MODES, VERIFICATION_MODES, Tenant
 
 __all__ = [
     "Conversation", "EMAIL_SIGN_IN_MODES", "EmailSignIn", "EndUser", "Member", "Membership", "Message", "OrgMembership",
-    "Organization", "ROLES", "Rejection", "RevokedSession", "Tenant", "UsedJti", "VERIFICATION_MODES",
-    "VerificationKeyRow",
+    "Invitation", "Organization", "ROLES", "Rejection", "RevokedSession", "Tenant", "UsedJti", "VERIFICATION_MODES",
+    "VerificationKeyRow", "StaffThrottle", "StaffToken",
 ]

@@ -23,11 +23,18 @@ class Member(UserMixin, db.Model):
     # Part of the login cookie: bumping it (password change) ends every session.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the owner of the address proved it (a mailed link); None: the account can only verify.
+    # The operator's CLI sets it at creation (trusted); migration 0005 grandfathered older rows.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="member", cascade="all, delete-orphan")
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class Membership(db.Model):

@@ -7,6 +7,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import ROLES, Member, Membership, Tenant
+from ..models._types import utcnow
 from .errors import Conflict, NotFound, ServiceError
 from .validation import check_password, normalize_email
 
@@ -18,13 +19,24 @@ def find_member(email: str) -> Member | None:
     return db.session.scalar(select(Member).where(Member.email == email.strip().lower()))
 
 
-def create_member(email: str, password: str) -> Member:
-    """A new account (not committed); duplicate emails are refused."""
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def create_member(email: str, password: str, *, verified: bool, password_hash: str | None = None) -> Member:
+    """A new account (not committed); duplicate emails are refused.
+
+    `verified`: the address is proven (a mailed link was used, or the operator's CLI, which is
+    trusted, made it). An unverified account can log in but do nothing except verify.
+    `password_hash`: the password was checked and hashed already (sign-up hashes it on the request).
+    """
     email = normalize_email(email)
-    check_password(password)
+    if password_hash is None:
+        check_password(password)
     if find_member(email) is not None:
         raise Conflict(f"An account with the email {email} already exists.", "email")
-    member = Member(email=email, password_hash=generate_password_hash(password))
+    member = Member(email=email, password_hash=password_hash or generate_password_hash(password),
+                    email_verified_at=utcnow() if verified else None)
     db.session.add(member)
     return member
 
@@ -65,19 +77,23 @@ def team(tenant: Tenant) -> list[Membership]:
     return list(db.session.scalars(stmt))
 
 
-def add_to_tenant(tenant: Tenant, email: str, password: str | None, role: str, acting_role: str = "owner") -> Membership:
-    """Add an account to a workspace, creating the account when the email is new.
+def add_to_tenant(tenant: Tenant, email: str, password: str | None, role: str) -> Membership:
+    """The operator's `signet member add` (trusted): add an account to a workspace at once,
+    creating it verified when the email is new. Pages invite instead (services/invitations).
 
-    An existing account keeps its password: adding it grants the role, nothing else.
+    An existing account keeps its password and is granted the role only if its address is
+    proven: an unverified account may belong to someone who typed another person's address.
     """
-    _check_role(role)
-    _check_may_grant(acting_role, role)
+    check_role(role)
     email = normalize_email(email)
     member = find_member(email)
     if member is None:
         if not password:
             raise ServiceError("A new account needs a password.", "password")
-        member = create_member(email, password)
+        member = create_member(email, password, verified=True)
+    elif not member.is_verified:
+        raise Conflict(f"The account {email} has not proven its address yet: its owner must open the "
+                       "link mailed at sign-up (or reset the password) first.", "email")
     elif membership(member.id, tenant.id) is not None:
         raise Conflict(f"{email} is already a member of this workspace.", "email")
     link = Membership(tenant=tenant, member=member, role=role)
@@ -86,11 +102,24 @@ def add_to_tenant(tenant: Tenant, email: str, password: str | None, role: str, a
     return link
 
 
+def set_password(member_id: int, password: str) -> None:
+    """A new password ends every session of the member (not committed)."""
+    check_password(password)
+    db.session.execute(update(Member).where(Member.id == member_id).values(
+        password_hash=hash_password(password), session_version=Member.session_version + 1))
+
+
+def mark_verified(member_id: int) -> None:
+    """The address is proven (not committed); the first proof's time is kept."""
+    db.session.execute(update(Member).where(Member.id == member_id, Member.email_verified_at.is_(None))
+                       .values(email_verified_at=utcnow()))
+
+
 def change_role(tenant: Tenant, membership_id: int, role: str, acting_role: str) -> Membership:
-    _check_role(role)
+    check_role(role)
     link = _team_link(tenant, membership_id)
-    _check_may_grant(acting_role, link.role)
-    _check_may_grant(acting_role, role)
+    check_may_grant(acting_role, link.role)
+    check_may_grant(acting_role, role)
     if link.role == "owner" and role != "owner":
         _keep_an_owner(tenant)
     link.role = role
@@ -100,7 +129,7 @@ def change_role(tenant: Tenant, membership_id: int, role: str, acting_role: str)
 
 def remove_from_tenant(tenant: Tenant, membership_id: int, acting_role: str) -> None:
     link = _team_link(tenant, membership_id)
-    _check_may_grant(acting_role, link.role)
+    check_may_grant(acting_role, link.role)
     if link.role == "owner":
         _keep_an_owner(tenant)
     db.session.delete(link)
@@ -124,12 +153,12 @@ def _keep_an_owner(tenant: Tenant) -> None:
         raise ServiceError("A workspace keeps at least one owner: make someone else owner first.", "role")
 
 
-def _check_role(role: str) -> None:
+def check_role(role: str) -> None:
     if role not in ROLES:
         raise ServiceError(f"The role must be one of {', '.join(ROLES)} (got '{role}').", "role")
 
 
-def _check_may_grant(acting_role: str, role: str) -> None:
+def check_may_grant(acting_role: str, role: str) -> None:
     """Admins manage admins and agents; only owners make or unmake owners."""
     if role == "owner" and acting_role != "owner":
         raise ServiceError("Only an owner can grant, change or remove the owner role.", "role")

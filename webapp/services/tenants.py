@@ -33,10 +33,15 @@ def check_name(name: str) -> str:
     return name
 
 
-def create_tenant(name: str, owner_email: str, owner_password: str) -> Tenant:
-    """A new workspace and a new owner account, in one transaction."""
+def create_tenant(name: str, owner_email: str, owner_password: str, *, verified: bool = True,
+                  password_hash: str | None = None) -> Tenant:
+    """A new workspace and a new owner account, in one transaction.
+
+    The owner is verified by default: the operator's CLI and `signet demo` are trusted. /signup
+    passes verified=False (services/staff_tokens.sign_up): the address is proven by a mailed link.
+    """
     name = check_name(name)
-    owner = members.create_member(owner_email, owner_password)
+    owner = members.create_member(owner_email, owner_password, verified=verified, password_hash=password_hash)
     tenant = _new_tenant(name)
     db.session.add(Membership(tenant=tenant, member=owner, role="owner"))
     db.session.commit()
@@ -78,6 +83,7 @@ class Settings:
     verification_mode: str | None = None
     allowed_origins: list[str] | None = None
     seat_limit: int | None | str = None  # "none" removes the limit
+    unsigned_user_limit: int | None | str = None  # "none" removes the limit
     audience: str | None = None
     require_audience: bool | None = None
     issuer: str | None = None  # "" removes the pin
@@ -88,8 +94,12 @@ class Settings:
 
 
 def update_settings(tenant: Tenant, changes: Settings) -> Tenant:
-    """Validate every change first, then apply them together: a refusal changes nothing."""
+    """Validate every change first, then apply them together: a refusal changes nothing.
+
+    Switching to `required` ends every unsigned widget session at once (sessions.check)."""
     values = _validated(changes)
+    if values.get("verification_mode") == "required" and tenant.verification_mode != "required":
+        tenant.unsigned_sessions_generation = Tenant.unsigned_sessions_generation + 1
     for key, value in values.items():
         setattr(tenant, key, value)
     db.session.commit()
@@ -109,6 +119,8 @@ def _validated(c: Settings) -> dict:
         out["allowed_origins"] = list(dict.fromkeys(origins))
     if c.seat_limit is not None:
         out["seat_limit"] = _optional_int(c.seat_limit, "seat_limit", minimum=0)
+    if c.unsigned_user_limit is not None:
+        out["unsigned_user_limit"] = _optional_int(c.unsigned_user_limit, "unsigned_user_limit", minimum=0)
     if c.audience is not None:
         out["audience"] = _text(c.audience, "audience", required=True)
     if c.require_audience is not None:
@@ -162,6 +174,7 @@ def to_dict(tenant: Tenant) -> dict:
         "verification": tenant.verification_mode,
         "allowed_origins": list(tenant.allowed_origins or []),
         "seat_limit": tenant.seat_limit,
+        "unsigned_user_limit": tenant.unsigned_user_limit,
         "audience": tenant.audience,
         "require_audience": tenant.require_audience,
         "issuer": tenant.issuer,

@@ -1,0 +1,66 @@
+"""A real SMTP server (aiosmtpd) for tests that read what Signet mails."""
+from __future__ import annotations
+
+import email
+import re
+import threading
+from email.message import Message
+
+from aiosmtpd.controller import Controller
+
+from .servers import free_port
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self):
+        self.messages: list[Message] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self._arrived = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self._arrived:
+            self.messages.append(email.message_from_bytes(envelope.content))
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self._arrived.notify_all()
+        return "250 Message accepted"
+
+    def wait_for(self, count: int, timeout: float = 10) -> list[Message]:
+        with self._arrived:
+            assert self._arrived.wait_for(lambda: len(self.messages) >= count, timeout), \
+                f"expected {count} mail(s), got {len(self.messages)}"
+            return list(self.messages)
+
+    def to(self, address: str, count: int = 1, timeout: float = 10) -> list[Message]:
+        """The mails to `address`, once at least `count` of them arrived."""
+        with self._arrived:
+            def mine():
+                return [m for m in self.messages if m["To"] == address]
+            assert self._arrived.wait_for(lambda: len(mine()) >= count, timeout), \
+                f"expected {count} mail(s) to {address}, got {len(mine())}"
+            return mine()
+
+    @staticmethod
+    def body(message: Message) -> str:
+        return message.get_payload(decode=True).decode("utf-8")
+
+    def link(self, address: str, path: str, count: int = 1) -> str:
+        """The path (from `path` on) of the link in the latest mail to `address`."""
+        body = self.body(self.to(address, count)[-1])
+        match = re.search(re.escape(path) + r"[A-Za-z0-9_-]+", body)
+        assert match, f"no {path} link in the mail to {address}: {body}"
+        return match.group(0)
+
+
+def smtp_server(app):
+    """Start a server on a free loopback port and point the app at it; yields the Inbox."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config["SIGNET_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    try:
+        yield inbox
+    finally:
+        controller.stop()

@@ -1,0 +1,71 @@
+"""Accepting a team invitation: the mailed token AND being signed in as its address, or a new
+account made from the link (services/invitations.py holds the rules)."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, session, url_for
+from flask_login import current_user
+
+from ..errors import page_error
+from ..extensions import db
+from ..services import invitations
+from ..services.errors import ServiceError
+from ..services.invitations import WrongAccount
+from ..services.staff_tokens import LinkRefused
+from . import bp
+from .account_views import NO_REFERRER
+from .forms import EmptyForm, NewPasswordForm
+from .views import start_session
+
+
+@bp.route("/invitations/<token>")
+def invitation(token: str):
+    """What the invitation offers; reads only. Accept (signed in as its address), log in, or
+    create the account."""
+    try:
+        row = invitations.describe(token)
+    except LinkRefused as refused:
+        return page_error(refused.status, refused.message, NO_REFERRER)
+    return _page(row, token, NewPasswordForm())
+
+
+def _page(row, token: str, signup_form: NewPasswordForm, status: int = 200):
+    me = current_user.email if current_user.is_authenticated else None
+    return render_template("auth/invitation.html", invitation=row, token=token, me=me, form=EmptyForm(),
+                           signup_form=signup_form), status, NO_REFERRER
+
+
+@bp.route("/invitations/<token>/accept", methods=["POST"])
+def invitation_accept(token: str):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=url_for("auth.invitation", token=token)))
+    try:
+        link = invitations.accept(token, current_user._get_current_object())
+    except LinkRefused as refused:
+        return page_error(refused.status, refused.message, NO_REFERRER)
+    except WrongAccount as error:
+        return page_error(403, error.message, NO_REFERRER)
+    session["tenant"] = link.tenant_id
+    flash(f"You joined {link.tenant.name} as {link.role}.", "success")
+    return redirect(url_for("dashboard.home"))
+
+
+@bp.route("/invitations/<token>/signup", methods=["POST"])
+def invitation_signup(token: str):
+    """A new account for the invited address: the link proves it."""
+    form = NewPasswordForm()
+    try:
+        row = invitations.describe(token)
+        if form.validate_on_submit():
+            member = invitations.sign_up_and_accept(token, form.password.data)
+            start_session(member, row.tenant_id)
+            flash(f"Welcome to {row.tenant.name}.", "success")
+            return redirect(url_for("dashboard.home"))
+    except LinkRefused as refused:
+        db.session.rollback()
+        return page_error(refused.status, refused.message, NO_REFERRER)
+    except ServiceError as error:
+        db.session.rollback()
+        form.password.errors.append(error.message)
+    return _page(row, token, form, 400)

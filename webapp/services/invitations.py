@@ -1,0 +1,138 @@
+"""Team invitations (API.md §9): adding an address on the team page mails it an invitation; a
+pending invitation grants nothing. Its owner accepts with the mailed token while signed in as
+that exact address (or creates the account from the link, which proves the address).
+
+Invitations last 7 days; inviting the same address again replaces its pending invitation.
+Owners and admins see and revoke pending invitations; only owners invite owners. Accepting also
+checks that the inviter still manages the workspace and may still grant the role.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import selectinload
+
+from ..database import writing
+from ..extensions import db
+from ..models import Invitation, Member, Membership, Tenant
+from ..models._types import utcnow
+from . import mailer, members
+from .errors import Conflict, NotFound, ServiceError
+from .staff_tokens import LinkRefused, new_token, refusal, token_hash, well_formed
+from .validation import normalize_email
+
+INVITE_SECONDS = 7 * 24 * 3600
+
+
+class WrongAccount(ServiceError):
+    """Signed in as another address than the invitation's."""
+
+
+def invite(tenant: Tenant, email: str, role: str, inviter: Member, acting_role: str, *, link_base: str) -> Invitation:
+    """Record and mail an invitation; refuses an address that is already a member."""
+    members.check_role(role)
+    members.check_may_grant(acting_role, role)
+    address = normalize_email(email)
+    existing = members.find_member(address)
+    if existing is not None and members.membership(existing.id, tenant.id) is not None:
+        raise Conflict(f"{address} is already a member of this workspace.", "email")
+    token, digest = new_token()
+    now = utcnow()
+    db.session.execute(delete(Invitation).where(Invitation.tenant_id == tenant.id, Invitation.email == address,
+                                                Invitation.accepted_at.is_(None)))
+    invitation = Invitation(tenant_id=tenant.id, email=address, role=role, invited_by_id=inviter.id,
+                            token_hash=digest, created_at=now, expires_at=now + timedelta(seconds=INVITE_SECONDS))
+    db.session.add(invitation)
+    db.session.commit()
+    url = f"{link_base}/invitations/{token}"
+    body = (f"{inviter.email} invited you to the Signet workspace {tenant.name} as {role}.\n\n"
+            f"Open this link to accept (log in as {address}, or create your account from it):\n\n{url}\n\n"
+            "The invitation works once, for 7 days. If you do not expect it, ignore this mail.\n")
+    mailer.send(address, f"You are invited to {tenant.name} on Signet", body,
+                console_line=f"invitation {address} -> {url}")
+    return invitation
+
+
+def pending(tenant: Tenant) -> list[Invitation]:
+    return list(db.session.scalars(
+        select(Invitation).options(selectinload(Invitation.invited_by))
+        .where(Invitation.tenant_id == tenant.id, Invitation.accepted_at.is_(None), Invitation.expires_at > utcnow())
+        .order_by(Invitation.email)))
+
+
+def revoke(tenant: Tenant, invitation_id: int, acting_role: str) -> None:
+    row = db.session.scalar(select(Invitation).where(Invitation.id == invitation_id, Invitation.tenant_id == tenant.id,
+                                                     Invitation.accepted_at.is_(None)))
+    if row is None:
+        raise NotFound("No such pending invitation in this workspace.")
+    members.check_may_grant(acting_role, row.role)
+    db.session.delete(row)
+    db.session.commit()
+
+
+def describe(token: str) -> Invitation:
+    """The pending invitation of this token; reads only."""
+    row = _row(token)
+    problem = _problem(row)
+    if problem is not None:
+        raise problem
+    return row
+
+
+def accept(token: str, member: Member) -> Membership:
+    """Join the workspace: the token AND being signed in as its address; proves the address."""
+    with writing():
+        tenant_id = _accept(describe(token), member)
+    return members.membership(member.id, tenant_id)
+
+
+def sign_up_and_accept(token: str, password: str) -> Member:
+    """A new account for the invitation's address, verified by the link itself, and accepted, in
+    one transaction (a refused acceptance creates no account)."""
+    with writing():
+        row = describe(token)
+        if members.find_member(row.email) is not None:
+            raise Conflict(f"{row.email} already has a Signet account: log in to accept (or reset its password).",
+                           "password")
+        member = members.create_member(row.email, password, verified=True)
+        db.session.flush()
+        _accept(row, member)
+        member_id = member.id
+    return db.session.get(Member, member_id)
+
+
+def _accept(row: Invitation, member: Member) -> int:
+    if member.email != row.email:
+        raise WrongAccount(f"This invitation is for {row.email}: log in as that address to accept it.", "email")
+    _check_inviter(row)
+    claimed = db.session.execute(
+        update(Invitation).where(Invitation.id == row.id, Invitation.accepted_at.is_(None),
+                                 Invitation.expires_at > utcnow())
+        .values(accepted_at=utcnow()).returning(Invitation.id)).scalar()
+    if claimed is None:
+        raise refusal(True, False, "invitation")
+    members.mark_verified(member.id)
+    if members.membership(member.id, row.tenant_id) is None:
+        db.session.add(Membership(tenant_id=row.tenant_id, member_id=member.id, role=row.role))
+    return row.tenant_id
+
+
+def _check_inviter(row: Invitation) -> None:
+    """An invitation is only as good as its inviter's role today."""
+    link = members.membership(row.invited_by_id, row.tenant_id) if row.invited_by_id else None
+    if link is None or not link.can_manage or (row.role == "owner" and link.role != "owner"):
+        raise LinkRefused(410, "This invitation is no longer valid: ask the workspace for a new one.")
+
+
+def _row(token: str) -> Invitation | None:
+    if not well_formed(token):
+        return None
+    return db.session.scalar(select(Invitation).options(selectinload(Invitation.tenant))
+                             .where(Invitation.token_hash == token_hash(token)))
+
+
+def _problem(row: Invitation | None) -> LinkRefused | None:
+    if row is None:
+        return LinkRefused(400, "This invitation link is not valid, or it was revoked.")
+    return refusal(row.accepted_at is not None, row.expires_at <= utcnow(), "invitation")
