@@ -7,7 +7,8 @@ this makes a cluster of its own, so the postgres-marked tests run (never skip) o
 with the PostgreSQL packages `make system-deps` installs:
 
 - initdb into a fresh temporary folder (data, socket and log all inside it); as root, the
-  cluster runs as an unprivileged user (SIGNET_TEST_PG_USER, default `nobody`) that owns it;
+  cluster runs as an unprivileged user that owns it (SIGNET_TEST_PG_USER, default the
+  `postgres` account the package made, else `nobody`);
 - the server listens on 127.0.0.1 only, on a free port, and on a unix socket in that folder
   (mode 0700: only its owner can use the superuser's passwordless socket login);
 - the role `signet` (LOGIN CREATEDB, a random password) owns the database `signet_test`, as
@@ -46,6 +47,15 @@ def bin_dir() -> Path:
                      f"(or set {ENV} to a server of yours)")
 
 
+def default_user() -> str:
+    """initdb refuses root: the `postgres` account the package made, else `nobody`."""
+    try:
+        pwd.getpwnam("postgres")
+        return "postgres"
+    except KeyError:
+        return "nobody"
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -63,7 +73,7 @@ class Cluster:
         self.password = secrets.token_urlsafe(18)
         self.as_user: list[str] = []
         if os.geteuid() == 0:
-            user = pwd.getpwnam(os.environ.get("SIGNET_TEST_PG_USER", "nobody"))
+            user = pwd.getpwnam(os.environ.get("SIGNET_TEST_PG_USER") or default_user())
             self.as_user = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"]
             os.chown(self.root, user.pw_uid, user.pw_gid)
         self.run("mkdir", "-m", "700", str(self.sockets))

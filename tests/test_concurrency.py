@@ -44,7 +44,7 @@ def setup_tenant(database_url: str, tmp_path) -> tuple[str, str, str]:
     return result
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'race.sqlite3'}"
