@@ -135,6 +135,14 @@ def test_without_kid_the_newest_in_grace_key_is_tried_even_after_older_active_on
     assert code_of(jwt.encode(claims(), made[1][0], algorithm="ES256"), keys) == "token_unknown_key"
 
 
+def test_without_kid_and_every_key_in_one_state_the_two_newest_are_tried():
+    for in_grace in ((), (0, 1, 2)):
+        made = _es256_keys(3, in_grace)
+        keys = [vkey for _, vkey in made]
+        assert candidate_keys({"alg": "ES256"}, keys) == keys[:2]
+        assert code_of(jwt.encode(claims(), made[2][0], algorithm="ES256"), keys) == "token_unknown_key"
+
+
 def test_a_junk_token_without_kid_costs_at_most_two_signature_checks(monkeypatch, signers):
     from webapp.identity import verifier
 
@@ -146,7 +154,7 @@ def test_a_junk_token_without_kid_costs_at_most_two_signature_checks(monkeypatch
                         lambda signed, raw, key: checked.append(key.kid) or real(signed, raw, key))
     junk = unsigned({"alg": "ES256"}, claims(), b"x" * 64)
     assert code_of(junk, keys) == "token_unknown_key"
-    assert checked == ["key_0"]  # all three are active: the newest active one only
+    assert checked == ["key_0", "key_1"]  # all three are active: the two newest
     checked.clear()
     assert code_of(unsigned({"alg": "ES256", "kid": "key_2"}, claims(), b"x" * 64), keys) == "token_bad_signature"
     assert checked == ["key_2"]  # with kid: exactly that key

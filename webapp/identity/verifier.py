@@ -166,12 +166,15 @@ def candidate_keys(header: dict, keys: Sequence[VerificationKey]) -> list[Verifi
 def tried_without_kid(found: list[VerificationKey]) -> list[VerificationKey]:
     """The keys of one algorithm (newest first) a token without kid is tried with: all of them up
     to two, which covers a rotation (one active, one in grace, or two added side by side); beyond
-    that the newest active one and the newest in-grace one."""
+    that the newest active one and the newest in-grace one (the two newest when every live key
+    is in the same state)."""
     if len(found) <= MAX_TRIED_WITHOUT_KID:
         return found
-    active = next((key for key in found if not key.in_grace), None)
-    in_grace = next((key for key in found if key.in_grace), None)
-    return [key for key in (active, in_grace) if key is not None]
+    active = [key for key in found if not key.in_grace]
+    in_grace = [key for key in found if key.in_grace]
+    if active and in_grace:
+        return [active[0], in_grace[0]]
+    return found[:MAX_TRIED_WITHOUT_KID]
 
 
 def too_many_without_kid(header: dict, keys: Sequence[VerificationKey]) -> int:
@@ -208,8 +211,8 @@ def _verifying_key(token: str, candidates: list[VerificationKey], untried: int =
         raise TokenError(
             "token_unknown_key",
             f"This workspace has more than {MAX_TRIED_WITHOUT_KID} live {candidates[0].alg} keys or "
-            "secrets: a token without kid is tried only with the newest active and the newest "
-            "in-grace one, and neither verifies it. Put the key's kid in the token's header.",
+            "secrets: a token without kid is tried with two of them only (the newest active and "
+            "the newest in-grace one), and neither verifies it. Put the key's kid in the token's header.",
         )
     raise TokenError("token_bad_signature", "The token's signature does not verify.")
 

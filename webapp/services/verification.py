@@ -190,8 +190,7 @@ def _reason(tenant: Tenant, result: dict, keys: list) -> str | None:
         if count:
             what = "secrets" if header.get("alg") == "HS256" else "keys"
             return (f"This workspace has {count} live {header.get('alg')} {what}; tokens must name their kid. "
-                    f"Without kid only {', '.join(result['candidates'])} (the newest active and the newest "
-                    "in-grace one) are tried.")
+                    f"Without kid only {' and '.join(result['candidates'])} are tried.")
     if result["code"] == "token_bad_audience" and isinstance(claims, dict):
         if "aud" not in claims:
             return f"The token has no aud and this workspace requires one; this workspace's audience is {tenant.audience}."
