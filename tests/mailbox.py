@@ -45,12 +45,17 @@ class Inbox:
     def body(message: Message) -> str:
         return message.get_payload(decode=True).decode("utf-8")
 
-    def link(self, address: str, path: str, count: int = 1) -> str:
-        """The path (from `path` on) of the link in the latest mail to `address`."""
-        body = self.body(self.to(address, count)[-1])
-        match = re.search(re.escape(path) + r"[A-Za-z0-9_-]+", body)
-        assert match, f"no {path} link in the mail to {address}: {body}"
-        return match.group(0)
+    def link(self, address: str, path: str, count: int = 1, timeout: float = 10) -> str:
+        """The link starting with `path` in the latest mail to `address` that holds one, once
+        `count` such mails arrived."""
+        pattern = re.compile(re.escape(path) + r"[A-Za-z0-9_-]+")
+        with self._arrived:
+            def found():
+                return [m.group(0) for m in (pattern.search(self.body(x)) for x in self.messages
+                                             if x["To"] == address) if m]
+            assert self._arrived.wait_for(lambda: len(found()) >= count, timeout), \
+                f"expected {count} mail(s) to {address} with a {path} link, got {len(found())}"
+            return found()[-1]
 
 
 def smtp_server(app):

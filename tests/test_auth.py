@@ -118,6 +118,10 @@ def test_dashboard_requires_login_and_keeps_next(client):
         ("https://evil.example/", "/"),
         ("/\\evil.example", "/"),
         ("javascript:alert(1)", "/"),
+        ("/inbox\r\nSet-Cookie: planted=1", "/"),  # a header cannot carry CR/LF: refused, not a 500
+        ("/inbox\nLocation: https://evil.example/", "/"),
+        ("/inbox\t", "/"),
+        ("/inbox\x7f", "/"),
     ],
 )
 def test_login_redirects_only_to_relative_paths(client, factory, target, expected):
@@ -129,6 +133,13 @@ def test_login_redirects_only_to_relative_paths(client, factory, target, expecte
     )
     assert response.status_code == 302
     assert response.headers["Location"] == expected
+
+
+def test_a_logged_in_visit_to_login_with_a_control_character_in_next_is_no_500(owner_client):
+    for target in ("/users%0d%0aSet-Cookie:%20planted=1", "/users%0a", "/users"):
+        response = owner_client.get(f"/login?next={target}")
+        assert response.status_code == 302
+        assert response.headers["Location"] == ("/users" if target == "/users" else "/")
 
 
 def _fail(client, email, address):
@@ -190,6 +201,7 @@ def test_session_cookie_flags_and_reissue_at_login(app, factory):
 
 
 def test_session_cookie_is_secure_over_https(app, factory):
+    app.config["TRUSTED_HOSTS"] = ["signet.example"]  # a deployment's own host name (SIGNET_TRUSTED_HOSTS)
     tenant = factory.tenant()
     client = app.test_client()
     html = client.get("/login", base_url="https://signet.example").get_data(as_text=True)
