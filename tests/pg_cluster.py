@@ -56,6 +56,13 @@ def default_user() -> str:
         return "nobody"
 
 
+def utf8_locale() -> str:
+    """C.UTF-8 when the system has it (as Debian's clusters do): with plain C, PostgreSQL's
+    lower() and ILIKE fold only ASCII, and a search for "Émile" would not find "émile"."""
+    listed = subprocess.run(["locale", "-a"], capture_output=True, text=True).stdout.split()
+    return "C.UTF-8" if {"C.utf8", "C.UTF-8"} & set(listed) else "C"
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -88,7 +95,7 @@ class Cluster:
             raise RuntimeError(f"pg_cluster: {program} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
 
     def start(self) -> None:
-        self.run("initdb", "-D", str(self.data), "-U", "postgres", "-E", "UTF8", "--locale=C",
+        self.run("initdb", "-D", str(self.data), "-U", "postgres", "-E", "UTF8", f"--locale={utf8_locale()}",
                  "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync")
         for attempt in range(5):  # a free port may be taken between probing and binding
             self.port = free_port()
