@@ -5,16 +5,21 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..identity.verifier import explain
-from ..models import EndUser, Rejection
+from ..models import EndUser, Rejection, Tenant
+from . import origin_refusals
 from .conversations import iso
 
 
-def last_identification(tenant_id: int) -> dict:
+def last_identification(tenant: Tenant) -> dict:
+    """The newest identified user, the newest refusal other than an origin's, and the newest
+    refused origin that is still not allowed (with whether one click can allow it)."""
+    tenant_id = tenant.id
     user = db.session.scalar(
         select(EndUser).where(EndUser.tenant_id == tenant_id, EndUser.anonymous.is_(False))
         .order_by(EndUser.last_seen_at.desc()).limit(1))
     refusal = db.session.scalar(
-        select(Rejection).where(Rejection.tenant_id == tenant_id, Rejection.outcome == "refused")
+        select(Rejection).where(Rejection.tenant_id == tenant_id, Rejection.outcome == "refused",
+                                Rejection.code != origin_refusals.CODE)
         .order_by(Rejection.created_at.desc(), Rejection.id.desc()).limit(1))
     return {
         "user": None if user is None else {
@@ -25,7 +30,21 @@ def last_identification(tenant_id: int) -> dict:
             "code": refusal.code, "message": refusal.message, "explanation": explain(refusal.code),
             "kid": refusal.kid, "alg": refusal.alg, "origin": refusal.origin, "at": iso(refusal.created_at),
         },
+        "origin": refused_origin(tenant),
     }
+
+
+def refused_origin(tenant: Tenant) -> dict | None:
+    """The newest origin refusal whose origin is still refused, or None."""
+    rows = db.session.scalars(
+        select(Rejection).where(Rejection.tenant_id == tenant.id, Rejection.code == origin_refusals.CODE)
+        .order_by(Rejection.created_at.desc(), Rejection.id.desc()).limit(origin_refusals.KEEP))
+    allowed = set(tenant.allowed_origins or [])
+    row = next((r for r in rows if r.origin not in allowed), None)
+    if row is None:
+        return None
+    return {"origin": row.origin, "message": row.message, "at": iso(row.created_at),
+            "allow": origin_refusals.can_allow(tenant, row.origin)}
 
 
 VIA = {"token": "token", "login_link": "login link"}

@@ -14,7 +14,7 @@ from ..errors import api_error
 from ..extensions import csrf, limiter
 from ..identity.jose import strict_json
 from ..ratelimit import STORE_DOWN, store_down
-from ..services import snapshots
+from ..services import origin_refusals, snapshots
 from ..services.snapshots import TenantInfo
 from . import bp
 
@@ -38,6 +38,8 @@ def guard():
     origin = request.headers.get("Origin")
     g.origin = origin
     if origin is not None and not origin_allowed(g.tenant, origin):
+        # The browser hides this answer from the page: the dashboard shows it (bounded).
+        origin_refusals.record(g.tenant, origin, request.method, request.path)
         return api_error(403, "origin_not_allowed", f"The origin {origin[:200]} is not in this workspace's allowed origins.")
     if request.method == "OPTIONS":
         return current_app.response_class(status=204)
