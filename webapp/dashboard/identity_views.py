@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from ..auth.forms import EmptyForm
 from ..extensions import db
 from ..models._types import utcnow
-from ..services import keyring, tenants, verification
+from ..services import keyring, origin_refusals, tenants, verification
 from ..services.errors import NotFound, ServiceError
 from ..templating import add_settings_page
 from . import bp
@@ -107,9 +107,10 @@ def settings_debugger():
     tenant = current_tenant()
     form = DebuggerForm()
     result = verification.diagnose(tenant, form.token.data) if form.validate_on_submit() else None
+    rejections = verification.recent_rejections(tenant, outcome="refused")
     return render_template(
-        "dashboard/settings/debugger.html", form=form, result=result, now=utcnow(),
-        rejections=verification.recent_rejections(tenant, outcome="refused"),
+        "dashboard/settings/debugger.html", form=form, result=result, now=utcnow(), rejections=rejections,
+        refused_origins=origin_refusals.still_refused(tenant, rejections),
     )
 
 
