@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -113,6 +114,10 @@ class RedisServer:
             self.process.wait(timeout=10)
             self.process = None
 
+    def freeze(self, frozen: bool = True) -> None:
+        """SIGSTOP (or SIGCONT): the kernel still accepts connections, nothing answers."""
+        os.kill(self.process.pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+
 
 class PostgresServer:
     """A private PostgreSQL cluster on a free port that a test can stop and start again.
@@ -150,6 +155,21 @@ class PostgresServer:
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def freeze(self, frozen: bool = True) -> None:
+        """SIGSTOP (or SIGCONT) the postmaster and every backend: the server's kernel still
+        accepts connections and acknowledges packets, but nothing answers."""
+        with open(os.path.join(self.data, "postmaster.pid")) as handle:
+            main = int(handle.readline())
+        pids = [main]
+        for entry in os.listdir("/proc"):
+            try:
+                if entry.isdigit() and int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == main:
+                    pids.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue  # the process ended meanwhile
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
 
     def destroy(self) -> None:
         import shutil

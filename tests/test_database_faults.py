@@ -4,6 +4,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from sqlalchemy import text
 
 from webapp.extensions import db
 from webapp.services import tenants
@@ -63,3 +64,33 @@ def test_database_stopped_then_back(postgres, tmp_path):
     finally:
         server.stop()
     assert "Traceback" not in server.output()
+
+
+@pytest.mark.postgres
+def test_connection_lost_after_the_commit_keeps_the_response(postgres_url, tmp_path):
+    """The server closes the request's connection between the commit and the end-of-request
+    ROLLBACK (as a restart does): the stored write is answered with its 200, never gunicorn's
+    own HTML 500 (which would make the client retry a write that was stored)."""
+    migrate(postgres_url, "k")
+    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url, SECRET_KEY="k")
+    with app.app_context():
+        tenant_id = tenants.create_tenant("Teardown", "teardown@example.com", PASSWORD).public_id
+        db.session.remove()
+        db.engine.dispose()
+    server = Server({"SIGNET_DATABASE_URL": postgres_url, "SIGNET_SECRET_KEY": "k"}, app="tests.fault_app:app")
+    set_user = f"{server.url}/api/v1/widget/{tenant_id}/set-user"
+    try:
+        for index in range(3):
+            request = urllib.request.Request(set_user, data=json.dumps({"id": f"kept-{index}"}).encode(), headers={
+                "Content-Type": "application/json", "X-Test-Kill-Connection": "1"})
+            with urllib.request.urlopen(request, timeout=20) as response:
+                assert response.status == 200
+                assert json.loads(response.read())["user"]["id"] == f"kept-{index}"
+        assert call(set_user, {"id": "after"})[0] == 200  # the pool dropped the dead connection
+    finally:
+        server.stop()
+    assert "database cleanup failed, connection dropped" in server.output()
+    assert "Traceback" not in server.output()
+    with app.app_context():
+        stored = db.session.execute(text("SELECT count(*) FROM end_user WHERE external_id LIKE 'kept-%'")).scalar()
+    assert stored == 3

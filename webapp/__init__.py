@@ -23,10 +23,11 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.config.update(load_config(Path(app.instance_path)))
     app.config.update(overrides or {})
 
-    from . import database, security, templating
+    from . import database, ratelimit, security, templating
 
     database.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    ratelimit.configure(app)  # short Redis timeouts and a circuit breaker for the limiter's store
     with security.pages_only(app):  # their request hooks skip the JSON API
         csrf.init_app(app)
         limiter.init_app(app)

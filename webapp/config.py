@@ -64,6 +64,9 @@ def load_config(instance: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
         "RATELIMIT_HEADERS_ENABLED": False,
         # Flask-Limiter (the login throttle) swallows store errors when failing open; when failing
+        # PostgreSQL: a statement's time limit in seconds (server side, and client side while serving
+        # a request, so a frozen server answers 503, not a hang); 0 turns both off (webapp/pgbounds.py).
+        "SIGNET_DATABASE_TIMEOUT": float(os.environ.get("SIGNET_DATABASE_TIMEOUT", "2")),
         # closed they reach errors.py, which answers 503.
         "RATELIMIT_SWALLOW_ERRORS": _fail_mode(os.environ.get("SIGNET_RATELIMIT_FAIL", "open")) == "open",
         "MAX_CONTENT_LENGTH": 1024 * 1024,

@@ -1,19 +1,27 @@
-"""Database binding: SQLite tuned for concurrent requests, PostgreSQL as is, and write transactions.
+"""Database binding: SQLite tuned for concurrent requests, PostgreSQL bounded in time, and write
+transactions.
 
 `writing()` opens a transaction that will write: on SQLite it starts with BEGIN IMMEDIATE, so it
 takes the write lock up front and waits for it (busy_timeout) instead of failing when a read
 snapshot turns out stale; on PostgreSQL the caller locks the rows it changes (FOR UPDATE).
+
+PostgreSQL never hangs a request (webapp/pgbounds.py): connect timeout, TCP keepalives, a
+server-side statement_timeout and a client-side bound on every wait for the server, so a frozen
+or unreachable server gives 503 within seconds. The end-of-request cleanup never raises: a
+ROLLBACK on a connection the server closed (a restart) is logged and the connection dropped, and
+the response already built is sent as it is.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from . import models  # noqa: F401  (registers every table on the metadata)
+from . import pgbounds
 from .extensions import db
 
 SQLITE_BUSY_MS = 10_000
@@ -27,10 +35,37 @@ def init_app(app: Flask) -> None:
         options.setdefault("connect_args", {})["timeout"] = SQLITE_BUSY_MS / 1000
         options["pool_pre_ping"] = False  # a local file: nothing to ping, and it costs a query per request
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    elif uri.startswith("postgresql+psycopg"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = pgbounds.engine_options(
+            app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), app.config["SIGNET_DATABASE_TIMEOUT"])
     db.init_app(app)
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs them in
+    # reverse): the session is already removed when theirs runs, which then has nothing to do.
+    app.teardown_appcontext(_remove_session)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
+        elif db.engine.dialect.driver == "psycopg":
+            pgbounds.bound_engine(db.engine, app.config["SIGNET_DATABASE_TIMEOUT"])
+
+
+def _remove_session(_error: BaseException | None = None) -> None:
+    """End the request's session without ever raising.
+
+    Raising here (outside every error handler) would make gunicorn answer its own HTML 500 in
+    place of the response already built: for a write that was stored, the client would retry it.
+    A ROLLBACK on a connection the server closed (PostgreSQL restarted) is the usual case.
+    """
+    try:
+        db.session.remove()
+    except Exception as error:  # noqa: BLE001  whatever the driver raised, the response stands
+        cause = getattr(error, "orig", None) or error
+        current_app.logger.warning("database cleanup failed, connection dropped: %s", cause.__class__.__name__)
+        try:
+            db.session.invalidate()  # the broken connection is closed, never returned to the pool
+        except Exception:  # noqa: BLE001  already as closed as it gets
+            pass
+        db.session.registry.clear()
 
 
 def is_sqlite() -> bool:

@@ -9,7 +9,8 @@ statement sees what is committed at that moment, and no transaction stays open b
 requests. Snapshots are immutable; writes go through the ORM models under a lock
 (people._write).
 
-A read that meets a dropped connection (the database restarted) reconnects and runs once more;
+A read that meets a dropped connection (the database restarted) reconnects and runs once more,
+unless the server did not answer in time (webapp/pgbounds.py: the connections are bounded);
 any other database error is raised as SQLAlchemy would raise it, so the 503 handler applies.
 `Engine.dispose()` closes the engine's read connections in every thread; a thread that ends
 closes its own (the registry holds them weakly, a finalizer closes the connection).
@@ -30,6 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
+from ..pgbounds import DatabaseTimeout
 
 
 @dataclass(frozen=True)
@@ -192,8 +194,8 @@ def _run(statement: str, params: dict) -> list[dict]:
             dropped = held is not None and held.engine.dialect.is_disconnect(error, held.connection, None)
             if dropped:  # any other error (a bad value) leaves the connection as good as it was
                 _discard(held)
-                if attempt == 1:
-                    continue
+                if attempt == 1 and not isinstance(error, DatabaseTimeout):  # a server that did not
+                    continue  # answer in time would not answer a second try either: 503 now, not twice as late
             # As SQLAlchemy would raise it, so the error handlers (503 when the database is down) apply.
             raise DBAPIError.instance(statement, params, error, db.engine.dialect.loaded_dbapi.Error) from error
     raise AssertionError("unreachable")

@@ -9,6 +9,7 @@ import time
 from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
 from limits import parse
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from ..errors import api_error
 from ..extensions import csrf, limiter
@@ -93,7 +94,9 @@ def _read_json():
     if (length or 0) > MAX_BODY:
         return api_error(413, "payload_too_large", "The body is over 64 KiB.")
     # The declared length exactly; without one (chunked), up to one byte past the limit.
-    raw = request.stream.read(MAX_BODY + 1 if length is None else length)
+    raw = _read_body(MAX_BODY + 1 if length is None else length)
+    if raw is None:
+        return api_error(400, "invalid_json", "The body could not be read (malformed chunked encoding, or cut short).")
     if len(raw) > MAX_BODY:
         return api_error(413, "payload_too_large", "The body is over 64 KiB.")
     if not raw and request.endpoint == "widget_api.logout":
@@ -109,6 +112,20 @@ def _read_json():
         return api_error(400, "invalid_json", "The body must be a JSON object.")
     g.body = body
     return None
+
+
+def _read_body(size: int) -> bytes | None:
+    """Up to `size` bytes of the body, or None when the server could not read it: a malformed
+    chunked encoding (the server's InvalidChunkSize and kin), a client gone or cut short
+    (ClientDisconnected, NoMoreData, a read timeout). A bad body is the client's error: 400."""
+    try:
+        return request.stream.read(size)
+    except ClientDisconnected:
+        return None
+    except HTTPException:
+        raise  # 413 from the content-length limit keeps its own answer
+    except Exception:  # noqa: BLE001  each server has its own body-reader errors; all mean "unreadable"
+        return None
 
 
 @bp.after_request
