@@ -357,3 +357,44 @@ def test_no_kid_token_with_three_live_keys_names_the_reason(app, cli, tenant_id,
     assert code_of(app, tenant_id, jwt.encode(claims(), first, algorithm="ES256", headers={"kid": kid1})) == "ok"
     for private in (second, third):
         assert code_of(app, tenant_id, jwt.encode(claims(), private, algorithm="ES256")) == "ok"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def race_app(request, tmp_path):
+    """The app on SQLite, or on a fresh PostgreSQL database."""
+    from .conftest import make_app
+
+    if request.param == "sqlite":
+        yield make_app(tmp_path)
+        return
+    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=request.getfixturevalue("postgres_url"))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_concurrent_adds_never_pass_the_cap(race_app):
+    """Eight adds at once into a workspace with room for one: exactly one is stored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with race_app.app_context():
+        public_id = tenants.create_tenant("Race", "race-keys@example.com", "correct horse battery staple").public_id
+        for _ in range(keyring.MAX_LIVE_PER_ALG - 1):
+            keyring.create_secret(tenants.get_tenant(public_id))
+
+    def add(_):
+        with race_app.app_context():
+            try:
+                keyring.create_secret(tenants.get_tenant(public_id))
+                return "added"
+            except ServiceError:
+                return "refused"
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(add, range(8)))
+    assert sorted(outcomes) == ["added"] + ["refused"] * 7
+    with race_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(VerificationKeyRow)) == keyring.MAX_LIVE_PER_ALG

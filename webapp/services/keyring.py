@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
+from ..database import writing
 from ..extensions import db
 from ..identity import keys as keytools
 from ..identity.errors import KeyRejected
@@ -51,17 +52,19 @@ def grace_seconds() -> int:
 
 def create_secret(tenant: Tenant, replace: bool = False, label: str | None = None) -> tuple[VerificationKeyRow, str]:
     """A new HS256 secret; the plaintext is returned this once and stored only encrypted."""
-    now = utcnow()
-    _make_room(tenant, "HS256", now)
-    if replace:
-        _start_grace(tenant, "secret", now)
+    label = _label(label)
     secret = keytools.generate_secret()
     kid = keytools.new_kid("sec")
-    row = VerificationKeyRow(
-        tenant_id=tenant.id, kid=kid, kind="secret", alg="HS256", created_at=now, label=_label(label),
-        secret_ciphertext=secret_box().encrypt(secret, kid), secret_hint=secret[-4:],
-    )
-    _save(tenant, row)
+    with writing():
+        now = utcnow()
+        _make_room(tenant, "HS256", now)
+        if replace:
+            _start_grace(tenant, "secret", now)
+        row = VerificationKeyRow(
+            tenant_id=tenant.id, kid=kid, kind="secret", alg="HS256", created_at=now, label=label,
+            secret_ciphertext=secret_box().encrypt(secret, kid), secret_hint=secret[-4:],
+        )
+        db.session.add(row)
     return row, secret
 
 
@@ -73,15 +76,17 @@ def add_public_key(
         parsed = keytools.parse_public_key(pem, alg or None)
     except KeyRejected as error:
         raise ServiceError(str(error), "pem") from None
-    now = utcnow()
-    _make_room(tenant, parsed.alg, now)
-    if replace:
-        _start_grace(tenant, "public_key", now)
-    row = VerificationKeyRow(
-        tenant_id=tenant.id, kid=keytools.new_kid("key"), kind="public_key", alg=parsed.alg, created_at=now,
-        public_pem=parsed.spki_pem, fingerprint=parsed.fingerprint, label=_label(label),
-    )
-    _save(tenant, row)
+    label = _label(label)
+    with writing():
+        now = utcnow()
+        _make_room(tenant, parsed.alg, now)
+        if replace:
+            _start_grace(tenant, "public_key", now)
+        row = VerificationKeyRow(
+            tenant_id=tenant.id, kid=keytools.new_kid("key"), kind="public_key", alg=parsed.alg, created_at=now,
+            public_pem=parsed.spki_pem, fingerprint=parsed.fingerprint, label=label,
+        )
+        db.session.add(row)
     return row
 
 
@@ -143,8 +148,9 @@ def newest_secret(tenant: Tenant) -> tuple[str, str] | None:
 def _make_room(tenant: Tenant, alg: str, now: datetime) -> None:
     """Refuse a new secret or key past MAX_LIVE_PER_ALG live ones of its algorithm.
 
-    The keys_version bump comes first: it locks the tenant row (PostgreSQL) or takes the write
-    lock (SQLite) until commit, so two concurrent adds are counted one after the other."""
+    Inside `writing()` (BEGIN IMMEDIATE on SQLite: the write lock before the count), and the
+    keys_version bump comes first, which locks the tenant row on PostgreSQL until commit: two
+    concurrent adds are counted one after the other."""
     _bump(tenant)
     live = db.session.scalar(
         select(func.count()).select_from(VerificationKeyRow).where(
@@ -154,7 +160,6 @@ def _make_room(tenant: Tenant, alg: str, now: datetime) -> None:
         )
     )
     if live >= MAX_LIVE_PER_ALG:
-        db.session.rollback()
         what = "signing secrets" if alg == "HS256" else f"{alg} public keys"
         raise ServiceError(
             f"This workspace already has {live} live {what} (active or in their grace window), the "
@@ -200,12 +205,6 @@ def _start_grace(tenant: Tenant, kind: str, now: datetime) -> None:
         )
         .values(grace_ends_at=now + timedelta(seconds=grace_seconds()))
     )
-
-
-def _save(tenant: Tenant, row: VerificationKeyRow) -> None:
-    """Store a new secret or key; _make_room already bumped the tenant's keys_version."""
-    db.session.add(row)
-    db.session.commit()
 
 
 def _bump(tenant: Tenant) -> None:
