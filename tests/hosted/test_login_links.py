@@ -10,7 +10,7 @@ import time
 import pytest
 
 from .conftest import (
-    add_user, configure, set_cookie_header, sign_out, stored_counts, user_count, user_row,
+    add_signed_user, add_user, configure, set_cookie_header, sign_out, stored_counts, user_count, user_row,
 )
 
 SESSION = re.compile(r'data-session="([^"]+)"')
@@ -41,8 +41,9 @@ def test_user_object_creates_a_verified_user_and_answers_303_without_the_code(cl
 
 @pytest.fixture
 def two_users(app, tenant):
+    """Alice, known from unsigned data only, and Bob, known from signed data (his email is proven)."""
     add_user(app, tenant, "u-a", email="alice@example.com", name="Alice")
-    add_user(app, tenant, "u-b", email="bob@example.com", name="Bob")
+    add_signed_user(app, tenant, "u-b", email="bob@example.com", name="Bob")
     return tenant
 
 
@@ -161,6 +162,7 @@ def test_the_cookie_flags_over_http(client, tenant):
 
 
 def test_the_cookie_is_secure_over_https(app, tenant):
+    app.config["TRUSTED_HOSTS"] = ["signet.example.com"]  # a deployment's own host name (SIGNET_TRUSTED_HOSTS)
     client = app.test_client()
     response = client.get(tenant.link({"user": {"id": "u-1"}}), base_url="https://signet.example.com")
     assert response.status_code == 303
@@ -215,13 +217,14 @@ def test_a_session_revoked_elsewhere_signs_the_page_out(client, tenant):
 
 
 def test_an_expired_session_is_signed_out(client, app, tenant):
-    from webapp.services import sessions
+    from webapp.services import sessions, snapshots
 
     add_user(app, tenant, "u-1")
     with app.test_request_context():
-        user_id = user_row(app, tenant, "u-1").id
-        old, _ = sessions.issue(tenant.id, user_id=user_id, now=time.time() - 25 * 3600)
-        fresh, _ = sessions.issue(tenant.id, user_id=user_id)
+        info = snapshots.tenant(tenant.public_id)
+        user = snapshots.user_by_id(user_row(app, tenant, "u-1").id)
+        old, _ = sessions.issue(info, user=user, how=sessions.UNSIGNED, now=time.time() - 25 * 3600)
+        fresh, _ = sessions.issue(info, user=user, how=sessions.UNSIGNED)
     client.set_cookie(tenant.cookie, fresh, path=tenant.page)
     assert "Signed in as" in client.get(tenant.page).get_data(as_text=True)
     client.set_cookie(tenant.cookie, old, path=tenant.page)
@@ -241,7 +244,8 @@ def test_a_new_link_replaces_and_revokes_the_previous_session(client, tenant):
 
 def test_seats_the_next_new_user_is_refused_and_existing_ones_still_get_in(client, app, tenant):
     configure(app, tenant, seat_limit=2)
-    add_user(app, tenant, "u-1", name="First")
+    add_signed_user(app, tenant, "u-1", name="First")
+    add_user(app, tenant, "walk-in")  # known only from unsigned data: takes no seat
     assert client.get(tenant.link({"user": {"id": "u-2"}})).status_code == 303  # the last seat
     before = stored_counts(app)
     refused = client.get(tenant.link({"user": {"id": "u-3"}}))
@@ -250,7 +254,10 @@ def test_seats_the_next_new_user_is_refused_and_existing_ones_still_get_in(clien
     assert user_row(app, tenant, "u-3") is None and stored_counts(app) == before
     assert client.get(tenant.link({"user": {"id": "u-1", "name": "First again"}})).status_code == 303
     assert client.get(tenant.link({"id": "u-2"})).status_code == 303
-    assert user_count(app, tenant) == 2
+    # A link with a user object verifies the unsigned user: that takes a seat, and none is left.
+    assert client.get(tenant.link({"user": {"id": "walk-in"}})).status_code == 403
+    assert user_row(app, tenant, "walk-in").verified is False
+    assert user_count(app, tenant) == 3
 
 
 def test_unknown_tenant_is_a_readable_404(client):
@@ -312,7 +319,8 @@ def test_an_exp_too_large_for_a_float_is_malformed_not_a_500(client, app, tenant
 
 def test_an_email_claimed_in_unsigned_data_never_catches_someone_elses_sign_in(client, app, tenant):
     """Mallory sends setUser({id: "mallory", email: <victim's>}) unsigned. A signed link naming that
-    email signs in the verified victim; with two unverified claimants, neither (unknown_user)."""
+    email signs in the victim, whose email is proven; an email only unsigned data claims signs in
+    nobody (unknown_user), whether one user or two claim it."""
     assert client.get(tenant.link({"user": {"id": "victim", "email": "vic@corp.example", "name": "Vic"}})).status_code == 303
     add_user(app, tenant, "mallory", email="VIC@corp.example", name="Mallory")  # seen more recently
     other = app.test_client()
@@ -322,4 +330,8 @@ def test_an_email_claimed_in_unsigned_data_never_catches_someone_elses_sign_in(c
     add_user(app, tenant, "u-1", email="same@corp.example")
     add_user(app, tenant, "u-2", email="same@corp.example")
     response = app.test_client().get(tenant.link({"email": "same@corp.example"}))
+    assert response.status_code == 401 and "unknown_user" in response.get_data(as_text=True)
+
+    add_user(app, tenant, "mallory-2", email="only@corp.example")  # the only claimant: still nobody
+    response = app.test_client().get(tenant.link({"email": "only@corp.example"}))
     assert response.status_code == 401 and "unknown_user" in response.get_data(as_text=True)

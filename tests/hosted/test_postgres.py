@@ -7,7 +7,7 @@ import pytest
 
 
 from ..helpers import csrf_of
-from .conftest import add_user, configure, stored_counts, user_count, user_row
+from .conftest import add_signed_user, configure, stored_counts, user_count, user_row
 from .test_email_signin import ask, confirm, link_in
 
 pytestmark = pytest.mark.postgres
@@ -46,7 +46,7 @@ def test_login_links_and_seats(app, client, tenant):
 
 
 def test_a_mailed_link_signs_in_once_under_a_race(app, client, tenant, smtp):
-    add_user(app, tenant, "u-jane", email="jane@example.com", name="Jane")
+    add_signed_user(app, tenant, "u-jane", email="jane@example.com", name="Jane")  # her email is proven
     ask(client, tenant, "jane@example.com")
     path, _ = link_in(smtp.wait_for(1)[0])
     assert race(app, path) == [303] + [410] * 7

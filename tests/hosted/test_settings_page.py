@@ -10,7 +10,7 @@ from webapp.services import keyring, tenants
 
 from ..conftest import PASSWORD
 from ..helpers import csrf_of, login, post_form
-from .conftest import add_user, make_tenant
+from .conftest import add_signed_user, add_user, make_tenant
 
 PAGE = "/settings/login-links"
 TEST_LINK = "/settings/login-links/test-link"
@@ -45,12 +45,15 @@ def test_agents_are_refused(as_role, method, path):
 
 def test_the_page_shows_seats_and_code_samples_for_this_workspace(app, admin):
     tenant = admin.tenant
-    add_user(app, tenant, "u-1")
-    add_user(app, tenant, "u-2")
+    add_signed_user(app, tenant, "u-1")
+    add_signed_user(app, tenant, "u-2")
+    add_user(app, tenant, "walk-in")  # unsigned: counted apart, takes no seat
     with app.app_context():
-        tenants.update_settings(tenants.get_tenant(tenant.public_id), tenants.Settings(seat_limit=10))
+        tenants.update_settings(tenants.get_tenant(tenant.public_id),
+                                tenants.Settings(seat_limit=10, unsigned_user_limit=5))
     body = admin.get(PAGE).get_data(as_text=True)
     assert "Seats used: <strong>2</strong> of 10" in body
+    assert "Unsigned users: <strong>1</strong> of 5" in body
     audience = f"signet:{tenant.public_id}"  # a new workspace's own audience, set by every sample
     for needle in ("jsonwebtoken", 'from "jose"', "PyJWT", tenant.public_id, tenant.kid,
                    f'audience: "{audience}"', f'.setAudience("{audience}")', f'"aud": "{audience}"',
@@ -62,21 +65,23 @@ def test_the_page_shows_seats_and_code_samples_for_this_workspace(app, admin):
 def test_saving_the_settings_goes_through_the_tenant_rules(app, admin):
     public_id = admin.tenant.public_id
     data = {"login_links_enabled": "y", "login_links_require_jti": "y", "login_links_max_age": "300",
-            "seat_limit": "5", "email_sign_in": "create"}
+            "seat_limit": "5", "unsigned_user_limit": "7", "email_sign_in": "create"}
     assert post_form(admin, PAGE, data).status_code == 302
     saved = tenant_of(app, public_id)
     assert (saved["login_links"], saved["login_links_require_jti"], saved["login_links_max_age"],
-            saved["seat_limit"], saved["email_sign_in"]) == ("on", True, 300, 5, "create")
+            saved["seat_limit"], saved["unsigned_user_limit"], saved["email_sign_in"]) == ("on", True, 300, 5, 7, "create")
 
-    cleared = {"login_links_max_age": "", "seat_limit": "", "email_sign_in": "off"}  # as a browser sends them
+    cleared = {"login_links_max_age": "", "seat_limit": "", "unsigned_user_limit": "",
+               "email_sign_in": "off"}  # as a browser sends them
     assert post_form(admin, PAGE, cleared).status_code == 302
     saved = tenant_of(app, public_id)
-    assert (saved["login_links"], saved["login_links_max_age"], saved["seat_limit"], saved["email_sign_in"]) == \
-        ("off", None, None, "off")
+    assert (saved["login_links"], saved["login_links_max_age"], saved["seat_limit"], saved["unsigned_user_limit"],
+            saved["email_sign_in"]) == ("off", None, None, None, "off")
 
 
 @pytest.mark.parametrize("data", [{"login_links_max_age": "0", "email_sign_in": "existing"},
                                   {"seat_limit": "-1", "email_sign_in": "existing"},
+                                  {"unsigned_user_limit": "-1", "email_sign_in": "existing"},
                                   {"email_sign_in": "everyone"}])
 def test_invalid_settings_change_nothing(app, admin, data):
     before = tenant_of(app, admin.tenant.public_id)

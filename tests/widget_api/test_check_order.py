@@ -89,7 +89,7 @@ def test_a_token_refused_by_field_rules_is_not_used_up(app, client, tenant, brok
 
 def test_seat_limit_before_replay(app, client, tenant):
     settings(app, tenant, seat_limit=1)
-    identify(client, {"id": "first"})
+    identify(client, {"jwt": sign({"id": "first"}, tenant)})  # a verified user: takes the seat
     token = sign({"id": "second", "jti": "seat-jti"}, tenant, "EdDSA")
     assert_error(set_user(client, {"jwt": token}), 403, "seat_limit_reached")
     assert count(app, UsedJti) == 0 and count(app, EndUser) == 1
@@ -102,27 +102,34 @@ def test_seat_limit_before_replay(app, client, tenant):
 
 @pytest.fixture
 def world(app, client, tenant):
-    """Stored state worth protecting: a verified and an unverified user with organizations and
-    conversations, a used jti, and an anonymous visitor with a conversation of their own."""
+    """Stored state worth protecting: a verified and an unverified user with organizations (acme
+    signed, uma-co not) and conversations, a used jti, and an anonymous visitor with a conversation
+    of their own. The seat and the unsigned users' limit are both full."""
     acme = [{"id": "acme", "name": "Acme", "attrs": {"plan": "pro"}}]
     verified = identify(client, {"jwt": sign({"id": "v", "name": "Vera", "organizations": acme, "jti": "used"},
                                              tenant)})
-    plain = identify(client, {"id": "u", "name": "Uma", "attrs": {"a": 1}, "organizations": acme})
+    plain = identify(client, {"id": "u", "name": "Uma", "attrs": {"a": 1}, "organizations": UMA_CO})
     visitor = identify(client, {"id": None})
     for data in (verified, plain, visitor):
         assert call(client, "POST", "conversations", {"body": "hi"}, session=data["session"]).status_code == 201
-    settings(app, tenant, seat_limit=2)
+    settings(app, tenant, seat_limit=1, unsigned_user_limit=1)
     return {"visitor": {"X-Signet-Visitor": visitor["visitorId"]}, "uma": plain["session"]}
 
 
-CHANGES = {"name": "Changed", "attrs": {"b": 2}, "organizations": [{"id": "acme", "name": "Renamed"},
+UMA_CO = [{"id": "uma-co", "name": "Uma Co"}]
+CHANGES = {"name": "Changed", "attrs": {"b": 2}, "organizations": [{"id": "uma-co", "name": "Renamed"},
                                                                     {"id": "fresh", "name": "Fresh"}]}
+SIGNED_ORG = [{"id": "acme", "name": "Acme", "attrs": {"plan": "pro"}}]
 
 REFUSALS = [
     ("field-error", lambda t: {"id": "u", **CHANGES, "email": "bad"}, 400, "invalid_field", "email"),
     ("unknown-field", lambda t: {"id": "u", **CHANGES, "avatar_url": "https://x.example/a.png"}, 400,
      "unknown_field", "avatar_url"),
     ("verification-required", lambda t: {"id": "v", **CHANGES}, 403, "verification_required", None),
+    ("joins-signed-org", lambda t: {"id": "u", **CHANGES, "organizations": UMA_CO + SIGNED_ORG}, 403,
+     "verification_required", "organizations[1].id"),
+    ("new-user-renames-signed-org", lambda t: {"id": "new", **CHANGES, "organizations": [
+        {"id": "acme", "name": "Renamed"}]}, 403, "verification_required", "organizations[0].id"),
     ("seat-unsigned", lambda t: {"id": "new", **CHANGES}, 403, "seat_limit_reached", None),
     ("seat-signed-jti", lambda t: {"jwt": sign({"id": "new", "jti": "fresh-jti", **CHANGES}, t)}, 403,
      "seat_limit_reached", None),

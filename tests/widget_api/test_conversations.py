@@ -108,12 +108,15 @@ def test_not_found(app, client):
 
 @pytest.fixture
 def org_world(app, client, tenant, other_tenant):
-    """acme: admin + mate (members), outsider in another org; the other tenant mirrors the ids."""
+    """acme: admin + mate (members), outsider in another org; the other tenant mirrors the ids.
+    Memberships come from signed data: only those widen a ctx scope."""
     acme = [{"id": "acme", "name": "Acme"}]
     people = {
-        "admin": identify(client, {"id": "admin", "organizations": acme + [{"id": "side", "name": "Side"}]}),
-        "mate": identify(client, {"id": "mate", "organizations": acme}),
-        "outsider": identify(client, {"id": "outsider", "organizations": [{"id": "globex", "name": "Globex"}]}),
+        "admin": identify(client, {"jwt": sign({"id": "admin", "organizations": acme + [{"id": "side", "name": "Side"}]},
+                                               tenant)}),
+        "mate": identify(client, {"jwt": sign({"id": "mate", "organizations": acme}, tenant)}),
+        "outsider": identify(client, {"jwt": sign({"id": "outsider", "organizations": [{"id": "globex", "name": "Globex"}]},
+                                                  tenant)}),
     }
     convs = {name: start(client, data["session"], f"from {name}")["id"] for name, data in people.items()}
     foreign = identify(client, {"id": "mate", "organizations": acme}, tenant=other_tenant)

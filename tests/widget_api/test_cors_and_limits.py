@@ -96,20 +96,25 @@ def test_without_a_list_every_web_origin_is_served(client, tenant):
 
 
 def test_seat_limit_reached(app, client, tenant):
+    """Seats are the users the tenant vouches for (here: signed data); see test_unsigned_reach for
+    unsigned users, who have their own limit."""
+    def signed(user_id, **fields):
+        return {"jwt": sign({"id": user_id, **fields}, tenant)}
+
     settings(app, tenant, seat_limit=2)
-    identify(client, {"id": "u-1"})
-    identify(client, {"jwt": sign({"id": "u-2"}, tenant)})
+    identify(client, signed("u-1"))
+    identify(client, signed("u-2"))
     visitor = identify(client, {"id": None})
     call(client, "POST", "conversations", {"body": "hi"}, session=visitor["session"])  # an anonymous row: no seat
-    assert_error(set_user(client, {"id": "u-3"}), 403, "seat_limit_reached")
-    assert_error(set_user(client, {"id": "u-3"}, headers={"X-Signet-Visitor": visitor["visitorId"]}),
+    assert_error(set_user(client, signed("u-3")), 403, "seat_limit_reached")
+    assert_error(set_user(client, signed("u-3"), headers={"X-Signet-Visitor": visitor["visitorId"]}),
                  403, "seat_limit_reached")
     assert count(app, EndUser, EndUser.external_id == "u-3") == 0
     assert count(app, EndUser, EndUser.anonymous.is_(True)) == 1
-    assert identify(client, {"id": "u-1", "name": "Jane"})["user"]["name"] == "Jane"  # existing users served
+    assert identify(client, signed("u-1", name="Jane"))["user"]["name"] == "Jane"  # existing users served
     assert identify(client, {"id": None})["user"]["anonymous"] is True
     settings(app, tenant, seat_limit=3)
-    identify(client, {"id": "u-3"})
+    identify(client, signed("u-3"))
 
 
 def test_payload_too_large(app, client):

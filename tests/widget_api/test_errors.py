@@ -154,7 +154,10 @@ def test_unknown_user_for_a_login_only_code(app, client, tenant):
     for claims in ({"id": "nobody"}, {"sub": "nobody"}, {"email": "nobody@example.com"}):
         assert_error(set_user(client, {"externalAuthCode": sign(claims, tenant)}), 401, "unknown_user")
     assert count(app, EndUser) == 1
-    known = identify(client, {"externalAuthCode": sign({"email": "known@example.com"}, tenant)})
+    # An email only unsigned data claimed is not proven: it names nobody; the id does.
+    assert_error(set_user(client, {"externalAuthCode": sign({"email": "known@example.com"}, tenant)}), 401,
+                 "unknown_user")
+    known = identify(client, {"externalAuthCode": sign({"id": "known"}, tenant)})
     assert known["user"]["id"] == "known" and known["user"]["verified"] is False
 
 
@@ -166,7 +169,7 @@ def test_login_links_disabled(app, client, tenant):
 
 def expired_session(app, tenant):
     with app.app_context():
-        return sessions.issue(tenant.id, visitor_id=sessions.new_visitor_id(), now=time.time() - 86400 - 5)[0]
+        return sessions.issue(tenant, visitor_id=sessions.new_visitor_id(), now=time.time() - 86400 - 5)[0]
 
 
 def logged_out_session(app, client, tenant, other):

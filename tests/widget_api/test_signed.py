@@ -102,6 +102,8 @@ def test_login_link_codes_through_set_user(app, client, tenant):
     row = stored(app)
     assert (row.verified_via, row.created_via) == ("login_link", "login_link")
     identify(client, {"id": "u-2", "email": "bob@example.com", "name": "Bob"})
-    login_only = identify(client, {"externalAuthCode": sign({"email": "bob@example.com", "name": "Mallory"}, tenant)})
+    # Bob's email is only self-asserted (unsigned data): it signs nobody in (API.md §9).
+    assert_error(set_user(client, {"externalAuthCode": sign({"email": "bob@example.com"}, tenant)}), 401, "unknown_user")
+    login_only = identify(client, {"externalAuthCode": sign({"id": "u-2", "name": "Mallory"}, tenant)})
     assert login_only["user"]["id"] == "u-2" and login_only["user"]["name"] == "Bob"
     assert login_only["user"]["verified"] is False and stored(app, "u-2").name == "Bob"

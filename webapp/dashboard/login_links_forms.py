@@ -11,6 +11,7 @@ class LoginLinksForm(FlaskForm):
     login_links_max_age = IntegerField("Maximum age in seconds (exp − iat)",
                                        validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
     seat_limit = IntegerField("Seat limit", validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
+    unsigned_user_limit = IntegerField("Unsigned users' limit", validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
     email_sign_in = SelectField("Email sign-in", choices=EMAIL_SIGN_IN_CHOICES)
 
 

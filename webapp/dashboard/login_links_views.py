@@ -22,7 +22,8 @@ def _page(form=None, test_form=None, test_link=None, status=200):
     return render_template(
         "dashboard/settings/login_links.html", tenant=tenant, form=form or LoginLinksForm(formdata=None, obj=tenant),
         test_form=test_form or TestLinkForm(formdata=None), test_link=test_link,
-        seats_used=people.seats_used(tenant.id), sample=signing_sample(tenant),
+        seats_used=people.seats_used(tenant.id), unsigned_used=people.seats_used(tenant.id, verified=False),
+        sample=signing_sample(tenant),
         page_url=f"{base}/m/{tenant.public_id}",
     ), status
 
@@ -37,6 +38,7 @@ def settings_login_links():
             login_links_require_jti=form.login_links_require_jti.data,
             login_links_max_age="none" if form.login_links_max_age.data is None else form.login_links_max_age.data,
             seat_limit="none" if form.seat_limit.data is None else form.seat_limit.data,
+            unsigned_user_limit="none" if form.unsigned_user_limit.data is None else form.unsigned_user_limit.data,
             email_sign_in=form.email_sign_in.data,
         )
         try:

@@ -158,6 +158,27 @@ def check_nullable_id(value: object, path: str) -> str | None:
     return _check_id(value, path, " (or null for an anonymous visitor)")
 
 
+# Ids Signet makes itself (email sign-in's `email:<address>`, `email-sha256:<hex>` when that is too
+# long, and `signet:` for any later kind). Unsigned data can never name them, so nobody claims the
+# account email sign-in makes for someone else's address; signed data (a token, a login link) may.
+RESERVED_ID_PREFIXES: Final = ("email:", "email-sha256:", "signet:")
+
+
+def is_reserved_id(external_id: str) -> bool:
+    """True for an id in the namespace of users Signet creates (exact, case-sensitive prefixes)."""
+    return external_id.startswith(RESERVED_ID_PREFIXES)
+
+
+def check_unsigned_id(value: object, path: str) -> str | None:
+    """As `check_nullable_id`, refusing the ids reserved for users Signet creates."""
+    user_id = check_nullable_id(value, path)
+    if user_id is not None and is_reserved_id(user_id):
+        prefixes = ", ".join(f'"{p}"' for p in RESERVED_ID_PREFIXES)
+        raise invalid(path, f"ids beginning with {prefixes} are reserved for users Signet creates"
+                            " (email sign-in); only signed data may name them")
+    return user_id
+
+
 def _check_id(value: object, path: str, hint: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         if value.bit_length() <= _MAX_ID_BITS and len(str(value)) <= MAX_ID_CHARS:

@@ -13,14 +13,14 @@ A field left out is `MISSING` (keep the stored value); `null` is None (clear it)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Literal, Mapping, TypeVar
 
 from webapp.identity.errors import FieldError, IdentityError
 from webapp.identity.fields import (
     INVALID, MAX_NAME_CHARS, MAX_ORGANIZATIONS, MISSING, ORG_FIELDS, UNKNOWN, USER_FIELDS,
     AttrValue, Missing, check_attr_count, check_attr_key, check_attr_value, check_attrs,
-    check_avatar_url, check_email, check_id, check_name, check_nullable_id, describe, invalid,
+    check_avatar_url, check_email, check_id, check_name, check_unsigned_id, describe, invalid,
     is_safe_https_url, is_valid_email, key_path, reject_unknown_keys,
 )
 
@@ -37,11 +37,15 @@ BodyKind = Literal["anonymous", "unsigned", "jwt", "external_auth_code"]
 
 @dataclass(frozen=True)
 class OrgData:
-    """One membership. `attrs` left out keeps the organization's stored attrs; null gives {}."""
+    """One membership. `attrs` left out keeps the organization's stored attrs; null gives {}.
+
+    `path`: where it was sent (`organizations[3]`, the last occurrence of its id), for refusals.
+    """
 
     id: str
     name: str
     attrs: Attrs | Missing = MISSING
+    path: str = field(default="organizations[0]", compare=False)
 
 
 @dataclass(frozen=True)
@@ -129,13 +133,14 @@ def classify_body(body: dict) -> Classified:
 
 
 def parse_unsigned(body: object) -> UserData:
-    """`setUser({...})` data: every key must be in the table and `id` must be present."""
+    """`setUser({...})` data: every key must be in the table and `id` must be present, and not an id
+    reserved for users Signet creates (`fields.RESERVED_ID_PREFIXES`)."""
     if not isinstance(body, dict):
         raise FieldError(INVALID, f"user data must be a JSON object; got {describe(body)}")
     reject_unknown_keys(body, USER_FIELDS, "")
     if "id" not in body:
         raise invalid("id", "missing; send the user's id, or null for an anonymous visitor")
-    user_id = check_nullable_id(body["id"], "id")
+    user_id = check_unsigned_id(body["id"], "id")
     return _user_fields(body, "", user_id, strict=True)
 
 
@@ -298,4 +303,4 @@ def _parse_org(item: object, path: str, *, strict: bool) -> OrgData:
     attrs: Attrs | Missing = MISSING
     if "attrs" in item:
         attrs = check_attrs(item["attrs"], f"{path}.attrs") or {}
-    return OrgData(id=org_id, name=name, attrs=attrs)
+    return OrgData(id=org_id, name=name, attrs=attrs, path=path)

@@ -36,12 +36,19 @@ class EndUser(db.Model):
     avatar_url: Mapped[str | None] = mapped_column(String(2048), default=None)
     attrs: Mapped[dict] = mapped_column(JSON, default=dict)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
-    # How it was verified: "token" (setUser({jwt}) / <signet-widget>) or "login_link", with the key.
+    # How it was verified: "token" (setUser({jwt}) / <signet-widget>), "login_link" (with the key)
+    # or "email" (email sign-in: no key).
     verified_via: Mapped[str | None] = mapped_column(String(16), default=None)
     verified_alg: Mapped[str | None] = mapped_column(String(8), default=None)
     verified_kid: Mapped[str | None] = mapped_column(String(64), default=None)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The stored email was proven: it came from signed data or an email sign-in, never from
+    # unsigned data. Only such a user is signed in by that email (email sign-in, login-only links).
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_via: Mapped[str] = mapped_column(String(16), default="widget")  # widget | login_link | email
+    # Bumped by "end all sessions": every session carries the value it was issued under and ends
+    # once it is behind (services/sessions.check).
+    sessions_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -62,12 +69,17 @@ class Organization(db.Model):
     external_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     attrs: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Described by signed data at least once: from then on only signed data renames, changes or joins it.
+    signed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class OrgMembership(db.Model):
-    """A user's membership in an organization; `position` keeps the order the app sent."""
+    """A user's membership in an organization; `position` keeps the order the app sent.
+
+    `signed`: made by signed data. Only signed memberships widen a `ctx` scope (<signet-dashboard>).
+    """
 
     __tablename__ = "org_membership"
 
@@ -77,6 +89,7 @@ class OrgMembership(db.Model):
     )
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    signed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     user: Mapped[EndUser] = relationship(back_populates="memberships")
     organization: Mapped[Organization] = relationship(lazy="joined")

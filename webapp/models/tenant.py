@@ -19,6 +19,7 @@ class Tenant(db.Model):
         CheckConstraint("verification_mode IN ('optional', 'report', 'required')", name="verification_mode"),
         CheckConstraint("email_sign_in IN ('off', 'existing', 'create')", name="email_sign_in"),
         CheckConstraint("seat_limit IS NULL OR seat_limit >= 0", name="seat_limit"),
+        CheckConstraint("unsigned_user_limit IS NULL OR unsigned_user_limit >= 0", name="unsigned_user_limit"),
         CheckConstraint("login_links_max_age IS NULL OR login_links_max_age > 0", name="max_age"),
     )
 
@@ -30,7 +31,9 @@ class Tenant(db.Model):
 
     verification_mode: Mapped[str] = mapped_column(String(16), default="optional")
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Seats: identified users the tenant vouches for (verified). Unsigned users have their own cap.
     seat_limit: Mapped[int | None] = mapped_column(Integer, default=None)
+    unsigned_user_limit: Mapped[int | None] = mapped_column(Integer, default=None)
     audience: Mapped[str] = mapped_column(String(255), default="signet-widget")
     require_audience: Mapped[bool] = mapped_column(Boolean, default=False)
     issuer: Mapped[str | None] = mapped_column(String(255), default=None)
@@ -40,6 +43,9 @@ class Tenant(db.Model):
     email_sign_in: Mapped[str] = mapped_column(String(16), default="existing")
     # Bumped whenever a key or secret changes, so every process reloads its cached keyring.
     keys_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Bumped when the tenant switches to `required`: an unsigned session carries the value it was
+    # issued under and ends once it is behind (services/sessions.check).
+    unsigned_sessions_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<Tenant {self.public_id}>"

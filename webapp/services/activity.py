@@ -47,7 +47,7 @@ def refused_origin(tenant: Tenant) -> dict | None:
             "allow": origin_refusals.can_allow(tenant, row.origin)}
 
 
-VIA = {"token": "token", "login_link": "login link"}
+VIA = {"token": "token", "login_link": "login link", "email": "email sign-in"}
 
 
 def verification(user: EndUser) -> tuple[str, str]:

@@ -172,7 +172,9 @@ def _staff_name(member: Member | None) -> str | None:
 
 def dashboard(session: WidgetSession) -> dict:
     """<signet-dashboard>: the user's own conversations; with ctx role admin and an orgId of one of
-    their organizations, every conversation of that organization's members. Never anything else."""
+    their organizations, every conversation of that organization's members. Never anything else.
+    Only memberships made by signed data count, the admin's and the members' alike (API.md §9):
+    unsigned data can neither put its messages into an admin's view nor make anyone an admin."""
     user = subject_user(session)
     if user is None or user.anonymous:
         return {"scope": "user", "organization": None, "conversations": []}
@@ -181,7 +183,8 @@ def dashboard(session: WidgetSession) -> dict:
     if org is None:
         stmt = stmt.where(Conversation.user_id == user.id)
     else:
-        members = select(OrgMembership.user_id).where(OrgMembership.organization_id == org.id)
+        members = select(OrgMembership.user_id).where(OrgMembership.organization_id == org.id,
+                                                      OrgMembership.signed.is_(True))
         stmt = stmt.where(or_(Conversation.user_id == user.id, Conversation.user_id.in_(members)))
     rows = db.session.scalars(stmt.order_by(Conversation.updated_at.desc()).limit(LIST_LIMIT)).all()
     return {
@@ -196,7 +199,7 @@ def _admin_org(session: WidgetSession, user: EndUser) -> Organization | None:
     if ctx.get("role") != "admin" or not isinstance(ctx.get("orgId"), (str, int)) or isinstance(ctx.get("orgId"), bool):
         return None
     return db.session.scalar(select(Organization).join(OrgMembership).where(
-        OrgMembership.user_id == user.id, Organization.tenant_id == session.tenant_id,
+        OrgMembership.user_id == user.id, OrgMembership.signed.is_(True), Organization.tenant_id == session.tenant_id,
         Organization.external_id == str(ctx["orgId"])))
 
 

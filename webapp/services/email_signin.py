@@ -1,19 +1,25 @@
 """Email sign-in on the hosted page (API.md §5): a one-time link mailed to the address typed in.
 
-- The answer to a request never says whether the address is known: `request_link` returns
-  quietly when it sends nothing, and the mail goes out on a background thread.
+- The answer to a request never says whether the address is known, by its content or its
+  time: `request_link` only checks what was typed and queues the rest (services/background.py);
+  `send_link` then finds the user, stores the link and mails it, or does nothing.
 - A link is a random 32-byte token; only its SHA-256 is stored, with the address, the expiry
   (15 minutes) and who asked. Opening it (GET) only reads; the confirmation (POST) uses it up
   with one conditional UPDATE (unused and unexpired) in the transaction that also finds or
   creates the user, so it signs in once, and a refusal (no seat left) leaves it unused.
-- Modes (`tenant.email_sign_in`): `off` refuses; `existing` mails only addresses of users
-  already known (case-insensitive); `create` mails any address and creates the user at the
-  confirmation, taking a seat: past the seat limit the click is refused with the seat page.
+- Who a link signs in: the user whose email is proven (`email_verified`: it came from signed
+  data or an earlier email sign-in), else the user email sign-in made for that address. An email
+  that only unsigned data claimed never catches a sign-in (snapshots.user_id_by_email).
+- Modes (`tenant.email_sign_in`): `off` refuses; `existing` mails only addresses such a user
+  has (case-insensitive); `create` mails any address and creates the user at the confirmation,
+  taking a seat: past the seat limit the click is refused with the seat page.
 - A user created here has the external id `email:<lowercased address>` (a hash when that
   would pass 255 characters): stable, so two confirmations racing create one user (the unique
   tenant + external id), readable in the dashboard, and usable by the tenant's backend to name
-  that user in signed data or login links. They are not verified: an email proves a mailbox,
-  not the tenant's account (verification stays "token" or "login link").
+  that user in signed data or login links. Unsigned data can never name such an id (the
+  reserved prefixes, identity.fields.RESERVED_ID_PREFIXES).
+- Signing in proves the address: the user is verified (`verified_via` "email" unless signed data
+  verified them already) and their email is proven, so unsigned data naming them is refused.
 """
 from __future__ import annotations
 
@@ -31,9 +37,10 @@ from sqlalchemy.exc import IntegrityError
 from ..database import writing
 from ..extensions import db
 from ..identity.errors import IdentityError
+from ..identity.fields import RESERVED_ID_PREFIXES
 from ..identity.userdata import is_valid_email
 from ..models import EmailSignIn, EndUser, Tenant
-from . import mailer, sessions, snapshots
+from . import background, mailer, sessions, snapshots
 from .people import check_seat  # the seat rule lives once, in people
 from .snapshots import UserInfo
 
@@ -87,11 +94,18 @@ def _check_enabled(tenant) -> None:
                             "This workspace does not offer email sign-in: use the link from its app.")
 
 
-def request_link(tenant, email: object, *, link_base: str, ip: str | None = None, now: float | None = None) -> bool:
-    """Mail a sign-in link when this address may sign in. The return value (whether a link was
-    made) is for tests and logs only: the page answers the same either way."""
+def request_link(tenant, email: object, *, link_base: str, ip: str | None = None) -> None:
+    """Accept a request for a link: refuse it when email sign-in is off or the address is
+    malformed (what was typed, not who it names), else hand it to the background worker. The
+    request does the same work for every address, so neither its answer nor its time says
+    whether the address is known (issue 20 #10): `send_link` decides that, off the request."""
     _check_enabled(tenant)
     address = check_address(email)
+    background.after_request(send_link, tenant, address, link_base, ip)
+
+
+def send_link(tenant, address: str, link_base: str, ip: str | None = None, now: float | None = None) -> bool:
+    """(Background, or tests) Mail a sign-in link when this address may sign in; whether one was made."""
     now, now_dt = _now(now)
     if tenant.email_sign_in == "existing" and snapshots.user_id_by_email(tenant.id, address) is None:
         return False
@@ -146,8 +160,9 @@ def confirm(tenant, token: str, *, now: float | None = None) -> SignedIn:
         except IntegrityError:  # the same new user created by a concurrent confirmation: find it
             if attempt == WRITE_ATTEMPTS - 1:
                 raise
-    bearer, session = sessions.issue(tenant.id, user_id=user_id, now=now)
-    return SignedIn(user=snapshots.user_by_id(user_id), token=bearer, session=session)
+    user = snapshots.user_by_id(user_id)
+    bearer, session = sessions.issue(tenant, user=user, how=sessions.EMAIL, now=now)
+    return SignedIn(user=user, token=bearer, session=session)
 
 
 def _row(tenant_id: int, token: str) -> EmailSignIn | None:
@@ -180,31 +195,54 @@ def _claim(tenant_id: int, digest: str, now_dt: datetime) -> str | None:
     return db.session.execute(stmt).scalar()
 
 
+_EMAIL_PREFIX, _HASH_PREFIX = RESERVED_ID_PREFIXES[:2]
+
+
 def external_id_for(email: str) -> str:
-    candidate = "email:" + email.lower()
+    candidate = _EMAIL_PREFIX + email.lower()
     if len(candidate) <= 255:
         return candidate
-    return "email-sha256:" + hashlib.sha256(email.lower().encode("utf-8")).hexdigest()
+    return _HASH_PREFIX + hashlib.sha256(email.lower().encode("utf-8")).hexdigest()
 
 
 def _find_or_create(tenant, email: str, now_dt: datetime) -> int:
+    """The user this proven address signs in as, marked verified; created in `create` mode."""
     user_id = snapshots.user_id_by_email(tenant.id, email)
     if user_id is None:
         found = snapshots.user(tenant.id, external_id_for(email))
-        user_id = found.id if found is not None else None
+        user_id = found.id if found is not None and not found.anonymous else None
     if user_id is not None:
-        db.session.execute(update(EndUser).where(EndUser.id == user_id).values(last_seen_at=now_dt))
+        _mark_proven(tenant, db.session.get(EndUser, user_id, with_for_update=True), email, now_dt)
         return user_id
     if tenant.email_sign_in != "create":
         raise SignInRefused(403, "no_account", "There is no account with this email in this workspace.")
-    if tenant.seat_limit is not None:
-        db.session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
-        check_seat(tenant)
+    _check_seat(tenant)
     user = EndUser(tenant_id=tenant.id, external_id=external_id_for(email), email=email, attrs={},
-                   created_via="email", first_seen_at=now_dt, last_seen_at=now_dt)
+                   created_via="email", verified=True, verified_via="email", verified_at=now_dt,
+                   email_verified=True, first_seen_at=now_dt, last_seen_at=now_dt)
     db.session.add(user)
     db.session.flush()
     return user.id
+
+
+def _check_seat(tenant) -> None:
+    """A user email sign-in verifies takes a seat (people.check_seat), under the tenant's lock."""
+    if tenant.seat_limit is not None:
+        db.session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
+        check_seat(tenant, verified=True)
+
+
+def _mark_proven(tenant, user: EndUser, email: str, now_dt: datetime) -> None:
+    """The sign-in proved this address: the user is verified by email (unless signed data verified
+    them already, whose record is kept) and, when their stored email was not proven (the
+    `email:` user found by its id), it becomes this address."""
+    if not user.verified:
+        _check_seat(tenant)
+        user.verified, user.verified_via, user.verified_alg, user.verified_kid = True, "email", None, None
+        user.verified_at = user.verified_at or now_dt
+    if not user.email_verified:
+        user.email, user.email_verified = email, True
+    user.last_seen_at = now_dt
 
 
 def _prune(now_dt: datetime) -> int:

@@ -37,8 +37,8 @@ _FIELDS = (("email", "email"), ("name", "name"), ("avatar_url", "avatar_url"))
 class Refused(IdentityError):
     """A refusal that is neither a token nor a field error: 401 unknown_user, the 403s."""
 
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(code, message)
+    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+        super().__init__(code, message, field)
         self.status = status
 
 
@@ -114,15 +114,26 @@ def _check_link_policy(tenant: Tenant, verified: VerifiedToken, origin: str | No
         raise TokenError("token_malformed", problem)
 
 
-def _refuse_unsigned(tenant: Tenant, user_id: str, origin: str | None, message: str) -> None:
+def _refuse_unsigned(tenant: Tenant, user_id: str, origin: str | None, message: str,
+                     field: str | None = None) -> None:
     verification.log_rejection(tenant, "verification_required", f"Unsigned data for user '{user_id[:100]}'. {message}",
                                origin=origin)
-    raise Refused(403, "verification_required", message)
+    raise Refused(403, "verification_required", f"{field}: {message}" if field else message, field)
+
+
+def _check_unsigned_orgs(tenant: Tenant, data: UserData, current, origin: str | None, lock: bool = False) -> None:
+    """Unsigned data may not join, rename or change an organization signed data described (§9)."""
+    if data.organizations is MISSING:
+        return
+    org = organizations.refused_for_unsigned(tenant.id, current, data.organizations, lock=lock)
+    if org is not None:
+        _refuse_unsigned(tenant, data.id, origin, f"the organization '{org.id[:100]}' is managed by signed data:"
+                         " unsigned data may not join, rename or change it (send {jwt}).", f"{org.path}.id")
 
 
 def _anonymous(tenant: Tenant, visitor_id: str | None, now: float) -> Identified:
     visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
-    token, session = sessions.issue(tenant.id, visitor_id=visitor, now=now)
+    token, session = sessions.issue(tenant, visitor_id=visitor, now=now)
     return Identified(user=None, visitor_id=visitor, token=token, session=session)
 
 
@@ -140,19 +151,26 @@ def _identify(tenant: Tenant, data: UserData, proof: Proof | None, verified: Ver
     user = snapshots.user(tenant.id, data.id, visitor if visitor_id else None)
     _check_may_change(tenant, user, data.id, proof, origin)
     if user is None:
-        check_seat(tenant)
+        if proof is None:
+            _check_unsigned_orgs(tenant, data, (), origin)  # verification_required before seat_limit_reached
+        check_seat(tenant, verified=proof is not None)
         merge = None
     else:
         merge = user.visitor_row
+    first_proof = user is not None and proof is not None and not user.verified
+    if first_proof:
+        check_seat(tenant, verified=True)  # a user the tenant now vouches for takes a seat
     now_dt = datetime.fromtimestamp(now, timezone.utc)
-    if user is None or merge is not None or (verified and verified.jti) or (
-            data.organizations is not MISSING and organizations.would_change(user.organizations, data.organizations)):
+    if user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None) or (
+            data.organizations is not MISSING
+            and organizations.would_change(user.organizations, data.organizations, signed=proof is not None)):
         user = snapshots.user_by_id(_write(tenant, data, proof, verified, visitor, created_via, origin, now))
     elif _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
         user = _update_in_place(tenant, user, data, proof, origin, now_dt)
     elif tenant.verification_mode == "report" and proof is None:
         _log_would_refuse(tenant, data.id, origin)
-    token, session = sessions.issue(tenant.id, user_id=user.id, ctx=ctx, now=now)
+    how = proof.via if proof is not None else sessions.UNSIGNED  # the session ends with what vouched for it
+    token, session = sessions.issue(tenant, user=user, how=how, kid=proof and proof.kid, ctx=ctx, now=now)
     return Identified(user=user, visitor_id=visitor, token=token, session=session)
 
 
@@ -163,19 +181,27 @@ def _check_may_change(tenant: Tenant, user: UserInfo | EndUser | None, external_
                          "This user is verified: their data can only come signed (send {jwt}).")
 
 
-def seats_used(tenant_id: int) -> int:
-    """Identified end users (anonymous visitors take no seat)."""
+def seats_used(tenant_id: int, verified: bool = True) -> int:
+    """Seats: identified users the tenant vouches for (verified by a token, a login link or an email
+    sign-in). With verified=False: the unsigned (unverified) identified users, counted against
+    their own cap, so they can never use up the seats verified users need. Anonymous visitors
+    count for neither."""
     return db.session.scalar(select(func.count()).select_from(EndUser).where(
-        EndUser.tenant_id == tenant_id, EndUser.anonymous.is_(False))) or 0
+        EndUser.tenant_id == tenant_id, EndUser.anonymous.is_(False), EndUser.verified.is_(verified))) or 0
 
 
-def check_seat(tenant: Tenant) -> None:
-    if tenant.seat_limit is None:
+def check_seat(tenant: Tenant, verified: bool = True) -> None:
+    """Room for one more verified user (the seat limit) or unsigned user (the unsigned-user limit)."""
+    limit = tenant.seat_limit if verified else tenant.unsigned_user_limit
+    if limit is None:
         return
-    used = seats_used(tenant.id)
-    if used >= tenant.seat_limit:
+    if seats_used(tenant.id, verified) >= limit:
+        if verified:
+            raise Refused(403, "seat_limit_reached",
+                          f"This workspace has no seats left ({limit} used): ask its admin for more.")
         raise Refused(403, "seat_limit_reached",
-                      f"This workspace has no seats left ({tenant.seat_limit} used): ask its admin for more.")
+                      f"This workspace's limit of {limit} unsigned users is reached: new users must come with"
+                      " signed data ({jwt}), or ask its admin to raise the unsigned users' limit.")
 
 
 def _visitor_row(tenant_id: int, visitor: str) -> EndUser | None:
@@ -189,12 +215,27 @@ def _would_change(user: UserInfo, data: UserData, proof: Proof | None) -> bool:
             return True
     if data.attrs is not MISSING and not same_attrs(user.attrs or {}, data.attrs or {}):
         return True
-    if data.organizations is not MISSING and organizations.would_change(user.organizations, data.organizations):
+    if data.organizations is not MISSING and organizations.would_change(user.organizations, data.organizations,
+                                                                        signed=proof is not None):
+        return True
+    if _email_verified(user.email, user.email_verified, data, proof) is not None:
         return True
     if proof is not None and (not user.verified or (user.verified_via, user.verified_alg, user.verified_kid)
                               != (proof.via, proof.alg, proof.kid)):
         return True
     return False
+
+
+def _email_verified(stored: str | None, proven: bool, data: UserData, proof: Proof | None) -> bool | None:
+    """The new `email_verified`, or None when it stays: an email sent in signed data is proven, one
+    changed by unsigned data is not (API.md §9: unsigned data vouches for nothing)."""
+    if data.email is MISSING:
+        return None
+    if proof is not None:
+        new = data.email is not None
+    else:
+        new = proven and data.email == stored
+    return None if new == proven else new
 
 
 def _update_in_place(tenant: Tenant, user: UserInfo, data: UserData, proof: Proof | None, origin: str | None,
@@ -207,6 +248,9 @@ def _update_in_place(tenant: Tenant, user: UserInfo, data: UserData, proof: Proo
     changes = {attr: getattr(data, field) for attr, field in _FIELDS if getattr(data, field) is not MISSING}
     if data.attrs is not MISSING:
         changes["attrs"] = data.attrs or {}
+    email_verified = _email_verified(user.email, user.email_verified, data, proof)
+    if email_verified is not None:
+        changes["email_verified"] = email_verified
     table = EndUser.__table__
     if proof is not None:
         changes.update(verified=True, verified_via=proof.via, verified_alg=proof.alg, verified_kid=proof.kid,
@@ -250,14 +294,22 @@ def _apply(tenant: Tenant, data: UserData, proof: Proof | None, created_via: str
     now_dt = datetime.fromtimestamp(now, timezone.utc)
     user = find_user(tenant.id, data.id, lock=True)
     _check_may_change(tenant, user, data.id, proof, origin)  # again, under the lock
-    if user is None:
-        if tenant.seat_limit is not None:
+    if proof is None:
+        current = [m.organization for m in user.memberships] if user is not None else []
+        _check_unsigned_orgs(tenant, data, current, origin, lock=True)
+    if user is None or (proof is not None and not user.verified):  # a new user, or one newly vouched for
+        verified = proof is not None
+        if (tenant.seat_limit if verified else tenant.unsigned_user_limit) is not None:
             db.session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
-            check_seat(tenant)
+            check_seat(tenant, verified=verified)
+    if user is None:
         user = EndUser(tenant_id=tenant.id, external_id=data.id, attrs={}, created_via=created_via,
-                       first_seen_at=now_dt, last_seen_at=now_dt)
+                       email_verified=False, first_seen_at=now_dt, last_seen_at=now_dt)
         db.session.add(user)
         db.session.flush()
+    email_verified = _email_verified(user.email, user.email_verified, data, proof)
+    if email_verified is not None:
+        user.email_verified = email_verified
     for attr, field in _FIELDS:
         value = getattr(data, field)
         if value is not MISSING and getattr(user, attr) != value:
@@ -266,7 +318,7 @@ def _apply(tenant: Tenant, data: UserData, proof: Proof | None, created_via: str
         user.attrs = data.attrs or {}
         flag_modified(user, "attrs")  # the JSON type compares with ==, so true over 1 would not be written
     if data.organizations is not MISSING:
-        organizations.apply(user, data.organizations)
+        organizations.apply(user, data.organizations, signed=proof is not None)
     if proof is not None:
         user.verified, user.verified_via, user.verified_alg, user.verified_kid = True, proof.via, proof.alg, proof.kid
         user.verified_at = user.verified_at or now_dt
@@ -314,8 +366,9 @@ def _login_only(tenant: Tenant, who: LoginOnly, verified: VerifiedToken, visitor
         user.last_seen_at = datetime.fromtimestamp(now, timezone.utc)
         _merge_visitor(tenant.id, visitor, user)
         verification.record_jti(tenant, verified, now=now, origin=origin, source="login_link")
-    token, session = sessions.issue(tenant.id, user_id=user_id, ctx=ctx, now=now)
-    return Identified(user=snapshots.user_by_id(user_id), visitor_id=visitor, token=token, session=session)
+    user = snapshots.user_by_id(user_id)
+    token, session = sessions.issue(tenant, user=user, how=sessions.LOGIN_LINK, kid=verified.kid, ctx=ctx, now=now)
+    return Identified(user=user, visitor_id=visitor, token=token, session=session)
 
 
 def to_public(user: UserInfo | None) -> dict:

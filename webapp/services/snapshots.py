@@ -52,6 +52,8 @@ class TenantInfo:
     login_links_max_age: int | None
     email_sign_in: str
     keys_version: int
+    unsigned_user_limit: int | None
+    unsigned_sessions_generation: int
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class OrgInfo:
     external_id: str
     name: str
     attrs: dict
+    signed: bool = False  # the organization was described by signed data
+    member_signed: bool = False  # this user's membership was made by signed data
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class UserInfo:
     verified_alg: str | None
     verified_kid: str | None
     last_seen_at: datetime
+    email_verified: bool  # the email came from signed data or an email sign-in
+    sessions_generation: int  # bumped by "end all sessions" (services/sessions.check)
     organizations: tuple[OrgInfo, ...] = field(default_factory=tuple)
     # The row id of the anonymous visitor named in the same lookup, when it has one to merge.
     visitor_row: int | None = None
@@ -82,13 +88,14 @@ class UserInfo:
 
 _TENANT = (
     "SELECT id, public_id, name, verification_mode, allowed_origins, seat_limit, audience, require_audience,"
-    " issuer, login_links_enabled, login_links_require_jti, login_links_max_age, email_sign_in, keys_version"
+    " issuer, login_links_enabled, login_links_require_jti, login_links_max_age, email_sign_in, keys_version,"
+    " unsigned_user_limit, unsigned_sessions_generation"
     " FROM tenant WHERE public_id = :public_id"
 )
 _USER_COLUMNS = (
     "SELECT u.id, u.external_id, u.anonymous, u.email, u.name, u.avatar_url, u.attrs, u.verified, u.verified_via,"
-    " u.verified_alg, u.verified_kid, u.last_seen_at, o.external_id AS org_id, o.name AS org_name,"
-    " o.attrs AS org_attrs, (SELECT v.id FROM end_user v WHERE v.tenant_id = u.tenant_id"
+    " u.verified_alg, u.verified_kid, u.last_seen_at, u.email_verified, u.sessions_generation, o.external_id AS org_id, o.name AS org_name,"
+    " o.attrs AS org_attrs, o.signed AS org_signed, m.signed AS member_signed, (SELECT v.id FROM end_user v WHERE v.tenant_id = u.tenant_id"
     " AND v.visitor_id = :visitor_id) AS visitor_row"
     " FROM end_user u LEFT JOIN org_membership m ON m.user_id = u.id"
     " LEFT JOIN organization o ON o.id = m.organization_id"
@@ -96,10 +103,15 @@ _USER_COLUMNS = (
 _USER_BY_EXTERNAL_ID = _USER_COLUMNS + " WHERE u.tenant_id = :tenant_id AND u.external_id = :value ORDER BY m.position"
 _USER_BY_ID = _USER_COLUMNS + " WHERE u.id = :value ORDER BY m.position"
 _USER_BY_EMAIL = (
-    "SELECT id, verified FROM end_user WHERE tenant_id = :tenant_id AND anonymous = :no AND lower(email) = :email"
-    " ORDER BY verified DESC, last_seen_at DESC LIMIT 2"
+    "SELECT id FROM end_user WHERE tenant_id = :tenant_id AND anonymous = :no AND lower(email) = :email"
+    " AND email_verified = :yes ORDER BY last_seen_at DESC LIMIT 1"
 )
 _REVOKED = "SELECT 1 AS revoked FROM revoked_session WHERE sid = :sid"
+# A user's session: the user's row (verified, generation) and the revocation, in one round trip.
+_SESSION_USER = (
+    "SELECT u.verified, u.sessions_generation, (SELECT 1 FROM revoked_session r WHERE r.sid = :sid) AS revoked"
+    " FROM end_user u WHERE u.id = :user_id AND u.tenant_id = :tenant_id"
+)
 
 
 @dataclass(eq=False)
@@ -233,26 +245,26 @@ def user_by_id(user_id: int) -> UserInfo | None:
 
 def user_id_by_email(tenant_id: int, email: str) -> int | None:
     """The user an email signs in as (email sign-in, login-only links): the most recently seen
-    verified user with that email, else the only unverified one. Unsigned data is self-asserted:
-    when two unverified users claim one email, neither is trusted with it (None), so nobody can
-    send `setUser({id: "mine", email: "yours"})` and catch your sign-in."""
-    rows = _run(_USER_BY_EMAIL, {"tenant_id": tenant_id, "email": email.lower(), "no": False})
-    if rows and (rows[0]["verified"] or len(rows) == 1):
-        return rows[0]["id"]
-    return None
+    user whose email is proven (`email_verified`: it came from signed data or an email sign-in).
+    An email from unsigned data is self-asserted and never signs anyone in, so nobody can send
+    `setUser({id: "mine", email: "yours"})` and catch your sign-in."""
+    rows = _run(_USER_BY_EMAIL, {"tenant_id": tenant_id, "email": email.lower(), "no": False, "yes": True})
+    return rows[0]["id"] if rows else None
 
 
 def _user(rows: list[dict]) -> UserInfo | None:
     if not rows:
         return None
     first = rows[0]
-    orgs = tuple(OrgInfo(r["org_id"], r["org_name"], _json(r["org_attrs"]) or {})
-                 for r in rows if r["org_id"] is not None)
+    orgs = tuple(OrgInfo(r["org_id"], r["org_name"], _json(r["org_attrs"]) or {}, bool(r["org_signed"]),
+                         bool(r["member_signed"])) for r in rows if r["org_id"] is not None)
     return UserInfo(
         id=first["id"], external_id=first["external_id"], anonymous=bool(first["anonymous"]), email=first["email"],
         name=first["name"], avatar_url=first["avatar_url"], attrs=_json(first["attrs"]) or {},
         verified=bool(first["verified"]), verified_via=first["verified_via"], verified_alg=first["verified_alg"],
-        verified_kid=first["verified_kid"], last_seen_at=_when(first["last_seen_at"]), organizations=orgs,
+        verified_kid=first["verified_kid"], last_seen_at=_when(first["last_seen_at"]),
+        email_verified=bool(first["email_verified"]), sessions_generation=first["sessions_generation"],
+        organizations=orgs,
         visitor_row=first["visitor_row"],
     )
 
@@ -260,3 +272,22 @@ def _user(rows: list[dict]) -> UserInfo | None:
 def session_revoked(sid: str) -> bool:
     """Whether a widget session was ended on the server (checked on every bearer request)."""
     return bool(_run(_REVOKED, {"sid": sid}))
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """What a user's bearer session is re-checked against on every request."""
+
+    verified: bool
+    sessions_generation: int
+    revoked: bool
+
+
+def session_user(sid: str, user_id: int, tenant_id: int) -> SessionUser | None:
+    """The session's user as it stands now (None: no such user in this tenant any more), and
+    whether the session was ended by logout: one read, the one a bearer request always made."""
+    rows = _run(_SESSION_USER, {"sid": sid, "user_id": user_id, "tenant_id": tenant_id})
+    if not rows:
+        return None
+    row = rows[0]
+    return SessionUser(bool(row["verified"]), row["sessions_generation"], bool(row["revoked"]))
