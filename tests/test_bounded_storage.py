@@ -51,8 +51,8 @@ def test_prune_command_removes_expired_jtis_and_revocations(app):
     with app.app_context():
         tenant = tenants.create_tenant("Prune", "prune@example.com", PASSWORD)
         long_ago = time.time() - 3 * 24 * 3600
-        _, old = sessions.issue(tenant.id, visitor_id=sessions.new_visitor_id(), now=long_ago)
-        _, fresh = sessions.issue(tenant.id, visitor_id=sessions.new_visitor_id())
+        _, old = sessions.issue(tenant, visitor_id=sessions.new_visitor_id(), now=long_ago)
+        _, fresh = sessions.issue(tenant, visitor_id=sessions.new_visitor_id())
         sessions.revoke(old)
         sessions.revoke(fresh)
     result = runner.invoke(args=["signet", "prune"])

@@ -17,7 +17,7 @@ with APP.app_context():
     _tenant = tenants.create_tenant("Fuzz", "fuzz@example.com", PASSWORD)
     TENANT = _tenant.public_id
     keyring.create_secret(_tenant)
-    SESSION, _ = sessions.issue(_tenant.id, visitor_id=sessions.new_visitor_id())
+    SESSION, _ = sessions.issue(_tenant, visitor_id=sessions.new_visitor_id())
     db.session.remove()
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", APP)

@@ -158,7 +158,7 @@ def test_forged_sessions_are_refused(app, client, tenant, tmp_path):
     (tmp_path / "other").mkdir()
     other = make_app(tmp_path / "other")
     with other.app_context():
-        forged.append(sessions.issue(tenant.id, user_id=alice_row.id)[0])
+        forged.append(sessions.issue(tenant, user=alice_row, how=sessions.EMAIL)[0])
         db.engine.dispose()
     for token in forged:
         assert_error(call(client, "GET", "conversations", session=token), 401, "session_invalid")

@@ -1,8 +1,10 @@
 """Users and Organizations: searchable lists, a page for each, and the users CSV export."""
 from __future__ import annotations
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 
+from ..auth.forms import EmptyForm
+from ..services import sessions
 from . import bp, details, directory, export, paging, search
 
 
@@ -30,6 +32,22 @@ def users_csv():
 def user_page(user_id: int):
     user = directory.user_or_404(user_id)
     return render_template("dashboard/user.html", panel=details.panel(user, limit=details.USER_PAGE_CONVERSATIONS))
+
+
+@bp.route("/users/<id:user_id>/end-sessions", methods=["POST"])
+def user_end_sessions(user_id: int):
+    """End every widget and hosted-page session of the user, in every process at once. Agents may
+    too: it is a safety action (a shared or lost device) that takes nothing away but a session."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    user = directory.user_or_404(user_id)  # this workspace's users only: another's is 404
+    if user.anonymous:
+        flash("An anonymous visitor has no signed-in sessions to end.", "info")
+    else:
+        sessions.end_all_for_user(user.tenant_id, user.id)
+        flash(f"Every session of {details.display_name(user)} has ended: they identify again on their next visit.",
+              "success")
+    return redirect(url_for("dashboard.user_page", user_id=user_id), 303)
 
 
 @bp.route("/organizations", endpoint="organizations")

@@ -4,7 +4,8 @@
 widget in the markup it renders), SameSite=Lax (sent when a login or sign-in link is followed
 from a mail or another site), Path=/m/<tenant_id> (never sent to the dashboard or another
 tenant's page), Secure over https, and Max-Age the session's remaining life. The session is
-checked with `sessions.check` on every load: revoked or expired means signed out.
+checked with `sessions.check` on every load: revoked, expired or ended (docs/SECURITY.md, "What ends
+a session") means signed out.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def path(tenant) -> str:
 def current(tenant) -> tuple[str, sessions.WidgetSession] | None:
     """(bearer, session) of the signed-in end user, or None."""
     token = request.cookies.get(name(tenant))
-    session = sessions.check(token, tenant.id) if token else None
+    session = sessions.check(token, tenant) if token else None
     if session is None or session.user_id is None:
         return None
     return token, session

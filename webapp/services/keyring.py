@@ -91,7 +91,7 @@ def add_public_key(
 
 
 def revoke(tenant: Tenant, kid: str) -> VerificationKeyRow:
-    """End a secret or key at once."""
+    """End a secret or key at once, and every widget session it made (sessions.check)."""
     row = db.session.scalar(
         select(VerificationKeyRow).where(VerificationKeyRow.tenant_id == tenant.id, VerificationKeyRow.kid == kid)
     )
@@ -115,6 +115,11 @@ def list_keys(tenant: Tenant) -> list[VerificationKeyRow]:
 
 def live_keys(tenant: Tenant, now: datetime) -> list[VerificationKey]:
     """Every active or in-grace key of the tenant at `now`, loaded once per process and version."""
+    return [c.key for c in _cached_keys(tenant) if c.grace_ends_at is None or c.grace_ends_at > now]
+
+
+def _cached_keys(tenant: Tenant) -> list[_Cached]:
+    """The tenant's unrevoked keys for its current keys_version, loaded once per process."""
     cache = _cache()
     cached = cache.get(tenant.id)
     if cached is None or cached[0] != tenant.keys_version:
@@ -122,7 +127,13 @@ def live_keys(tenant: Tenant, now: datetime) -> list[VerificationKey]:
             cached = cache.get(tenant.id)
             if cached is None or cached[0] != tenant.keys_version:  # not loaded meanwhile by another thread
                 cached = cache[tenant.id] = (tenant.keys_version, _load(tenant))
-    return [c.key for c in cached[1] if c.grace_ends_at is None or c.grace_ends_at > now]
+    return cached[1]
+
+
+def unrevoked(tenant: Tenant, kid: str | None) -> bool:
+    """Whether the tenant still holds `kid` unrevoked (active, in grace or past it): a widget
+    session made with it lives on until then. From the per-process cache, so no query."""
+    return any(c.key.kid == kid for c in _cached_keys(tenant))
 
 
 def newest_active(tenant: Tenant, kind: str) -> VerificationKeyRow | None:

@@ -3,6 +3,13 @@
 A session is an opaque bearer token (itsdangerous' default: HMAC-SHA1 with a key derived
 from SIGNET_SECRET_KEY and a per-purpose salt) naming one tenant and one subject (an end user, or a visitor id), with an
 expiry and the token's `ctx`. Logout records its `sid` in `revoked_session` until it expires.
+
+A session also carries how it was made (HOW: anonymous, unsigned data, a token or a login link
+and the kid that verified it, an email sign-in) and the generations it was issued under, and
+`check` ends it as soon as what made it no longer holds (docs/SECURITY.md, "What ends a
+session"): its kid revoked, the tenant switched to `required` (unsigned sessions), the user
+verified since (unsigned sessions), "end all sessions" for the user, the user gone. Those facts
+come with the rows a bearer request reads anyway, so the re-check adds no query and no write.
 A visitor id is a random value signed the same way, so an unknown or forged one is told apart
 without a lookup and the anonymous path writes nothing.
 """
@@ -18,18 +25,22 @@ from flask import current_app
 from itsdangerous import BadSignature, Signer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
 from itsdangerous.serializer import Serializer
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from ..database import writing
 from ..extensions import db
-from ..models import RevokedSession
-from . import snapshots
+from ..models import EndUser, RevokedSession
+from . import keyring, snapshots
 
 SESSION_SECONDS = 24 * 60 * 60
 PRUNE_EVERY = 200
 _revocations = [0]  # per process: every PRUNE_EVERY-th logout also deletes expired revocations
 MAX_TOKEN_CHARS = 8192
+# How a session was made, as carried in its payload ("h").
+ANONYMOUS, UNSIGNED, TOKEN, LOGIN_LINK, EMAIL = "anonymous", "unsigned", "token", "login_link", "email"
+HOW = (ANONYMOUS, UNSIGNED, TOKEN, LOGIN_LINK, EMAIL)
+_WITH_KID = (TOKEN, LOGIN_LINK)
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,10 @@ class WidgetSession:
     sid: str
     expires_at: float
     ctx: dict = field(default_factory=dict)
+    how: str = ANONYMOUS  # one of HOW
+    kid: str | None = None  # the key or secret that verified it (token, login_link)
+    user_generation: int = 0  # EndUser.sessions_generation when issued
+    tenant_generation: int = 0  # Tenant.unsigned_sessions_generation when issued (unsigned)
 
 
 class _Signer(Signer):
@@ -108,22 +123,36 @@ def check_visitor_id(value: object) -> str | None:
     return value
 
 
-def issue(tenant_id: int, *, user_id: int | None = None, visitor_id: str | None = None,
+def issue(tenant, *, user=None, visitor_id: str | None = None, how: str = ANONYMOUS, kid: str | None = None,
           ctx: dict | None = None, now: float | None = None) -> tuple[str, WidgetSession]:
+    """A new session for `user` (a snapshot or row: its id and sessions_generation) or, with no
+    user, for the anonymous `visitor_id`; `how` and `kid` say what vouched for it."""
+    if how not in HOW or (how == ANONYMOUS) != (user is None) or (how in _WITH_KID) != bool(kid):
+        raise ValueError(f"A session cannot be made {how!r} with kid {kid!r} for {user!r}.")
     now = time.time() if now is None else now
     session = WidgetSession(
-        tenant_id=tenant_id, user_id=user_id, visitor_id=None if user_id else visitor_id,
-        sid=secrets.token_urlsafe(18), expires_at=int(now) + SESSION_SECONDS, ctx=ctx or {},
+        tenant_id=tenant.id, user_id=user.id if user else None, visitor_id=None if user else visitor_id,
+        sid=secrets.token_urlsafe(18), expires_at=int(now) + SESSION_SECONDS, ctx=ctx or {}, how=how, kid=kid,
+        user_generation=user.sessions_generation if user else 0,
+        tenant_generation=tenant.unsigned_sessions_generation if how == UNSIGNED else 0,
     )
     payload = {"t": session.tenant_id, "u": session.user_id, "v": session.visitor_id,
-               "sid": session.sid, "exp": session.expires_at}
+               "sid": session.sid, "exp": session.expires_at, "h": how}
+    if kid:
+        payload["k"] = kid
+    if user:
+        payload["g"] = session.user_generation
+    if how == UNSIGNED:
+        payload["tg"] = session.tenant_generation
     if session.ctx:
         payload["ctx"] = session.ctx
     return _serializer("session").dumps(payload), session
 
 
-def check(token: object, tenant_id: int, now: float | None = None) -> WidgetSession | None:
-    """The session when the bearer token is ours, for this tenant, unexpired and not revoked."""
+def check(token: object, tenant, now: float | None = None) -> WidgetSession | None:
+    """The session when the bearer token is ours, for this tenant (a snapshot), unexpired, not
+    revoked, and what made it still holds. A user's session issued before sessions said how they
+    were made counts as unsigned, the weakest kind (a verified user's such session has ended)."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
         return None
     try:
@@ -131,12 +160,48 @@ def check(token: object, tenant_id: int, now: float | None = None) -> WidgetSess
     except BadSignature:
         return None
     now = time.time() if now is None else now
-    if not isinstance(data, dict) or data.get("t") != tenant_id or data.get("exp", 0) <= now:
+    if not isinstance(data, dict) or data.get("t") != tenant.id or data.get("exp", 0) <= now:
         return None
-    if snapshots.session_revoked(data["sid"]):
-        return None
-    return WidgetSession(tenant_id=data["t"], user_id=data.get("u"), visitor_id=data.get("v"),
-                         sid=data["sid"], expires_at=data["exp"], ctx=data.get("ctx") or {})
+    session = _from_payload(data)
+    return session if _still_holds(session, tenant) else None
+
+
+def _from_payload(data: dict) -> WidgetSession:
+    """The session a payload this server signed describes (see `issue` for its keys)."""
+    how = data.get("h") or (ANONYMOUS if data.get("u") is None else UNSIGNED)
+    return WidgetSession(tenant_id=data["t"], user_id=data.get("u"), visitor_id=data.get("v"), sid=data["sid"],
+                         expires_at=data["exp"], ctx=data.get("ctx") or {}, how=how, kid=data.get("k"),
+                         user_generation=data.get("g", 0), tenant_generation=data.get("tg", 0))
+
+
+def _still_holds(session: WidgetSession, tenant) -> bool:
+    """What made the session still vouches for it (one read: the user's row with the revocation)."""
+    if session.how == ANONYMOUS:
+        return session.user_id is None and not snapshots.session_revoked(session.sid)
+    if session.how not in HOW or session.user_id is None:
+        return False
+    if session.how == UNSIGNED and (tenant.verification_mode == "required"
+                                    or session.tenant_generation < tenant.unsigned_sessions_generation):
+        return False
+    now = snapshots.session_user(session.sid, session.user_id, tenant.id)
+    if now is None or now.revoked or session.user_generation < now.sessions_generation:
+        return False
+    if session.how == UNSIGNED and now.verified:
+        return False  # unsigned data no longer speaks for a verified user
+    return session.how not in _WITH_KID or keyring.unrevoked(tenant, session.kid)
+
+
+def end_all_for_user(tenant_id: int, user_id: int) -> bool:
+    """End every session of one end user of this tenant, at once and in every process: their
+    generation moves on, and each session issued under an older one is refused from now on.
+    False when the tenant has no such user (nothing changed). The dashboard and the server API
+    call this."""
+    with writing():
+        ended = db.session.execute(
+            update(EndUser).where(EndUser.id == user_id, EndUser.tenant_id == tenant_id)
+            .values(sessions_generation=EndUser.sessions_generation + 1).returning(EndUser.id)
+        ).scalar()
+    return ended is not None
 
 
 def revoke(session: WidgetSession, now: float | None = None) -> None:

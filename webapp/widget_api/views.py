@@ -23,12 +23,12 @@ def _not_reachable(error: NotReachable):
 
 
 def with_session(view):
-    """Bearer session of this tenant, unexpired and not revoked, else 401 session_invalid."""
+    """Bearer session of this tenant, unexpired, not revoked and still vouched for, else 401 session_invalid."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        g.session = sessions.check(token.strip(), g.tenant.id) if scheme.lower() == "bearer" else None
+        g.session = sessions.check(token.strip(), g.tenant) if scheme.lower() == "bearer" else None
         if g.session is None:
             return api_error(401, "session_invalid", "The session is missing, unknown, expired or revoked: call set-user again.")
         return view(*args, **kwargs)
