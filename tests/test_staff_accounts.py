@@ -421,3 +421,25 @@ def test_cli_member_add_creates_a_verified_member_and_refuses_an_unproven_accoun
     assert ops_id not in [t for t, _ in roles_of(app, "unproven@example.com")]
     help_text = runner.invoke(args=["signet", "member", "add", "--help"]).stdout
     assert "trusted operator" in help_text and "verified" in help_text
+
+
+# --- Migration 0005 ---------------------------------------------------------------------------
+
+def test_migration_0005_grandfathers_existing_members_as_verified(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from .test_migrations import flask_db
+
+    url = f"sqlite:///{tmp_path / 'grandfather.sqlite3'}"
+    flask_db(url, "upgrade", "0004")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO member (email, password_hash, session_version, created_at) "
+                          "VALUES ('old@example.com', 'x', 1, '2025-01-02 03:04:05.000000')"))
+    flask_db(url, "upgrade", "0005")
+    with engine.connect() as conn:
+        verified = conn.execute(text("SELECT email_verified_at FROM member")).scalar()
+        tables = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
+    engine.dispose()
+    assert verified is not None and str(verified).startswith("2025-01-02")
+    assert {"staff_token", "invitation", "staff_throttle"} <= tables
