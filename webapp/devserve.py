@@ -60,7 +60,10 @@ class Supervisor:
         for env, args in self.commands:
             if self.stopping:
                 break
-            self.children.append(subprocess.Popen(args, env={**os.environ, **env}, preexec_fn=_ignore_sigint))
+            # Each server in a process group of its own: a signal reaches its workers too (even
+            # SIGKILL, so no orphan keeps a port), and only once, from here.
+            self.children.append(subprocess.Popen(args, env={**os.environ, **env}, process_group=0,
+                                                  preexec_fn=_ignore_sigint))
         failed = self.wait_for_first_exit()
         self.stop_all()
         return 1 if failed else 0
@@ -77,16 +80,22 @@ class Supervisor:
         return False
 
     def stop_all(self) -> None:
-        """SIGINT to each server still running; SIGTERM, then SIGKILL, to any that lingers."""
+        """SIGINT to each server still running; SIGTERM, then SIGKILL, to any that lingers; and
+        last, SIGKILL to whatever is left in a server's group (a worker whose master died)."""
         for sig, patience in ((signal.SIGINT, PATIENCE[0]), (signal.SIGTERM, PATIENCE[1]), (signal.SIGKILL, 10.0)):
             alive = [c for c in self.children if c.poll() is None]
             if not alive:
-                return
+                break
             for child in alive:
                 child.send_signal(sig)
             deadline = time.monotonic() + patience
             while time.monotonic() < deadline and any(c.poll() is None for c in alive):
                 time.sleep(0.05)
+        for child in self.children:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # the usual case: the whole group has exited
 
 
 def _ignore_sigint() -> None:
