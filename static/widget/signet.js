@@ -31,6 +31,7 @@ var BASE = new URL(script.src, location.href).origin + "/api/v1/widget/" + encod
 var COOKIE = "signet_vid_" + tenant;
 var SEEN = "signet_seen_" + tenant;
 var SUPERSEDED = { code: "superseded", message: "A newer identification replaced this one." };
+var REFUSED = /^(token_|unknown_(user|field)|invalid_(field|json)|verification_required|login_links_disabled|seat_limit_reached)/;
 var reported = new WeakSet();
 function noop() {}
 function err(code, message, field) {
@@ -44,15 +45,23 @@ console.warn("[signet]", code, message);
 } catch (_) {}
 }
 function replay(api, queue) {
-for (var i = 0; queue && i < queue.length; i++) run(api, queue[i]);
+for (var pass = 0; pass < 2; pass++) {
+for (var i = 0; queue && i < queue.length; i++) {
+if (queue[i] && (queue[i][0] === "on") === !pass) run(api, queue[i]);
+}
+}
 }
 function run(api, item) {
+var ok = item && typeof item[3] === "function" ? item[3] : noop;
+var ko = item && typeof item[4] === "function" ? item[4] : noop;
 try {
-if (!item || !/^(setUser|logout|on|off)$/.test(item[0])) return;
+if (!item || !/^(setUser|logout|on|off)$/.test(item[0])) throw err("unknown_method", "signet has no method " + (item && item[0]) + ".");
 var p = api[item[0]](item[1], item[2]);
-if (p && typeof p.catch === "function") p.catch(noop);
+if (p && typeof p.then === "function") p.then(ok, ko);
+else ok(p);
 } catch (e) {
 warn("queue_error", e && e.message);
+ko(e && e.code ? e : err("queue_error", String(e && e.message)));
 }
 }
 function api(method, url, body, token, signal, headers) {
@@ -74,7 +83,9 @@ throw s === 429 ? err("rate_limited", "Too many requests; try again shortly.")
 : err("http_" + s, "The messenger service answered HTTP " + s + ".");
 })).catch((e) => {
 if (e && typeof e.code === "string") throw e;
-throw e && e.name === "AbortError" ? SUPERSEDED : err("network_error", "Could not reach the messenger service.");
+throw e && e.name === "AbortError" ? SUPERSEDED : err("network_error", "No readable answer from " + new URL(BASE).origin +
+": the network failed, or this page's origin (" + location.origin + ") is not allowed. An admin adds it in Signet under " +
+"Settings \u2192 Install \u2192 Allowed origins; refused origins show in Settings \u2192 Token debugger.");
 });
 }
 function revoke(token) {
@@ -119,7 +130,7 @@ return String(a.id) === String(b.id);
 class Session {
 constructor(cookies) {
 this.cookies = cookies;
-this.token = this.user = this.vid = this.arg = this.failure = this.renew = null;
+this.token = this.user = this.vid = this.arg = this.failure = this.renew = this.notice = null;
 this.gen = 0;
 this.ctl = new AbortController();
 this.bus = new EventTarget();
@@ -142,7 +153,25 @@ warn(e.code, e.message);
 this.emit("error", e);
 }
 identify(arg, check) {
-return this.serial(() => {
+return this.serial(() => this.post(arg, check).catch((e) => {
+this.report(e);
+var u = this.user;
+if (!this.cookies || !REFUSED.test(e.code) || (arg && arg.id === null) || (this.token && !(u && u.anonymous))) {
+this.failure = e;
+throw e;
+}
+this.notice = "We couldn't confirm your account. You can still write to us.";
+return (this.token ? Promise.resolve() : this.post({ id: null }, null, true)).then(() => {
+this.emit("notice");
+throw e;
+}, (e2) => {
+this.failure = e2;
+this.report(e2);
+throw e;
+});
+}));
+}
+post(arg, check, fallback) {
 var vid = this.cookies && readCookie();
 return api("POST", BASE + "/set-user", arg, null, null, vid ? { "X-Signet-Visitor": vid } : null)
 .then((r) => {
@@ -161,15 +190,10 @@ this.user = r.user;
 this.vid = r.visitorId;
 this.arg = arg;
 this.failure = null;
+if (!fallback) this.notice = null;
 if (this.cookies && r.visitorId) writeCookie(r.visitorId, 31536000);
 this.emit("identified", { user: r.user, changed: changed });
 return r.user;
-})
-.catch((e) => {
-this.failure = e;
-this.report(e);
-throw e;
-});
 });
 }
 adopt(token, user) {
@@ -189,7 +213,7 @@ return t ? revoke(t) : Promise.resolve();
 logout() {
 return this.serial(() => {
 var p = this.drop();
-this.arg = this.failure = null;
+this.arg = this.failure = this.notice = null;
 if (this.cookies) {
 writeCookie("", 0);
 try {
@@ -462,7 +486,8 @@ ta.style.height = Math.min(ta.scrollHeight + 2, 120) + "px";
 this.subs = [
 ["identified", (e) => (e.detail.changed ? this.restart() : this.error(null))],
 ["logout", () => this.restart()],
-["error", (e) => e.detail === this.session.failure && this.error(e.detail)]
+["error", (e) => e.detail === this.session.failure && this.error(e.detail)],
+["notice", () => this.error(this.session.token ? null : this.session.failure)]
 ];
 this.onVisible = () => {
 this.delay = FAST;
@@ -526,9 +551,10 @@ this.session.report(e);
 this.error(e);
 }
 error(e) {
-var p = this.$("err");
-p.hidden = !e;
-p.textContent = e ? e.message || e.code : "";
+var p = this.$("err"), s = this.session;
+var text = e ? (e.code === "network_error" ? "The messenger can't be reached right now. Please try again later." : e.message || e.code) : s.token && s.notice;
+p.hidden = !text;
+if (p.textContent !== (text || "")) p.textContent = text || "";
 this.note();
 }
 note() {

@@ -17,8 +17,13 @@ from ..conftest import PASSWORD
 from ..servers import Server, migrated_app
 
 SECRET_KEY = "browser-test-secret-key"
-STUB = ('<script>window.signet=window.signet||{_q:[],setUser:function(u){this._q.push(["setUser",u])},'
-        'logout:function(){this._q.push(["logout"])}};</script>')
+# The snippet's stub exactly as API.md §2 gives it (Promises before the loader), and the earlier
+# stub that pages copied before it (queue entries without Promises): both must keep working.
+STUB = ('<script>window.signet=window.signet||(function(q){function c(m){return function(a,b){return new '
+        'Promise(function(s,f){q.push([m,a,b,s,f])})}}return{_q:q,setUser:c("setUser"),logout:c("logout"),'
+        'on:function(e,f){q.push(["on",e,f])}}})([]);</script>')
+OLD_STUB = ('<script>window.signet=window.signet||{_q:[],setUser:function(u){this._q.push(["setUser",u])},'
+            'logout:function(){this._q.push(["logout"])}};</script>')
 
 
 class CustomerSite:
@@ -80,8 +85,8 @@ class TenantHandle:
                 "exp": int(time.time()) + 600, **claims}
         return jwt.encode(body, self.secret, algorithm="HS256", headers={"kid": self.kid})
 
-    def snippet(self, extra_attrs: str = "") -> str:
-        return (STUB + f'<script async src="{self.signet.url}/static/widget/signet.js" '
+    def snippet(self, extra_attrs: str = "", stub: str = STUB) -> str:
+        return (stub + f'<script async src="{self.signet.url}/static/widget/signet.js" '
                 f'data-tenant="{self.public_id}" {extra_attrs}></script>')
 
 

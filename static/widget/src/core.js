@@ -34,6 +34,8 @@ var SEEN = "signet_seen_" + tenant;
 // Rejection reason for answers that belong to an identity that is no longer current;
 // elements drop it silently.
 var SUPERSEDED = { code: "superseded", message: "A newer identification replaced this one." };
+// Set-user refusals that are about the user the page named (not the network or the workspace).
+var REFUSED = /^(token_|unknown_(user|field)|invalid_(field|json)|verification_required|login_links_disabled|seat_limit_reached)/;
 var reported = new WeakSet();
 
 function noop() {}
@@ -50,18 +52,29 @@ function warn(code, message) {
   } catch (_) {}
 }
 
+/* Replay a stub's queue: `on` entries first, then the calls in order. An entry of the
+ * current stub is [method, arg, arg2, resolve, reject]: its Promise settles as if the call
+ * had been made after loading. Entries of the earlier stub have no Promise. */
 function replay(api, queue) {
-  for (var i = 0; queue && i < queue.length; i++) run(api, queue[i]);
+  for (var pass = 0; pass < 2; pass++) {
+    for (var i = 0; queue && i < queue.length; i++) {
+      if (queue[i] && (queue[i][0] === "on") === !pass) run(api, queue[i]);
+    }
+  }
 }
 
 function run(api, item) {
+  var ok = item && typeof item[3] === "function" ? item[3] : noop;
+  var ko = item && typeof item[4] === "function" ? item[4] : noop;
   try {
-    if (!item || !/^(setUser|logout|on|off)$/.test(item[0])) return;
+    if (!item || !/^(setUser|logout|on|off)$/.test(item[0])) throw err("unknown_method", "signet has no method " + (item && item[0]) + ".");
     var p = api[item[0]](item[1], item[2]);
     // Failures of queued calls were already reported; never leave a rejection unhandled.
-    if (p && typeof p.catch === "function") p.catch(noop);
+    if (p && typeof p.then === "function") p.then(ok, ko);
+    else ok(p);
   } catch (e) {
     warn("queue_error", e && e.message);
+    ko(e && e.code ? e : err("queue_error", String(e && e.message)));
   }
 }
 
@@ -86,7 +99,9 @@ function api(method, url, body, token, signal, headers) {
       : err("http_" + s, "The messenger service answered HTTP " + s + ".");
   })).catch((e) => {
     if (e && typeof e.code === "string") throw e;
-    throw e && e.name === "AbortError" ? SUPERSEDED : err("network_error", "Could not reach the messenger service.");
+    throw e && e.name === "AbortError" ? SUPERSEDED : err("network_error", "No readable answer from " + new URL(BASE).origin +
+      ": the network failed, or this page's origin (" + location.origin + ") is not allowed. An admin adds it in Signet under " +
+      "Settings \u2192 Install \u2192 Allowed origins; refused origins show in Settings \u2192 Token debugger.");
   });
 }
 
@@ -145,7 +160,7 @@ function sameUser(a, aVid, b, bVid) {
 class Session {
   constructor(cookies) {
     this.cookies = cookies;
-    this.token = this.user = this.vid = this.arg = this.failure = this.renew = null;
+    this.token = this.user = this.vid = this.arg = this.failure = this.renew = this.notice = null;
     this.gen = 0;
     this.ctl = new AbortController();
     this.bus = new EventTarget();
@@ -173,37 +188,54 @@ class Session {
   }
 
   /* POST set-user. `check(user)` may veto the answer with an error: the new session is
-   * then revoked and nothing changes here. A failure also leaves the current identity. */
+   * then revoked and nothing changes here. A failure also leaves the current identity,
+   * except that the page-wide runtime never strands the end user: when the page's user is
+   * refused and there is no identity but an anonymous one (or none), it keeps or starts an
+   * anonymous visitor and sets a plain `notice`; the caller still gets the real error. */
   identify(arg, check) {
-    return this.serial(() => {
-      var vid = this.cookies && readCookie();
-      return api("POST", BASE + "/set-user", arg, null, null, vid ? { "X-Signet-Visitor": vid } : null)
-        .then((r) => {
-          if (!r || !r.user || typeof r.session !== "string") {
-            throw err("invalid_response", "Unexpected answer from the messenger service.");
-          }
-          var bad = check && check(r.user);
-          if (bad) {
-            revoke(r.session).catch(noop);
-            throw bad;
-          }
-          var changed = !sameUser(this.user, this.vid, r.user, r.visitorId);
-          if (changed) this.drop().catch(noop);
-          this.token = r.session;
-          this.user = r.user;
-          this.vid = r.visitorId;
-          this.arg = arg;
-          this.failure = null;
-          if (this.cookies && r.visitorId) writeCookie(r.visitorId, 31536000);
-          this.emit("identified", { user: r.user, changed: changed });
-          return r.user;
-        })
-        .catch((e) => {
-          this.failure = e;
-          this.report(e);
-          throw e;
-        });
-    });
+    return this.serial(() => this.post(arg, check).catch((e) => {
+      this.report(e);
+      var u = this.user;
+      if (!this.cookies || !REFUSED.test(e.code) || (arg && arg.id === null) || (this.token && !(u && u.anonymous))) {
+        this.failure = e;
+        throw e;
+      }
+      this.notice = "We couldn't confirm your account. You can still write to us.";
+      return (this.token ? Promise.resolve() : this.post({ id: null }, null, true)).then(() => {
+        this.emit("notice");
+        throw e;
+      }, (e2) => {
+        this.failure = e2;
+        this.report(e2);
+        throw e;
+      });
+    }));
+  }
+
+  post(arg, check, fallback) {
+    var vid = this.cookies && readCookie();
+    return api("POST", BASE + "/set-user", arg, null, null, vid ? { "X-Signet-Visitor": vid } : null)
+      .then((r) => {
+        if (!r || !r.user || typeof r.session !== "string") {
+          throw err("invalid_response", "Unexpected answer from the messenger service.");
+        }
+        var bad = check && check(r.user);
+        if (bad) {
+          revoke(r.session).catch(noop);
+          throw bad;
+        }
+        var changed = !sameUser(this.user, this.vid, r.user, r.visitorId);
+        if (changed) this.drop().catch(noop);
+        this.token = r.session;
+        this.user = r.user;
+        this.vid = r.visitorId;
+        this.arg = arg;
+        this.failure = null;
+        if (!fallback) this.notice = null;
+        if (this.cookies && r.visitorId) writeCookie(r.visitorId, 31536000);
+        this.emit("identified", { user: r.user, changed: changed });
+        return r.user;
+      });
   }
 
   /* Take a session handed over by the page (the hosted /m/ page renders one). */
@@ -227,7 +259,7 @@ class Session {
   logout() {
     return this.serial(() => {
       var p = this.drop();
-      this.arg = this.failure = null;
+      this.arg = this.failure = this.notice = null;
       if (this.cookies) {
         writeCookie("", 0);
         try {

@@ -168,7 +168,8 @@ class ChatPanel extends HTMLElement {
     this.subs = [
       ["identified", (e) => (e.detail.changed ? this.restart() : this.error(null))],
       ["logout", () => this.restart()],
-      ["error", (e) => e.detail === this.session.failure && this.error(e.detail)]
+      ["error", (e) => e.detail === this.session.failure && this.error(e.detail)],
+      ["notice", () => this.error(this.session.token ? null : this.session.failure)]
     ];
     this.onVisible = () => {
       this.delay = FAST;
@@ -250,10 +251,14 @@ class ChatPanel extends HTMLElement {
     this.error(e);
   }
 
+  /* A failure, or else the session's plain notice (its user was refused; it chats as a
+   * visitor). Developer detail stays in the console and the error event. */
   error(e) {
-    var p = this.$("err");
-    p.hidden = !e;
-    p.textContent = e ? e.message || e.code : "";
+    var p = this.$("err"), s = this.session;
+    var text = e ? (e.code === "network_error" ? "The messenger can't be reached right now. Please try again later." : e.message || e.code) : s.token && s.notice;
+    p.hidden = !text;
+    // Unchanged text is not rewritten, so the alert is not announced again on every poll.
+    if (p.textContent !== (text || "")) p.textContent = text || "";
     this.note();
   }
 
