@@ -48,12 +48,16 @@ demo: migrate
 	@$(FLASK) signet demo --if-missing --quiet --base-url http://$(HOST):$(PORT) \
 	  --site-url http://localhost:$(DEMO_PORT) >/dev/null
 
+# Requests are read whole on the worker's event loop before a thread takes them, so slow clients
+# cannot pin the threads (webapp/serving.py; tests/test_slow_clients.py).
+WORKER = --worker-class webapp.serving.BufferingWorker
+
 # The two servers under one supervisor (webapp/devserve.py): Ctrl-C stops both and frees both
 # ports. Each command follows a `--`; NAME=value words before the program are its environment.
 SERVE = $(BIN)/python -m webapp.devserve \
 	-- SIGNET_DEMO_SIGNET_URL=http://$(HOST):$(PORT) $(BIN)/gunicorn --bind localhost:$(DEMO_PORT) --workers 1 \
-	  --threads 4 --log-level warning --no-control-socket demo.app:app \
-	-- $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --no-control-socket --access-logfile - wsgi:app
+	  --threads 4 $(WORKER) --log-level warning --no-control-socket demo.app:app \
+	-- $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 $(WORKER) --no-control-socket --access-logfile - wsgi:app
 
 # Signet on $(HOST):$(PORT) and the demo customer site on another origin (localhost:$(DEMO_PORT)).
 # Other ports: make run PORT=8000 DEMO_PORT=8001

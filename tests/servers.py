@@ -26,8 +26,9 @@ class Server:
     """`gunicorn wsgi:app` on a free loopback port with the given environment."""
 
     def __init__(self, env: dict, workers: int = 1, threads: int = 8, app: str = "wsgi:app",
-                 access_log: str | None = None):
-        """`access_log`: a file for gunicorn's access log (`--access-logfile`, default format)."""
+                 access_log: str | None = None, args: tuple[str, ...] = ()):
+        """`access_log`: a file for gunicorn's access log (`--access-logfile`, default format);
+        `args`: more gunicorn options (`--worker-class …`)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "SIGNET_RATELIMIT": "off", **env}
@@ -36,7 +37,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
              "--threads", str(threads), "--graceful-timeout", "2", "--no-control-socket",
-             *(["--access-logfile", str(access_log)] if access_log else []), app],
+             *(["--access-logfile", str(access_log)] if access_log else []), *args, app],
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         self._wait()

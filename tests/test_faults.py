@@ -2,6 +2,8 @@
 import json
 import socket
 
+import pytest
+
 from webapp import create_app
 from webapp.extensions import db
 from webapp.services import tenants
@@ -46,13 +48,15 @@ def raw_post(port: int, path: str, body: bytes, half_close: bool = False) -> tup
     return int(status_line.split()[1]), json.loads(payload)
 
 
-def test_malformed_chunked_body_is_400_invalid_json(tmp_path):
-    """gunicorn's body reader raises (InvalidChunkSize, NoMoreData) inside the JSON reader: a 400."""
+@pytest.mark.parametrize("worker", ["gthread", "webapp.serving.BufferingWorker"])
+def test_malformed_chunked_body_is_400_invalid_json(tmp_path, worker):
+    """gunicorn's body reader raises (InvalidChunkSize, NoMoreData) inside the JSON reader: a 400,
+    with gunicorn's threaded worker and with `make run`'s."""
     url, app = migrated_app(tmp_path, "k")
     with app.app_context():
         tenant_id = tenants.create_tenant("Chunks", "chunks@example.com", PASSWORD).public_id
         db.session.remove()
-    server = Server({"SIGNET_DATABASE_URL": url, "SIGNET_SECRET_KEY": "k"})
+    server = Server({"SIGNET_DATABASE_URL": url, "SIGNET_SECRET_KEY": "k"}, args=("--worker-class", worker))
     path = f"/api/v1/widget/{tenant_id}/set-user"
     try:
         good = b'{"id":null}'
