@@ -106,7 +106,10 @@ def test_the_install_pages_sample_rejects_a_bad_token_with_its_real_code(
     tenant = signet.tenant([own_site.origin])
     snippet, sample = install_sample(browser, signet, tenant)
     lines = console_lines(page)
-    token = tenant.token("sam", exp=int(time.time()) - 3600) if bad == "expired" else tenant.token("sam")[:-6] + "AAAAAA"
+    if bad == "expired":
+        token = tenant.token("sam", exp=int(time.time()) - 3600)
+    else:
+        token = tenant.token("sam")[:-6] + "AAAAAA"
     run_sample(page, own_site, snippet, sample, token, token_first)
     deadline = time.time() + 15
     while not any("Signet refused the user" in line for line in lines) and time.time() < deadline:
@@ -145,7 +148,8 @@ def test_the_old_stubs_queue_entries_still_replay(signet, site, page):
 def test_queued_listeners_are_registered_before_queued_calls(signet, site, page):
     tenant = signet.tenant([site.origin])
     script = ("<script>window.seen = []; window.settled = [];"
-              f"signet.setUser({{jwt: {json.dumps(tenant.token('lena'))}}}).then(function (u) {{ settled.push(u.id); }});"
+              f"signet.setUser({{jwt: {json.dumps(tenant.token('lena'))}}})"
+              ".then(function (u) { settled.push(u.id); });"
               "signet.on('identified', function (u) { seen.push(u.id); });"
               "signet.on('ready', function () { seen.push('ready'); });</script>")
     page.goto(site.page(html("", tenant.snippet() + script)))
@@ -159,9 +163,11 @@ def test_a_refused_first_set_user_leaves_the_end_user_a_way_to_write(signet, sit
     tenant = signet.tenant([site.origin])
     token = json.dumps(tenant.token("tom", exp=int(time.time()) - 3600))
     lines = console_lines(page)
-    listen = ("<script>window.errors = []; window.rejected = null; signet.on('error', function (e) { errors.push(e.code); });"
+    listen = ("<script>window.errors = []; window.rejected = null;"
+              "signet.on('error', function (e) { errors.push(e.code); });"
               "window.identify = function () { return signet.setUser({jwt: %s})"
-              ".catch(function (e) { rejected = e.code; }); };%s</script>") % (token, "identify();" if token_first else "")
+              ".catch(function (e) { rejected = e.code; }); };%s</script>"
+              ) % (token, "identify();" if token_first else "")
     # The calls come before the loader's tag, so on the fast path setUser is queued on the stub.
     page.goto(site.page(html("<h1>Shop</h1>", STUB + listen + tenant.snippet(stub=""))))
     if not token_first:
