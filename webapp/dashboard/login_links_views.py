@@ -5,7 +5,7 @@ from flask import flash, redirect, render_template, url_for
 
 from ..extensions import db
 from ..links import public_base
-from ..services import login_links, people, tenants
+from ..services import login_links, seats, tenants
 from ..services.errors import ServiceError
 from ..templating import add_settings_page
 from . import bp
@@ -22,7 +22,7 @@ def _page(form=None, test_form=None, test_link=None, status=200):
     return render_template(
         "dashboard/settings/login_links.html", tenant=tenant, form=form or LoginLinksForm(formdata=None, obj=tenant),
         test_form=test_form or TestLinkForm(formdata=None), test_link=test_link,
-        seats_used=people.seats_used(tenant.id), unsigned_used=people.seats_used(tenant.id, verified=False),
+        seats_used=seats.used(tenant.id), unsigned_used=seats.used(tenant.id, verified=False),
         sample=signing_sample(tenant),
         page_url=f"{base}/m/{tenant.public_id}",
     ), status

@@ -39,9 +39,8 @@ from ..extensions import db
 from ..identity.errors import IdentityError
 from ..identity.fields import RESERVED_ID_PREFIXES
 from ..identity.userdata import is_valid_email
-from ..models import EmailSignIn, EndUser, Tenant
-from . import background, mailer, sessions, snapshots
-from .people import check_seat  # the seat rule lives once, in people
+from ..models import EmailSignIn, EndUser
+from . import background, mailer, seats, sessions, snapshots
 from .snapshots import UserInfo
 
 LINK_SECONDS = 15 * 60
@@ -216,7 +215,7 @@ def _find_or_create(tenant, email: str, now_dt: datetime) -> int:
         return user_id
     if tenant.email_sign_in != "create":
         raise SignInRefused(403, "no_account", "There is no account with this email in this workspace.")
-    _check_seat(tenant)
+    seats.check_locked(tenant)  # a verified user takes a seat
     user = EndUser(tenant_id=tenant.id, external_id=external_id_for(email), email=email, attrs={},
                    created_via="email", verified=True, verified_via="email", verified_at=now_dt,
                    email_verified=True, first_seen_at=now_dt, last_seen_at=now_dt)
@@ -225,19 +224,12 @@ def _find_or_create(tenant, email: str, now_dt: datetime) -> int:
     return user.id
 
 
-def _check_seat(tenant) -> None:
-    """A user email sign-in verifies takes a seat (people.check_seat), under the tenant's lock."""
-    if tenant.seat_limit is not None:
-        db.session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
-        check_seat(tenant, verified=True)
-
-
 def _mark_proven(tenant, user: EndUser, email: str, now_dt: datetime) -> None:
     """The sign-in proved this address: the user is verified by email (unless signed data verified
     them already, whose record is kept) and, when their stored email was not proven (the
     `email:` user found by its id), it becomes this address."""
     if not user.verified:
-        _check_seat(tenant)
+        seats.check_locked(tenant)
         user.verified, user.verified_via, user.verified_alg, user.verified_kid = True, "email", None, None
         user.verified_at = user.verified_at or now_dt
     if not user.email_verified:

@@ -26,7 +26,7 @@ from ..identity.userdata import (MISSING, LoginOnly, UserData, classify_body, pa
                                  parse_login_payload, parse_unsigned)
 from ..identity.verifier import VerifiedToken
 from ..models import Conversation, EndUser, Tenant
-from . import organizations, sessions, snapshots, verification
+from . import organizations, seats, sessions, snapshots, verification
 from .snapshots import UserInfo
 
 LAST_SEEN_EVERY = timedelta(seconds=60)
@@ -153,13 +153,13 @@ def _identify(tenant: Tenant, data: UserData, proof: Proof | None, verified: Ver
     if user is None:
         if proof is None:
             _check_unsigned_orgs(tenant, data, (), origin)  # verification_required before seat_limit_reached
-        check_seat(tenant, verified=proof is not None)
+        seats.check(tenant, verified=proof is not None)
         merge = None
     else:
         merge = user.visitor_row
     first_proof = user is not None and proof is not None and not user.verified
     if first_proof:
-        check_seat(tenant, verified=True)  # a user the tenant now vouches for takes a seat
+        seats.check(tenant, verified=True)  # a user the tenant now vouches for takes a seat
     now_dt = datetime.fromtimestamp(now, timezone.utc)
     if user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None) or (
             data.organizations is not MISSING
@@ -179,29 +179,6 @@ def _check_may_change(tenant: Tenant, user: UserInfo | EndUser | None, external_
     if proof is None and user is not None and user.verified:
         _refuse_unsigned(tenant, external_id, origin,
                          "This user is verified: their data can only come signed (send {jwt}).")
-
-
-def seats_used(tenant_id: int, verified: bool = True) -> int:
-    """Seats: identified users the tenant vouches for (verified by a token, a login link or an email
-    sign-in). With verified=False: the unsigned (unverified) identified users, counted against
-    their own cap, so they can never use up the seats verified users need. Anonymous visitors
-    count for neither."""
-    return db.session.scalar(select(func.count()).select_from(EndUser).where(
-        EndUser.tenant_id == tenant_id, EndUser.anonymous.is_(False), EndUser.verified.is_(verified))) or 0
-
-
-def check_seat(tenant: Tenant, verified: bool = True) -> None:
-    """Room for one more verified user (the seat limit) or unsigned user (the unsigned-user limit)."""
-    limit = tenant.seat_limit if verified else tenant.unsigned_user_limit
-    if limit is None:
-        return
-    if seats_used(tenant.id, verified) >= limit:
-        if verified:
-            raise Refused(403, "seat_limit_reached",
-                          f"This workspace has no seats left ({limit} used): ask its admin for more.")
-        raise Refused(403, "seat_limit_reached",
-                      f"This workspace's limit of {limit} unsigned users is reached: new users must come with"
-                      " signed data ({jwt}), or ask its admin to raise the unsigned users' limit.")
 
 
 def _visitor_row(tenant_id: int, visitor: str) -> EndUser | None:
@@ -298,10 +275,7 @@ def _apply(tenant: Tenant, data: UserData, proof: Proof | None, created_via: str
         current = [m.organization for m in user.memberships] if user is not None else []
         _check_unsigned_orgs(tenant, data, current, origin, lock=True)
     if user is None or (proof is not None and not user.verified):  # a new user, or one newly vouched for
-        verified = proof is not None
-        if (tenant.seat_limit if verified else tenant.unsigned_user_limit) is not None:
-            db.session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
-            check_seat(tenant, verified=verified)
+        seats.check_locked(tenant, verified=proof is not None)
     if user is None:
         user = EndUser(tenant_id=tenant.id, external_id=data.id, attrs={}, created_via=created_via,
                        email_verified=False, first_seen_at=now_dt, last_seen_at=now_dt)
