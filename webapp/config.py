@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -40,6 +41,22 @@ def _fail_mode(value: str) -> str:
     return value
 
 
+_HOST_ENTRY = re.compile(r"^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$")
+
+
+def trusted_hosts(value: str | None) -> list[str] | None:
+    """SIGNET_TRUSTED_HOSTS: comma-separated host names (`chat.example.com`, `.example.com` for
+    every subdomain, an optional `:port`), lowercased; None when unset. A malformed entry stops
+    the start-up: a typo must not silently trust nothing or everything."""
+    entries = [entry.strip().lower() for entry in (value or "").split(",") if entry.strip()]
+    for entry in entries:
+        port = entry.rpartition(":")[2] if ":" in entry else None
+        if not _HOST_ENTRY.match(entry) or (port is not None and not 1 <= int(port) <= 65535):
+            raise ValueError(f"SIGNET_TRUSTED_HOSTS: {entry!r} is not a host name with an optional :port "
+                             "(IPv6 addresses are not supported: use a name)")
+    return entries or None
+
+
 def load_config(instance: Path) -> dict:
     """The app's configuration from the environment, with the contract's defaults."""
     ratelimit = os.environ.get("SIGNET_RATELIMIT", "120/minute").strip()
@@ -47,6 +64,9 @@ def load_config(instance: Path) -> dict:
         "SECRET_KEY": _secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # PostgreSQL: a statement's time limit in seconds (server side, and client side while serving
+        # a request, so a frozen server answers 503, not a hang); 0 turns both off (webapp/pgbounds.py).
+        "SIGNET_DATABASE_TIMEOUT": float(os.environ.get("SIGNET_DATABASE_TIMEOUT", "2")),
         "SIGNET_KEY_GRACE_SECONDS": int(os.environ.get("SIGNET_KEY_GRACE_SECONDS", "7200")),
         "SIGNET_RATELIMIT": None if ratelimit.lower() == "off" else ratelimit,
         "RATELIMIT_STORAGE_URI": os.environ.get("SIGNET_RATELIMIT_STORAGE_URL", "memory://"),
@@ -54,6 +74,9 @@ def load_config(instance: Path) -> dict:
         # answers 503 service_unavailable. Never a 500 either way.
         "SIGNET_RATELIMIT_FAIL": _fail_mode(os.environ.get("SIGNET_RATELIMIT_FAIL", "open")),
         "SIGNET_PUBLIC_URL": (os.environ.get("SIGNET_PUBLIC_URL") or "").rstrip("/") or None,
+        # Werkzeug refuses (400) any other Host; with neither this nor SIGNET_PUBLIC_URL set,
+        # links.init_app trusts loopback names only (API.md §9, docs/SECURITY.md).
+        "TRUSTED_HOSTS": trusted_hosts(os.environ.get("SIGNET_TRUSTED_HOSTS")),
         "SIGNET_SMTP_URL": os.environ.get("SIGNET_SMTP_URL") or None,
         "SIGNET_MAIL_FROM": os.environ.get("SIGNET_MAIL_FROM") or None,
         "SIGNET_PROXY_COUNT": int(os.environ.get("SIGNET_PROXY_COUNT", "0")),
@@ -64,9 +87,6 @@ def load_config(instance: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
         "RATELIMIT_HEADERS_ENABLED": False,
         # Flask-Limiter (the login throttle) swallows store errors when failing open; when failing
-        # PostgreSQL: a statement's time limit in seconds (server side, and client side while serving
-        # a request, so a frozen server answers 503, not a hang); 0 turns both off (webapp/pgbounds.py).
-        "SIGNET_DATABASE_TIMEOUT": float(os.environ.get("SIGNET_DATABASE_TIMEOUT", "2")),
         # closed they reach errors.py, which answers 503.
         "RATELIMIT_SWALLOW_ERRORS": _fail_mode(os.environ.get("SIGNET_RATELIMIT_FAIL", "open")) == "open",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
