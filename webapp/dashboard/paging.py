@@ -72,14 +72,21 @@ def encode(values: Sequence, number: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+MAX_CURSOR = 8192  # real ones are shorter: an organization name of 255 astral characters, escaped, ~4 100
+
+
 def decode(cursor: str) -> tuple[tuple, int]:
+    """A cursor's key values and page number; anything else, however hostile, is a 400."""
+    if len(cursor) > MAX_CURSOR:  # nothing long (or deeply nested) reaches the JSON parser
+        abort(400, "This page link is damaged: go back to the first page.")
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         values = tuple(datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in data["k"])
         number = int(data["p"])
         if any(isinstance(v, datetime) and v.tzinfo is None for v in values):
             raise ValueError("naive time")
-    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, OverflowError):
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, OverflowError,
+            RecursionError):
         abort(400, "This page link is damaged: go back to the first page.")
     if not values or not all(_storable(v) for v in values):
         abort(400, "This page link is damaged: go back to the first page.")
