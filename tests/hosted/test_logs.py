@@ -129,3 +129,99 @@ def test_the_code_never_reaches_gunicorns_access_log(live):
     everything = text + server.output()
     for fragment in (code, *code.split("."), code[-20:], "externalAuthCode", "EMAILTOKEN"):
         assert fragment not in everything
+
+
+# --- Every spelling of a secret URL (issue 20 #12) ----------------------------------------------
+
+TOKEN = "SECRETtokenABCDEFGHIJKLMNOPQRSTUVWXYZ0123456"
+SPELLINGS = [
+    "/m/acme/email/{t}", "//m/acme/email/{t}", "/m//acme/email/{t}", "/m/acme//email/{t}", "/m/acme/email//{t}",
+    "/m/acme/./email/{t}", "/./m/acme/email/{t}", "/x/../m/acme/email/{t}", "/m/acme/email/{t}/",
+    "/m/acme/email/{t}/..", "/m/acme/email/../email/{t}", "/M/acme/EMAIL/{t}", "/m/acme/email/{t}/extra",
+]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_every_spelling_of_the_email_path_is_redacted(spelling):
+    path = spelling.format(t=TOKEN)
+    environ = {"PATH_INFO": path, "QUERY_STRING": "x=1", "RAW_URI": path + "?x=1", "REQUEST_URI": path + "?x=1"}
+    scrub(environ)
+    assert environ[EMAIL_TOKEN_KEY] == TOKEN
+    assert TOKEN not in repr({k: v for k, v in environ.items() if k != EMAIL_TOKEN_KEY})
+    assert environ["RAW_URI"] == environ["REQUEST_URI"] == environ["PATH_INFO"] + "?x=1"
+
+
+@pytest.mark.parametrize("raw", ["/m/acme/%65mail/{t}", "/%6D/acme/email/{t}", "/m/acme%2Femail%2F{t}",
+                                 "http://127.0.0.1/m/acme/email/{t}"])
+def test_a_percent_encoded_or_absolute_raw_uri_is_rebuilt(raw):
+    """The server decodes the path into PATH_INFO; RAW_URI keeps the client's spelling, so it
+    is rebuilt from the scrubbed path rather than edited."""
+    environ = {"PATH_INFO": f"/m/acme/email/{TOKEN}", "QUERY_STRING": "", "RAW_URI": raw.format(t=TOKEN)}
+    scrub(environ)
+    assert environ[EMAIL_TOKEN_KEY] == TOKEN and environ["RAW_URI"] == "/m/acme/email/redacted"
+
+
+@pytest.mark.parametrize("path", ["/password/reset/{t}", "/account/verify/{t}", "/invitations/{t}",
+                                  "/invitations/{t}/accept", "//password//reset/{t}"])
+def test_staff_one_time_links_are_redacted_too(path):
+    environ = {"PATH_INFO": path.format(t=TOKEN), "QUERY_STRING": "", "RAW_URI": path.format(t=TOKEN)}
+    scrub(environ)
+    assert environ[EMAIL_TOKEN_KEY] == TOKEN and TOKEN not in environ["PATH_INFO"] + environ["RAW_URI"]
+
+
+def test_routes_beside_the_token_routes_are_left_alone():
+    for path in ("/account/verify/resend", "/account/verify", "/invitations", "/m/acme/email"):
+        environ = {"PATH_INFO": path, "QUERY_STRING": "", "RAW_URI": path}
+        scrub(environ)
+        assert environ["PATH_INFO"] == environ["RAW_URI"] == path and EMAIL_TOKEN_KEY not in environ
+
+
+@pytest.mark.parametrize("spelling", ["//m/{p}/email/{t}", "/m//{p}/email/{t}", "/m/{p}//email/{t}",
+                                      "/m/{p}/./email/{t}", "/m/{p}/email/{t}/"])
+def test_no_redirect_location_echoes_a_token(app, client, spelling):
+    """Werkzeug answers `//a` with a 308 to `/a` (merge_slashes), Location and all: the path it
+    sees is already the normalised, redacted one, so it never redirects with the token."""
+    from .conftest import make_tenant
+
+    tenant = make_tenant(app)
+    response = client.get(spelling.format(p=tenant.public_id, t=TOKEN))
+    assert response.status_code in (400, 404)  # an unknown link's page, or no such page
+    assert TOKEN not in repr(dict(response.headers)) + response.get_data(as_text=True)
+    code = tenant.code({"user": {"id": "u-1"}})
+    response = client.get(f"//m/{tenant.public_id}?externalAuthCode={quote(code)}")
+    assert code not in repr(dict(response.headers)) + response.get_data(as_text=True)
+
+
+def _raw_get(server, target: str) -> tuple[int, str]:
+    """A request line sent exactly as written (urllib would normalise some spellings)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.putrequest("GET", target, skip_host=True, skip_accept_encoding=True)
+    conn.putheader("Host", f"127.0.0.1:{server.port}")
+    conn.endheaders()
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response.status, repr(response.getheaders())
+
+
+def test_no_spelling_puts_a_secret_in_gunicorns_access_log(live):
+    server, log, public_id, kid, secret = live
+    code = jwt.encode({"user": {"id": "u-1"}, "exp": int(time.time()) + 300}, secret, algorithm="HS256",
+                      headers={"kid": kid})
+    targets = [s.format(t=TOKEN).replace("acme", public_id) for s in SPELLINGS] + [
+        f"/m/{public_id}/%65mail/{TOKEN}", f"/%6D/{public_id}/email/{TOKEN}", f"/m/{public_id}%2Femail%2F{TOKEN}",
+        f"/password/reset/{TOKEN}", f"//invitations/{TOKEN}/accept",
+        f"/m/{public_id}?EXTERNALAUTHCODE={quote(code)}", f"/m/{public_id}?externalauthcode={quote(code)}&a=1",
+        f"/m/{public_id}?externalAuthCode=x&externalAuthCode={quote(code)}", f"/m/{public_id}?external%41uthCode={quote(code)}",
+        f"//m/{public_id}?externalAuthCode={quote(code)}", f"/m/{public_id}/?externalAuthCode={quote(code)}",
+    ]
+    answers = [_raw_get(server, target) for target in targets]
+    assert _raw_get(server, "/healthz?done=1")[0] == 200
+    text = _wait_for(log, "/healthz?done=1")
+    assert text.count('"GET ') >= len(targets) + 1  # each logged (and the start-up health check)
+    everything = text + server.output() + repr(answers)
+    for fragment in (TOKEN, TOKEN[:20], TOKEN[-20:], code, *code.split(".")):
+        assert fragment not in everything
+    assert all(status != 500 for status, _ in answers)

@@ -13,7 +13,8 @@ from . import views  # noqa: E402,F401
 
 
 def init_app(app: Flask) -> None:
-    from .logsafe import LogSafeUrls
+    from .logsafe import LogSafeUrls, restore_token
 
     app.register_blueprint(bp)
     app.wsgi_app = LogSafeUrls(app.wsgi_app)  # outermost: secrets leave the URL before anything reads it
+    app.url_value_preprocessor(restore_token)  # views get the real one-time token back

@@ -9,8 +9,14 @@ else runs, and rewrites QUERY_STRING, PATH_INFO, RAW_URI and REQUEST_URI without
 
 - every query parameter named `externalAuthCode` (any letter case, percent-encoded or not) is
   removed; the value of the first exactly-named one goes to `environ[AUTH_CODE_KEY]`;
-- the token segment of `/m/<tenant>/email/<token>` becomes `redacted`; the token goes to
-  `environ[EMAIL_TOKEN_KEY]`.
+- the token segment of `/m/<tenant>/email/<token>` (and of the other one-time-link paths in
+  TOKEN_PATHS) becomes `redacted`; the token goes to `environ[EMAIL_TOKEN_KEY]`, and
+  `restore_token` hands it to the view as its `token` argument. The match is made on the normalised path (slashes merged, "." and
+  ".." resolved, names in any letter case, after the server's percent-decoding), so
+  `//m/…`, `/m//…`, `/m/t/./email/…` or `/m/t%2Femail/…` are caught too, and PATH_INFO becomes
+  that normalised, redacted path (Werkzeug then never answers a 308 whose Location repeats it).
+- when anything was removed, RAW_URI and REQUEST_URI are rebuilt from the scrubbed PATH_INFO and
+  QUERY_STRING rather than edited: no other spelling of the secret survives in them.
 
 Views read the secrets from those keys only. Werkzeug's development server (`flask run`) logs
 its own request line before the app sees the environ, so it would still print them; `make run`
@@ -18,17 +24,31 @@ and production use gunicorn, whose access log goes through this middleware.
 """
 from __future__ import annotations
 
-import re
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 AUTH_CODE_KEY = "signet.external_auth_code"
-EMAIL_TOKEN_KEY = "signet.email_token"
+EMAIL_TOKEN_KEY = "signet.email_token"  # the token of any TOKEN_PATHS path
 REDACTED = "redacted"
 CODE_PARAM = "externalAuthCode"
 
-_EMAIL_PATH = re.compile(r"^(/m/[^/]+/email/)([^/]+)")
-_EMAIL_IN_URI = re.compile(r"(/m/[^/?#]+/email/)[^/?#]+")
+# Paths that carry a one-time token, as segments of the normalised path: "*" is any one
+# segment, a Token the secret (also in longer paths: `/invitations/<token>/accept`). The staff
+# links (sign-up confirmation, password reset, invitations) are as secret as a sign-in link;
+# their tokens are 43 characters, and shorter segments there are other routes (`/resend`).
+class Token:
+    def __init__(self, min_length: int = 1):
+        self.min_length = min_length
+
+
+TOKEN, STAFF_TOKEN = Token(), Token(min_length=16)
+TOKEN_PATHS: list[tuple] = [
+    ("m", "*", "email", TOKEN),
+    ("account", "verify", STAFF_TOKEN),
+    ("password", "reset", STAFF_TOKEN),
+    ("invitations", STAFF_TOKEN),
+]
 _RAW_URL_KEYS = ("RAW_URI", "REQUEST_URI")
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 class LogSafeUrls:
@@ -44,24 +64,74 @@ class LogSafeUrls:
 
 def scrub(environ: dict) -> None:
     """Move URL secrets out of `environ`'s URL keys, in place (loggers read the same dict)."""
+    changed = False
     query = environ.get("QUERY_STRING") or ""
     if query:
         code, kept = _split_code(query)
         if kept is not None:
-            environ["QUERY_STRING"] = kept
+            environ["QUERY_STRING"], changed = kept, True
             if code is not None:
                 environ[AUTH_CODE_KEY] = code
-            for key in _RAW_URL_KEYS:
-                if environ.get(key):
-                    environ[key] = _with_query(environ[key], kept)
-    path = environ.get("PATH_INFO") or ""
-    match = _EMAIL_PATH.match(path)
-    if match and match.group(2) != REDACTED:
-        environ[EMAIL_TOKEN_KEY] = match.group(2)
-        environ["PATH_INFO"] = match.group(1) + REDACTED + path[match.end():]
+    path, token = _redacted_path(environ.get("PATH_INFO") or "")
+    if path is not None:
+        environ["PATH_INFO"], changed = path, True
+        if token is not None:
+            environ[EMAIL_TOKEN_KEY] = token
+    if changed:  # the raw request line is rebuilt from the scrubbed parts, however it was spelled
+        query = environ.get("QUERY_STRING") or ""
+        raw = quote(environ["PATH_INFO"].encode("latin-1", "replace"), safe=_PATH_SAFE) + (f"?{query}" if query else "")
         for key in _RAW_URL_KEYS:
-            if environ.get(key):
-                environ[key] = _EMAIL_IN_URI.sub(lambda m: m.group(1) + REDACTED, environ[key], count=1)
+            if key in environ:
+                environ[key] = raw
+
+
+def restore_token(endpoint: str | None, values: dict | None) -> None:
+    """(An app-wide url_value_preprocessor) A view's `token` argument is the redacted path's
+    `redacted`: hand it the real token, which only the environ holds."""
+    from flask import request
+
+    if values and values.get("token") == REDACTED and EMAIL_TOKEN_KEY in request.environ:
+        values["token"] = request.environ[EMAIL_TOKEN_KEY]
+
+
+def _redacted_path(path: str) -> tuple[str | None, str | None]:
+    """(the normalised path with every token segment `redacted`, the first token), or
+    (None, None) when no spelling of this path carries a token.
+
+    The path is walked segment by segment as a server resolves it: empty and "." segments
+    dropped (`//m`, `/m//t`, `/./`), ".." pops one. Whenever the resolved prefix matches a
+    TOKEN_PATHS pattern (names compared case-insensitively), the segment just added is a token.
+    So `/m/t/email/<token>/..`, `/x/../m/t/email/<token>` and `/M/t/EMAIL/<token>` are caught,
+    and a path Werkzeug would 308-redirect to its merged-slash form is served (or 404s) under
+    its normalised form instead: no Location ever echoes a token.
+    """
+    stack: list[str] = []
+    token, found = None, False
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if stack:
+                stack.pop()
+            continue
+        stack.append(segment)
+        if _is_token(stack):
+            found = True
+            if segment != REDACTED:
+                token = token if token is not None else segment
+            stack[-1] = REDACTED
+    if not found:
+        return None, None
+    return "/" + "/".join(stack) + ("/" if path.endswith("/") and stack else ""), token
+
+
+def _is_token(stack: list[str]) -> bool:
+    """Whether the last segment of `stack` (a resolved path prefix) is a token."""
+    for pattern in TOKEN_PATHS:
+        if len(stack) == len(pattern) and len(stack[-1]) >= pattern[-1].min_length and all(
+                part == "*" or isinstance(part, Token) or part == name.lower() for part, name in zip(pattern, stack)):
+            return True
+    return False
 
 
 def _split_code(query: str) -> tuple[str | None, str | None]:
@@ -77,8 +147,3 @@ def _split_code(query: str) -> tuple[str | None, str | None]:
             continue
         kept.append(piece)
     return (code, "&".join(kept)) if removed else (None, None)
-
-
-def _with_query(uri: str, query: str) -> str:
-    base = uri.split("?", 1)[0]
-    return f"{base}?{query}" if query else base
