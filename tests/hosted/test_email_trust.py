@@ -42,8 +42,6 @@ def sign_in_by_email(app, client, tenant, smtp, address: str, mails_before: int 
 def test_email_sign_in_verifies_the_user_and_unsigned_data_cannot_name_them(app, client, tenant, smtp, factory):
     configure(app, tenant, email_sign_in="create")
     sign_in_by_email(app, client, tenant, smtp, VICTIM)
-    user = user_row(app, tenant, f"email:{VICTIM}")
-    assert (user.verified, user.verified_via, user.email_verified, user.created_via) == (True, "email", True, "email")
 
     # The finding: setUser({id: "email:victim@…"}) with no credential got the victim's session.
     before = stored_counts(app)
@@ -52,6 +50,8 @@ def test_email_sign_in_verifies_the_user_and_unsigned_data_cannot_name_them(app,
     error = response.get_json()["error"]
     assert (error["code"], error["field"]) == ("invalid_field", "id") and "reserved" in error["message"]
     assert "session" not in response.get_json() and stored_counts(app) == before
+    user = user_row(app, tenant, f"email:{VICTIM}")
+    assert (user.verified, user.verified_via, user.email_verified, user.created_via) == (True, "email", True, "email")
 
     # The dashboard says how the user was verified.
     staff = app.test_client()
@@ -83,13 +83,13 @@ def test_a_planted_account_never_catches_the_victims_sign_in_create_mode(app, cl
         from webapp.services import people, snapshots
         people.set_user(snapshots.tenant(tenant.public_id), {"jwt": tenant.code({"id": "mallory"})})
     mallory = user_row(app, tenant, "mallory")
-    assert (mallory.verified, mallory.email, mallory.email_verified) == (True, VICTIM, False)
 
     sign_in_by_email(app, client, tenant, smtp, VICTIM)
     assert signed_in_as(client, tenant) == VICTIM  # not "Mallory"
     fresh = user_row(app, tenant, f"email:{VICTIM}")
     assert fresh is not None and fresh.verified and user_count(app, tenant) == 2
     assert user_row(app, tenant, "mallory").last_seen_at == mallory.last_seen_at  # untouched
+    assert (mallory.verified, mallory.email, mallory.email_verified) == (True, VICTIM, False)
 
 
 def test_a_planted_account_never_catches_the_victims_sign_in_existing_mode(app, client, tenant, smtp):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from webapp.extensions import db
 from webapp.models import EndUser, Organization, OrgMembership, Rejection, Tenant
 
 from .conftest import assert_error, call, count, fetch, identify, set_user, settings, sign, snapshot
@@ -40,6 +41,20 @@ def test_unsigned_data_never_names_an_id_signet_makes(app, client, tenant, user_
     assert snapshot(app) == before
     # Whatever the user's state: an unverified row with such an id (made before the rule) too.
     assert_error(set_user(client, {"id": user_id}), 400, "invalid_field", "id")
+
+
+def test_an_unverified_user_under_a_reserved_id_is_out_of_unsigned_reach(app, client, tenant):
+    """The finding as it was: email sign-in's user stayed unverified, so in `optional` mode an
+    unsigned call naming `email:<address>` returned a session reading their conversations."""
+    with app.app_context():
+        db.session.add(EndUser(tenant_id=tenant.id, external_id="email:victim@corp.example",
+                               email="victim@corp.example", attrs={}, created_via="email"))
+        db.session.commit()
+    before = snapshot(app)
+    response = set_user(client, {"id": "email:victim@corp.example"})
+    assert "session" not in (response.get_json() or {})
+    assert_error(response, 400, "invalid_field", "id")
+    assert snapshot(app) == before
 
 
 def test_ids_that_only_look_alike_are_ordinary_ids(client, tenant):
