@@ -39,17 +39,18 @@ def invite(tenant: Tenant, email: str, role: str, inviter: Member, acting_role: 
         raise Conflict(f"{address} is already a member of this workspace.", "email")
     token, digest = new_token()
     now = utcnow()
-    db.session.execute(delete(Invitation).where(Invitation.tenant_id == tenant.id, Invitation.email == address,
-                                                Invitation.accepted_at.is_(None)))
-    invitation = Invitation(tenant_id=tenant.id, email=address, role=role, invited_by_id=inviter.id,
-                            token_hash=digest, created_at=now, expires_at=now + timedelta(seconds=INVITE_SECONDS))
-    db.session.add(invitation)
-    db.session.commit()
+    tenant_id, tenant_name, inviter_id, inviter_email = tenant.id, tenant.name, inviter.id, inviter.email
+    with writing():
+        db.session.execute(delete(Invitation).where(Invitation.tenant_id == tenant_id, Invitation.email == address,
+                                                    Invitation.accepted_at.is_(None)))
+        invitation = Invitation(tenant_id=tenant_id, email=address, role=role, invited_by_id=inviter_id,
+                                token_hash=digest, created_at=now, expires_at=now + timedelta(seconds=INVITE_SECONDS))
+        db.session.add(invitation)
     url = f"{link_base}/invitations/{token}"
-    body = (f"{inviter.email} invited you to the Signet workspace {tenant.name} as {role}.\n\n"
+    body = (f"{inviter_email} invited you to the Signet workspace {tenant_name} as {role}.\n\n"
             f"Open this link to accept (log in as {address}, or create your account from it):\n\n{url}\n\n"
             "The invitation works once, for 7 days. If you do not expect it, ignore this mail.\n")
-    mailer.send(address, f"You are invited to {tenant.name} on Signet", body,
+    mailer.send(address, f"You are invited to {tenant_name} on Signet", body,
                 console_line=f"invitation {address} -> {url}")
     return invitation
 

@@ -77,14 +77,16 @@ def sign_up(workspace: str, email: str, password: str, *, link_base: str) -> Non
 def _sign_up(name: str, address: str, password_hash: str, link_base: str) -> None:
     """A new workspace with an unverified owner and its verification mail, or a notice to the
     address's existing account."""
-    if members.find_member(address) is None:
-        try:
-            tenant = tenants.create_tenant(name, address, "", verified=False, password_hash=password_hash)
-        except (IntegrityError, Conflict):  # the same address signed up at the same moment
-            db.session.rollback()
-        else:
-            send_verification(members.find_member(address), link_base=link_base, workspace=tenant.name)
-            return
+    try:
+        with writing():  # BEGIN IMMEDIATE: the read and the insert in one write transaction
+            tenant = None
+            if members.find_member(address) is None:
+                tenant = tenants.create_tenant(name, address, "", verified=False, password_hash=password_hash)
+    except (IntegrityError, Conflict):  # the same address signed up at the same moment
+        tenant = None
+    if tenant is not None:
+        send_verification(members.find_member(address), link_base=link_base, workspace=tenant.name)
+        return
     mailer.send(address, "Someone tried to sign up to Signet with your address", _notice_body(link_base),
                 console_line=f"sign-up notice for an existing account -> {address}")
 
@@ -135,9 +137,10 @@ def _request_reset(address: str, link_base: str) -> None:
 def _issue(member: Member, purpose: str, seconds: int) -> str:
     token, digest = new_token()
     now = utcnow()
-    db.session.add(StaffToken(member_id=member.id, purpose=purpose, token_hash=digest, created_at=now,
-                              expires_at=now + timedelta(seconds=seconds)))
-    db.session.commit()
+    member_id = member.id
+    with writing():
+        db.session.add(StaffToken(member_id=member_id, purpose=purpose, token_hash=digest, created_at=now,
+                                  expires_at=now + timedelta(seconds=seconds)))
     return token
 
 
