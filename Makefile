@@ -7,6 +7,9 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 DEMO_PORT ?= 5001
+# The Host names Signet answers (and builds links from) when run here; any other Host gets a 400
+# (docs/DEPLOY.md). Serving on another name or address: make run SIGNET_TRUSTED_HOSTS=name,…
+SIGNET_TRUSTED_HOSTS ?= $(HOST),localhost,127.0.0.1
 PYTEST_ARGS ?=
 
 .PHONY: run test install install-dev system-deps migrate demo serve-only clean
@@ -57,7 +60,8 @@ WORKER = --worker-class webapp.serving.BufferingWorker
 SERVE = $(BIN)/python -m webapp.devserve \
 	-- SIGNET_DEMO_SIGNET_URL=http://$(HOST):$(PORT) $(BIN)/gunicorn --bind localhost:$(DEMO_PORT) --workers 1 \
 	  --threads 4 $(WORKER) --log-level warning --no-control-socket demo.app:app \
-	-- $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 $(WORKER) --no-control-socket --access-logfile - wsgi:app
+	-- SIGNET_TRUSTED_HOSTS=$(SIGNET_TRUSTED_HOSTS) $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 $(WORKER) \
+	  --no-control-socket --access-logfile - wsgi:app
 
 # Signet on $(HOST):$(PORT) and the demo customer site on another origin (localhost:$(DEMO_PORT)).
 # Other ports: make run PORT=8000 DEMO_PORT=8001
