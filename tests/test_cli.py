@@ -69,7 +69,7 @@ def test_tenant_set_every_option(cli):
     result = cli(
         "tenant", "set", tenant_id, "--verification", "required",
         "--allowed-origin", "https://app.example.com", "--allowed-origin", "HTTP://LOCALHOST:5001",
-        "--seat-limit", "3", "--audience", "acme", "--require-audience", "--issuer", "https://acme.example",
+        "--seat-limit", "3", "--unsigned-user-limit", "40", "--audience", "acme", "--require-audience", "--issuer", "https://acme.example",
         "--login-links", "on", "--login-links-require-jti", "--login-links-max-age", "300",
         "--email-sign-in", "create",
     )
@@ -78,14 +78,15 @@ def test_tenant_set_every_option(cli):
     assert data == {
         "tenant_id": tenant_id, "name": "Acme", "verification": "required",
         "allowed_origins": ["https://app.example.com", "http://localhost:5001"], "seat_limit": 3,
-        "audience": "acme", "require_audience": True, "issuer": "https://acme.example", "login_links": "on",
+        "unsigned_user_limit": 40, "audience": "acme", "require_audience": True, "issuer": "https://acme.example", "login_links": "on",
         "login_links_require_jti": True, "login_links_max_age": 300, "email_sign_in": "create",
     }
     cleared = json.loads(cli(
         "tenant", "set", tenant_id, "--allowed-origin", "", "--issuer", "", "--seat-limit", "none",
-        "--login-links-max-age", "none", "--no-require-audience", "--no-login-links-require-jti", "--login-links", "off",
+        "--unsigned-user-limit", "none", "--login-links-max-age", "none", "--no-require-audience", "--no-login-links-require-jti", "--login-links", "off",
     ).stdout)
     assert cleared["allowed_origins"] == [] and cleared["issuer"] is None and cleared["seat_limit"] is None
+    assert cleared["unsigned_user_limit"] is None
     assert cleared["login_links_max_age"] is None and cleared["require_audience"] is False
     assert cleared["login_links"] == "off" and cleared["verification"] == "required"
 
