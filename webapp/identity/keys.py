@@ -102,10 +102,40 @@ def rsa_problem(key: rsa.RSAPublicKey) -> str | None:
         return f"This RSA key has {key.key_size} bits: at least {MIN_RSA_BITS} are required."
     if key.key_size > MAX_RSA_BITS:
         return f"This RSA key has {key.key_size} bits: at most {MAX_RSA_BITS} are accepted."
-    if key.public_numbers().e != RSA_EXPONENT:
+    numbers = key.public_numbers()
+    if numbers.e != RSA_EXPONENT:
         return (f"This RSA key's public exponent is not {RSA_EXPONENT}: only keys with the standard "
                 f"exponent {RSA_EXPONENT} are accepted (openssl and every library make them by default).")
+    if has_roca_fingerprint(numbers.n):
+        return ("This RSA key was made by a vulnerable Infineon chip (ROCA, CVE-2017-15361): its private "
+                "key can be computed from this public key. Make a new key pair with openssl (or on an "
+                "updated device), upload the new public key and stop using this one.")
     return None
+
+
+# ROCA (CVE-2017-15361, Nemec et al. 2017): a modulus from the vulnerable Infineon library, reduced
+# modulo each of these small primes, always lies in the multiplicative subgroup that 65537
+# generates there. A well-made modulus passes all 38 checks with probability about 2^-28 (the masks below are
+# roca-detect's published ones, computed here from their definition).
+ROCA_PRIMES = (3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
+               97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167)
+
+
+def _generated_subgroup(prime: int, generator: int = 65537) -> int:
+    """The residues {generator^k mod prime} as a bit mask (bit r set: residue r is in the group)."""
+    mask, value = 0, 1
+    while not mask >> value & 1:
+        mask |= 1 << value
+        value = value * generator % prime
+    return mask
+
+
+ROCA_MASKS = tuple(_generated_subgroup(p) for p in ROCA_PRIMES)
+
+
+def has_roca_fingerprint(modulus: int) -> bool:
+    """Whether an RSA modulus has the ROCA fingerprint (the published roca-detect test)."""
+    return all(mask >> (modulus % prime) & 1 for prime, mask in zip(ROCA_PRIMES, ROCA_MASKS))
 
 
 def fingerprint(spki_der: bytes) -> str:
