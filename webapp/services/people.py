@@ -149,17 +149,8 @@ def _identify(tenant: Tenant, data: UserData, proof: Proof | None, verified: Ver
               visitor_id: str | None, ctx: dict, created_via: str, origin: str | None, now: float) -> Identified:
     visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
     user = snapshots.user(tenant.id, data.id, visitor if visitor_id else None)
-    _check_may_change(tenant, user, data.id, proof, origin)
-    if user is None:
-        if proof is None:
-            _check_unsigned_orgs(tenant, data, (), origin)  # verification_required before seat_limit_reached
-        seats.check(tenant, verified=proof is not None)
-        merge = None
-    else:
-        merge = user.visitor_row
-    first_proof = user is not None and proof is not None and not user.verified
-    if first_proof:
-        seats.check(tenant, verified=True)  # a user the tenant now vouches for takes a seat
+    first_proof = _check_before_write(tenant, user, data, proof, origin)
+    merge = user.visitor_row if user is not None else None
     now_dt = datetime.fromtimestamp(now, timezone.utc)
     if user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None) or (
             data.organizations is not MISSING
@@ -172,6 +163,22 @@ def _identify(tenant: Tenant, data: UserData, proof: Proof | None, verified: Ver
     how = proof.via if proof is not None else sessions.UNSIGNED  # the session ends with what vouched for it
     token, session = sessions.issue(tenant, user=user, how=how, kid=proof and proof.kid, ctx=ctx, now=now)
     return Identified(user=user, visitor_id=visitor, token=token, session=session)
+
+
+def _check_before_write(tenant: Tenant, user: UserInfo | None, data: UserData, proof: Proof | None,
+                        origin: str | None) -> bool:
+    """The read-only checks, in the contract's order (verification_required, then seats); whether
+    this is the user's first verification (it takes a seat: `_apply` checks again under lock)."""
+    _check_may_change(tenant, user, data.id, proof, origin)
+    if user is None:
+        if proof is None:
+            _check_unsigned_orgs(tenant, data, (), origin)
+        seats.check(tenant, verified=proof is not None)
+        return False
+    first_proof = proof is not None and not user.verified
+    if first_proof:
+        seats.check(tenant, verified=True)
+    return first_proof
 
 
 def _check_may_change(tenant: Tenant, user: UserInfo | EndUser | None, external_id: str, proof: Proof | None,
