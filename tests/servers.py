@@ -170,7 +170,10 @@ class PostgresServer:
             except (OSError, IndexError, ValueError):
                 continue  # the process ended meanwhile
         for pid in pids:
-            os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+            try:
+                os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+            except ProcessLookupError:
+                pass  # a backend that ended between the listing and the signal
 
     def destroy(self) -> None:
         import shutil
