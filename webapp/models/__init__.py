@@ -1,5 +1,6 @@
 """Typed tables, one module per aggregate. Importing this registers every model."""
 from .conversation import Conversation, Message
+from .idempotency import IdempotencyKey
 from .keys import Rejection, UsedJti, VerificationKeyRow
 from .member import ROLES, Member, Membership
 from .people import EndUser, Organization, OrgMembership, RevokedSession
@@ -8,7 +9,7 @@ from .staff import Invitation, StaffThrottle, StaffToken
 from .tenant import EMAIL_SIGN_IN_MODES, VERIFICATION_MODES, Tenant
 
 __all__ = [
-    "Conversation", "EMAIL_SIGN_IN_MODES", "EmailSignIn", "EndUser", "Member", "Membership", "Message", "OrgMembership",
+    "Conversation", "EMAIL_SIGN_IN_MODES", "EmailSignIn", "EndUser", "IdempotencyKey", "Member", "Membership", "Message", "OrgMembership",
     "Invitation", "Organization", "ROLES", "Rejection", "RevokedSession", "Tenant", "UsedJti", "VERIFICATION_MODES",
     "VerificationKeyRow", "StaffThrottle", "StaffToken",
 ]

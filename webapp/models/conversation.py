@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -40,6 +40,7 @@ class Message(db.Model):
     __table_args__ = (
         CheckConstraint("author IN ('user', 'staff')", name="author"),
         Index("ix_message_conversation_id", "conversation_id", "id"),
+        UniqueConstraint("conversation_id", "client_message_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -50,4 +51,7 @@ class Message(db.Model):
     body: Mapped[str] = mapped_column(Text)
     staff_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"), default=None)
     staff_name: Mapped[str | None] = mapped_column(String(254), default=None)
+    # The widget's own id for a user's message (`clientMessageId`): a retry naming it again gets the
+    # stored message, never a second one (unique within the conversation).
+    client_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
