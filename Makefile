@@ -27,12 +27,21 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+# The Node libraries the dashboard's signing samples use (tests/test_samples.py runs them).
+SAMPLES := tests/samples
+$(SAMPLES)/node_modules/.package-lock.json: $(SAMPLES)/package.json $(SAMPLES)/package-lock.json
+	npm ci --prefix $(SAMPLES) --no-audit --no-fund --loglevel=error
 
-# Debian's Chromium (browser tests), the PostgreSQL and Redis servers and openssl (test keys), when missing and root.
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev $(SAMPLES)/node_modules/.package-lock.json
+
+# Debian's Chromium (browser tests), the PostgreSQL and Redis servers, openssl (test keys), Node.js
+# and npm, Ruby with ruby-jwt and rbnacl (the signing samples tests/test_samples.py runs), when missing and root.
 system-deps:
 	@missing=""; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	ruby -e 'require "jwt"; require "rbnacl"' >/dev/null 2>&1 || missing="$$missing ruby ruby-jwt ruby-rbnacl"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
@@ -78,7 +87,7 @@ serve-only:
 
 # The whole suite, skipping nothing: without SIGNET_TEST_POSTGRES_URL, tests/pg_cluster.py runs it
 # against a throwaway PostgreSQL cluster of its own (a temporary folder, removed afterwards).
-test: install-dev system-deps
+test: system-deps install-dev
 	@$(BIN)/python tests/pg_cluster.py -- $(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; exit 1; fi; \
 	exit $$status

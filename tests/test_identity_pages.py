@@ -94,9 +94,9 @@ def test_identity_page_samples_and_mode(app, owner_client):
     kid, _ = new_secret(owner_client)
     page = owner_client.get("/settings/identity").get_data(as_text=True)
     public_id = owner_client.tenant["public_id"]
-    for sample in ("sample-jsonwebtoken", "sample-jose", "sample-pyjwt"):
+    for sample in ("sample-hs256-jsonwebtoken", "sample-hs256-jose", "sample-hs256-pyjwt", "sample-hs256-ruby"):
         assert f'id="{sample}"' in page
-    assert page.count(kid) >= 3 and page.count(public_id) >= 3
+    assert page.count(kid) >= 4 and page.count(public_id) >= 4
     response = post_form(owner_client, "/settings/identity", {"verification_mode": "report", "audience": "signet-widget"})
     assert response.status_code == 302
     page = owner_client.get("/settings/identity").get_data(as_text=True)
@@ -225,9 +225,9 @@ def test_every_signing_sample_sets_this_workspaces_own_audience(app, owner_clien
         assert tenants.get_tenant(owner_client.tenant["public_id"]).audience == audience
     for path in ("/settings/identity", "/settings/install"):
         page = owner_client.get(path).get_data(as_text=True)
-        for sample in ("sample-jsonwebtoken", "sample-jose", "sample-pyjwt", "sample-public"):
-            code = page.split(f'id="{sample}">', 1)[1].split("</code>", 1)[0]
-            assert (f'audience: "{audience}"' in code or f'.setAudience("{audience}")' in code
-                    or f'"aud": "{audience}"' in code), (path, sample)
-        public = page.split('id="sample-public">', 1)[1].split("</code>", 1)[0]
-        assert public.count(audience) == 2  # the jose and the PyJWT halves both set it
+        for alg in ("hs256", "es256"):
+            for language in ("jsonwebtoken", "jose", "pyjwt", "ruby"):
+                code = page.split(f'id="sample-{alg}-{language}">', 1)[1].split("</code>", 1)[0]
+                assert (f'audience: "{audience}"' in code or f'.setAudience("{audience}")' in code
+                        or f'"aud": "{audience}"' in code or f'aud: "{audience}"' in code), (path, alg, language)
+                assert code.count(audience) == 1

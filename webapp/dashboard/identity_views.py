@@ -18,6 +18,16 @@ add_settings_page("dashboard.settings_keys", "Secrets and keys")
 add_settings_page("dashboard.settings_debugger", "Token debugger")
 
 
+# The openssl command that makes each algorithm's PKCS#8 private key (the format every sample loads);
+# the page adds `openssl pkey -in private.pem -pubout -out public.pem` (tests/test_samples.py runs both).
+KEYGEN = (
+    ("EdDSA", "openssl genpkey -algorithm ed25519 -out private.pem"),
+    ("ES256", "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out private.pem"),
+    ("PS256", "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out private.pem"),
+    ("RS256", "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out private.pem"),
+)
+
+
 def _keys_page(status=200, new_secret=None, key_form=None, secret_form=None):
     tenant = current_tenant()
     rows = keyring.list_keys(tenant)
@@ -25,6 +35,7 @@ def _keys_page(status=200, new_secret=None, key_form=None, secret_form=None):
         "dashboard/settings/keys.html", tenant=tenant, rows=rows, now=utcnow(), new_secret=new_secret,
         secret_form=secret_form or SecretForm(formdata=None), key_form=key_form or PublicKeyForm(formdata=None),
         action_form=EmptyForm(), grace_hours=keyring.grace_seconds() / 3600, max_live=keyring.MAX_LIVE_PER_ALG,
+        keygen=KEYGEN,
     ), status
 
 
