@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, func, text
+from sqlalchemy import (JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, event, func,
+                        inspect, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -58,6 +59,14 @@ class EndUser(db.Model):
     memberships: Mapped[list[OrgMembership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="OrgMembership.position"
     )
+
+
+@event.listens_for(EndUser, "before_update")
+def _next_version(_mapper, _connection, user: EndUser) -> None:
+    """Every ORM update of a user (email sign-in, a login-only link, the dashboard) moves its
+    version on, unless the writer set it: the attrs-only set-user UPDATE relies on it."""
+    if not inspect(user).attrs.version.history.has_changes():
+        user.version = EndUser.version + 1
 
 
 class Organization(db.Model):

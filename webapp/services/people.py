@@ -155,9 +155,11 @@ def _identify(tenant: Tenant, data: UserData, proof: Proof | None, verified: Ver
     if user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None) or (
             data.organizations is not MISSING
             and organizations.would_change(user.organizations, data.organizations, signed=proof is not None)):
-        user = snapshots.user_by_id(_write(tenant, data, proof, verified, visitor, created_via, origin, now))
+        user = _write(tenant, data, proof, verified, visitor, created_via, origin, now)
     elif _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
-        user = _update_in_place(tenant, user, data, proof, origin, now_dt)
+        # The row changed since it was read: the locked path decides again from what it holds.
+        user = (_update_in_place(tenant, user, data, proof, origin, now_dt)
+                or _write(tenant, data, proof, verified, visitor, created_via, origin, now))
     elif tenant.verification_mode == "report" and proof is None:
         _log_would_refuse(tenant, data.id, origin)
     how = proof.via if proof is not None else sessions.UNSIGNED  # the session ends with what vouched for it
@@ -223,11 +225,15 @@ def _email_verified(stored: str | None, proven: bool, data: UserData, proof: Pro
 
 
 def _update_in_place(tenant: Tenant, user: UserInfo, data: UserData, proof: Proof | None, origin: str | None,
-                     now_dt: datetime) -> UserInfo:
-    """An existing user's fields, attrs, verification and last_seen in one UPDATE (organizations unchanged).
+                     now_dt: datetime) -> UserInfo | None:
+    """An existing user's fields, attrs, verification and last_seen in one UPDATE (organizations
+    unchanged), or None when the row is no longer the one read: then nothing was written and the
+    caller takes the locked path.
 
-    The row is re-checked in the UPDATE itself: if it became verified since it was read, unsigned
-    data is refused exactly as if the read had seen it.
+    Everything decided here (organizations unchanged, verified or not, the email's proof) comes
+    from the unlocked read, so the UPDATE applies only to that very row: the same `version` (every
+    write of the user or their memberships moves it on) and, for unsigned data, still unverified.
+    Two set-user calls for one user thus always leave the result of one serial order (issue 19).
     """
     changes = {attr: getattr(data, field) for attr, field in _FIELDS if getattr(data, field) is not MISSING}
     if data.attrs is not MISSING:
@@ -239,24 +245,24 @@ def _update_in_place(tenant: Tenant, user: UserInfo, data: UserData, proof: Proo
     if proof is not None:
         changes.update(verified=True, verified_via=proof.via, verified_alg=proof.alg, verified_kid=proof.kid,
                        verified_at=func.coalesce(table.c.verified_at, now_dt))
-    stmt = update(table).where(table.c.id == user.id)
+    stmt = update(table).where(table.c.id == user.id, table.c.version == user.version)
     if proof is None:
         stmt = stmt.where(table.c.verified.is_(False))
     with writing():
-        stmt = stmt.values(last_seen_at=now_dt, **changes).returning(table.c.id)
+        stmt = stmt.values(last_seen_at=now_dt, version=table.c.version + 1, **changes).returning(table.c.id)
         updated = db.session.connection().execute(stmt).scalar()
         if updated is not None and proof is None and tenant.verification_mode == "report":
             _log_would_refuse(tenant, data.id, origin, commit=False)
     if updated is None:
-        _refuse_unsigned(tenant, data.id, origin, "This user is verified: their data can only come signed (send {jwt}).")
+        return None
     changes.pop("verified_at", None)
-    return replace(user, last_seen_at=now_dt, **changes)
+    return replace(user, last_seen_at=now_dt, version=user.version + 1, **changes)
 
 
 def _write(tenant: Tenant, data: UserData, proof: Proof | None, verified: VerifiedToken | None, visitor: str,
-           created_via: str, origin: str | None, now: float) -> int:
-    """Apply the call in one transaction and return the user's row id; a concurrent insert of the
-    same user is retried."""
+           created_via: str, origin: str | None, now: float) -> UserInfo:
+    """Apply the call in one transaction and return the user as written (snapshotted inside the
+    transaction, see snapshots.from_row); a concurrent insert of the same user is retried."""
     for attempt in range(WRITE_ATTEMPTS):
         try:
             with writing():
@@ -265,8 +271,8 @@ def _write(tenant: Tenant, data: UserData, proof: Proof | None, verified: Verifi
                 if verified is not None:
                     source = "login_link" if created_via == "login_link" else "widget"
                     verification.record_jti(tenant, verified, now=now, origin=origin, source=source)
-                user_id = user.id
-            return user_id
+                written = snapshots.from_row(user)
+            return written
         except IntegrityError:
             if attempt == WRITE_ATTEMPTS - 1:
                 raise
@@ -306,6 +312,7 @@ def _apply(tenant: Tenant, data: UserData, proof: Proof | None, created_via: str
     elif tenant.verification_mode == "report":
         _log_would_refuse(tenant, data.id, origin, commit=False)
     user.last_seen_at = now_dt
+    user.version = (user.version or 0) + 1  # under the row lock: any attrs-only UPDATE that read before this misses
     return user
 
 
@@ -347,7 +354,8 @@ def _login_only(tenant: Tenant, who: LoginOnly, verified: VerifiedToken, visitor
         user.last_seen_at = datetime.fromtimestamp(now, timezone.utc)
         _merge_visitor(tenant.id, visitor, user)
         verification.record_jti(tenant, verified, now=now, origin=origin, source="login_link")
-    user = snapshots.user_by_id(user_id)
+        db.session.flush()
+        user = snapshots.from_row(user)  # the answer from what was written, not a read after the commit
     token, session = sessions.issue(tenant, user=user, how=sessions.LOGIN_LINK, kid=verified.kid, ctx=ctx, now=now)
     return Identified(user=user, visitor_id=visitor, token=token, session=session)
 

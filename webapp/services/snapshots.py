@@ -81,6 +81,7 @@ class UserInfo:
     last_seen_at: datetime
     email_verified: bool  # the email came from signed data or an email sign-in
     sessions_generation: int  # bumped by "end all sessions" (services/sessions.check)
+    version: int  # bumped by every write of the user (people._update_in_place applies only to it)
     organizations: tuple[OrgInfo, ...] = field(default_factory=tuple)
     # The row id of the anonymous visitor named in the same lookup, when it has one to merge.
     visitor_row: int | None = None
@@ -94,7 +95,7 @@ _TENANT = (
 )
 _USER_COLUMNS = (
     "SELECT u.id, u.external_id, u.anonymous, u.email, u.name, u.avatar_url, u.attrs, u.verified, u.verified_via,"
-    " u.verified_alg, u.verified_kid, u.last_seen_at, u.email_verified, u.sessions_generation, o.external_id AS org_id, o.name AS org_name,"
+    " u.verified_alg, u.verified_kid, u.last_seen_at, u.email_verified, u.sessions_generation, u.version, o.external_id AS org_id, o.name AS org_name,"
     " o.attrs AS org_attrs, o.signed AS org_signed, m.signed AS member_signed, (SELECT v.id FROM end_user v WHERE v.tenant_id = u.tenant_id"
     " AND v.visitor_id = :visitor_id) AS visitor_row"
     " FROM end_user u LEFT JOIN org_membership m ON m.user_id = u.id"
@@ -264,8 +265,23 @@ def _user(rows: list[dict]) -> UserInfo | None:
         verified=bool(first["verified"]), verified_via=first["verified_via"], verified_alg=first["verified_alg"],
         verified_kid=first["verified_kid"], last_seen_at=_when(first["last_seen_at"]),
         email_verified=bool(first["email_verified"]), sessions_generation=first["sessions_generation"],
-        organizations=orgs,
+        version=first["version"], organizations=orgs,
         visitor_row=first["visitor_row"],
+    )
+
+
+def from_row(row) -> UserInfo:
+    """The snapshot of a user row being written (models.EndUser), taken inside the write's own
+    transaction: the answer to a write is built from what it wrote, never read again after the
+    commit (a read that fails then would tell the client to retry a stored write)."""
+    orgs = tuple(OrgInfo(m.organization.external_id, m.organization.name, m.organization.attrs or {},
+                         bool(m.organization.signed), bool(m.signed)) for m in row.memberships)
+    return UserInfo(
+        id=row.id, external_id=row.external_id, anonymous=bool(row.anonymous), email=row.email, name=row.name,
+        avatar_url=row.avatar_url, attrs=dict(row.attrs or {}), verified=bool(row.verified),
+        verified_via=row.verified_via, verified_alg=row.verified_alg, verified_kid=row.verified_kid,
+        last_seen_at=_when(row.last_seen_at), email_verified=bool(row.email_verified),
+        sessions_generation=row.sessions_generation or 0, version=row.version or 0, organizations=orgs,
     )
 
 
