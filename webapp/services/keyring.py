@@ -156,6 +156,33 @@ def newest_secret(tenant: Tenant) -> tuple[str, str] | None:
     return row.kid, secret_box().decrypt(row.secret_ciphertext, row.kid)
 
 
+def suspects(tenant: Tenant, alg: str, limit: int = 8) -> list:
+    """The tenant's newest `limit` secrets or keys of `alg`, revoked and expired ones included, for
+    the signature forensics (identity/forensics.py). One query; not cached (only refused tokens
+    ask, and only those that failed their signature). Keys that cannot be loaded are left out."""
+    from ..identity.forensics import Suspect
+
+    rows = db.session.scalars(
+        select(VerificationKeyRow).where(VerificationKeyRow.tenant_id == tenant.id, VerificationKeyRow.alg == alg)
+        .order_by(VerificationKeyRow.created_at.desc(), VerificationKeyRow.id.desc()).limit(limit))
+    found = []
+    for row in rows:
+        try:
+            material: object = (keytools.hmac_key(secret_box().decrypt(row.secret_ciphertext, row.kid))
+                                 if row.kind == "secret" else keytools.load_public_key(row.public_pem, row.alg))
+        except (ValueError, KeyRejected):
+            continue
+        found.append(Suspect(VerificationKey(kid=row.kid, alg=row.alg, key=material, in_grace=row.grace_ends_at is not None),
+                             revoked_at=row.revoked_at, grace_ends_at=row.grace_ends_at))
+    return found
+
+
+def find(tenant: Tenant, kid: str) -> VerificationKeyRow | None:
+    """The tenant's secret or key with this kid, whatever its state."""
+    return db.session.scalar(
+        select(VerificationKeyRow).where(VerificationKeyRow.tenant_id == tenant.id, VerificationKeyRow.kid == kid))
+
+
 def _make_room(tenant: Tenant, alg: str, now: datetime) -> None:
     """Refuse a new secret or key past MAX_LIVE_PER_ALG live ones of its algorithm.
 

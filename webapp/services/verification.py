@@ -38,8 +38,19 @@ def verify(tenant: Tenant, token: object, *, now: float | None = None, origin: s
     try:
         return verify_token(token, keys=keys, policy=policy_for(tenant), now=now)
     except TokenError as error:
-        log_rejection(tenant, error.code, error.message, token=token, origin=origin, source=source)
+        log_rejection(tenant, error.code, _with_cause(tenant, token, error, now), token=token, origin=origin, source=source)
         raise
+
+
+def _with_cause(tenant: Tenant, token: object, error: TokenError, now: float) -> str:
+    """The message kept in the rejection log: the error's, then the likely cause (bounded forensics)."""
+    from . import forensics
+
+    if not isinstance(token, str) or error.code not in forensics.LOGGED:
+        return error.message
+    seen = inspect_token(token)
+    found = forensics.explain(tenant, token, error.code, seen["header"], seen["claims"], now)
+    return f"{error.message} {found.cause}" if found else error.message
 
 
 def record_jti(tenant: Tenant, verified: VerifiedToken, *, now: float | None = None,
@@ -151,6 +162,7 @@ def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
     from ..identity.errors import FieldError, IdentityError
     from ..identity.userdata import parse_claims, parse_ctx
     from ..identity.verifier import candidate_keys, explain
+    from . import forensics
 
     now = time.time() if now is None else now
     token = token.strip()
@@ -176,6 +188,13 @@ def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
         result.update(verified={"kid": verified.kid, "alg": verified.alg, "exp": verified.exp})
     result["explanation"] = explain(result["code"]) if result["code"] else None
     result["reason"] = _reason(tenant, result, keys)
+    if result["code"] and not result["reason"]:
+        found = forensics.explain(tenant, token, result["code"], seen["header"], seen["claims"], now,
+                                  checks=forensics.DEBUGGER_CHECKS)
+        if found:
+            result.update(reason=found.cause, explanation=found.fix, diagnosis=found.code)
+    if result["verified"]:
+        result["notice"] = forensics.grace_notice(tenant, result["verified"]["kid"], now)
     return result
 
 
