@@ -1,6 +1,7 @@
 """Conversations between end users and staff: what a widget session may reach, and staff replies."""
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timezone
 
@@ -12,10 +13,12 @@ from ..extensions import db
 from ..identity.errors import FieldError
 from ..models import Conversation, EndUser, Member, Message, Organization, OrgMembership
 from ..models._types import utcnow
+from . import idempotency
 from .sessions import WidgetSession
 
 MAX_BODY = 10_000
 LIST_LIMIT = 100
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class NotReachable(LookupError):
@@ -39,6 +42,16 @@ def check_connection_id(value: object) -> str | None:
         return None
     if not isinstance(value, str) or not 1 <= len(value) <= 255 or "\x00" in value:
         raise FieldError("invalid_field", "connectionId: must be a string of 1 to 255 characters", "connectionId")
+    return value
+
+
+def check_client_message_id(value: object) -> str | None:
+    """The widget's own id for a message: 1 to 64 of A-Z a-z 0-9 _ -."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _CLIENT_ID.fullmatch(value):
+        raise FieldError("invalid_field", "clientMessageId: 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
+                         "clientMessageId")
     return value
 
 
@@ -70,12 +83,16 @@ def conversations_json(rows: list[Conversation], with_user: bool = False) -> lis
     last = _last_messages([c.id for c in rows])
     out = []
     for c in rows:
-        item = {"id": c.public_id, "subject": c.subject, "status": c.status, "updatedAt": iso(c.updated_at),
-                "lastMessage": message_json(last[c.id]) if c.id in last else None}
+        item = conversation_json(c, last.get(c.id))
         if with_user:
             item["user"] = {"id": c.user.external_id, "name": c.user.name, "email": c.user.email}
         out.append(item)
     return out
+
+
+def conversation_json(c: Conversation, last: Message | None) -> dict:
+    return {"id": c.public_id, "subject": c.subject, "status": c.status, "updatedAt": iso(c.updated_at),
+            "lastMessage": message_json(last) if last is not None else None}
 
 
 def _last_messages(conversation_ids: list[int]) -> dict[int, Message]:
@@ -86,8 +103,10 @@ def _last_messages(conversation_ids: list[int]) -> dict[int, Message]:
     return {m.conversation_id: m for m in db.session.scalars(select(Message).where(Message.id.in_(newest)))}
 
 
-def start(session: WidgetSession, body: object, connection_id: object = None) -> dict:
-    """A new conversation with its first message from the user."""
+def start(session: WidgetSession, body: object, connection_id: object = None,
+          guard: idempotency.Guard | None = None) -> dict:
+    """A new conversation with its first message from the user. The answer is built inside the
+    write's transaction from what it wrote (and stored under `guard`'s key with it)."""
     text, connection = check_body(body), check_connection_id(connection_id)
     for attempt in (1, 2):
         try:
@@ -95,14 +114,17 @@ def start(session: WidgetSession, body: object, connection_id: object = None) ->
                 user = subject_user(session, create=True)
                 now = utcnow()
                 conversation = Conversation(public_id=_public_id("conv"), tenant_id=session.tenant_id,
-                                            user_id=user.id, subject=text.splitlines()[0][:80],
+                                            user_id=user.id, subject=text.splitlines()[0][:80], status="open",
                                             connection_id=connection, created_at=now, updated_at=now,
                                             unread_by_staff=True)
                 db.session.add(conversation)
                 db.session.flush()
-                db.session.add(Message(public_id=_public_id("msg"), tenant_id=session.tenant_id, author="user",
-                                       conversation_id=conversation.id, body=text, created_at=now))
-            return conversations_json([conversation])[0]
+                first = Message(public_id=_public_id("msg"), tenant_id=session.tenant_id, author="user",
+                                conversation_id=conversation.id, body=text, created_at=now)
+                db.session.add(first)
+                created = conversation_json(conversation, first)
+                idempotency.record(guard, created)
+            return created
         except IntegrityError:
             # A visitor's first conversations started at once (PostgreSQL): the other request made
             # their row; the second attempt finds it.
@@ -131,14 +153,28 @@ def messages(conversation: Conversation, after: str | None = None, limit: int = 
     return [message_json(m) for m in db.session.scalars(stmt.order_by(Message.id).limit(limit))]
 
 
-def post_user_message(conversation: Conversation, body: object) -> dict:
-    text = check_body(body)
+def post_user_message(conversation: Conversation, body: object, client_message_id: object = None,
+                      guard: idempotency.Guard | None = None) -> dict:
+    """A user's message. With a `clientMessageId` already used in this conversation, the stored
+    message (same text) or 409 idempotency_key_reused (other text), and nothing written. The
+    answer is built inside the transaction from what it wrote."""
+    text, client_id = check_body(body), check_client_message_id(client_message_id)
     with writing():
-        conversation = db.session.get(Conversation, conversation.id, with_for_update=True)
-        message = _add(conversation, "user", text)
-        conversation.unread_by_staff = True
-        conversation.status = "open"  # a user writing again reopens the conversation
-    return message_json(message)
+        conversation = db.session.get(Conversation, conversation.id, with_for_update=True)  # one writer at a time
+        earlier = client_id and db.session.scalar(select(Message).where(
+            Message.conversation_id == conversation.id, Message.client_message_id == client_id))
+        if earlier:
+            if earlier.author != "user" or earlier.body != text:
+                raise idempotency.Conflict("idempotency_key_reused", "clientMessageId: this conversation already"
+                                           " has another message with this id.", "clientMessageId")
+            answer = message_json(earlier)
+        else:
+            message = _add(conversation, "user", text, client_id=client_id)
+            conversation.unread_by_staff = True
+            conversation.status = "open"  # a user writing again reopens the conversation
+            answer = message_json(message)
+        idempotency.record(guard, answer)
+    return answer
 
 
 def staff_reply(tenant_id: int, member: Member, public_id: str, body: object) -> dict:
@@ -152,13 +188,15 @@ def staff_reply(tenant_id: int, member: Member, public_id: str, body: object) ->
         message = _add(conversation, "staff", text, member)
         conversation.unread_by_staff = False
         conversation.staff_read_message_id = message.id
-    return message_json(message)
+        answer = message_json(message)
+    return answer
 
 
-def _add(conversation: Conversation, author: str, text: str, member: Member | None = None) -> Message:
+def _add(conversation: Conversation, author: str, text: str, member: Member | None = None,
+         client_id: str | None = None) -> Message:
     now = utcnow()
     message = Message(public_id=_public_id("msg"), tenant_id=conversation.tenant_id, author=author,
-                      conversation_id=conversation.id, body=text, created_at=now,
+                      conversation_id=conversation.id, body=text, created_at=now, client_message_id=client_id,
                       staff_member_id=member.id if member else None, staff_name=_staff_name(member))
     db.session.add(message)
     conversation.updated_at = now
@@ -207,6 +245,8 @@ def message_json(m: Message) -> dict:
     out = {"id": m.public_id, "author": m.author, "body": m.body, "createdAt": iso(m.created_at)}
     if m.author == "staff":
         out["staffName"] = m.staff_name or "Support"
+    if m.client_message_id:
+        out["clientMessageId"] = m.client_message_id
     return out
 
 

@@ -20,7 +20,7 @@ from ..services.snapshots import TenantInfo
 from . import bp
 
 MAX_BODY = 64 * 1024
-ALLOWED_HEADERS = "Content-Type, X-Signet-Visitor, Authorization"
+ALLOWED_HEADERS = "Content-Type, X-Signet-Visitor, Authorization, Idempotency-Key"
 
 csrf.exempt(bp)  # bearer tokens, never cookies: there is no ambient credential to forge
 limiter.exempt(bp)  # limited below, after the tenant and origin checks the contract puts first
@@ -135,7 +135,7 @@ def cors(response):
     tenant = g.get("tenant")
     if origin and tenant is not None and origin_allowed(tenant, origin):
         response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After, Idempotent-Replayed"
         if request.method == "OPTIONS":
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
             response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS

@@ -7,7 +7,7 @@ from flask import g, jsonify, request
 
 from ..errors import api_error
 from ..identity.errors import IdentityError
-from ..services import conversations, people, sessions
+from ..services import conversations, idempotency, people, sessions
 from ..services.conversations import NotReachable
 from . import bp
 
@@ -36,6 +36,33 @@ def with_session(view):
     return wrapper
 
 
+def idempotent(status: int):
+    """An optional Idempotency-Key on a creating write (services/idempotency.py): checked after the
+    session and the body parse, before the field rules; a repeat answers the first answer."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            g.idempotency = guard = idempotency.guard_for(g.session, request.headers.get(idempotency.HEADER),
+                                                          request.method, request.path, g.body, status)
+            first = guard and idempotency.stored(guard)
+            if first is None:
+                try:
+                    return view(*args, **kwargs)
+                except idempotency.Taken:  # a concurrent request with this key stored its answer first
+                    first = idempotency.stored(guard)
+                    if first is None:
+                        raise idempotency.in_progress() from None
+            response = jsonify(first.body)
+            response.status_code = first.status
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+
+        return wrapper
+
+    return decorate
+
+
 @bp.route("/set-user", methods=["POST"])
 def set_user():
     result = people.set_user(g.tenant, g.body, visitor_id=request.headers.get("X-Signet-Visitor"), origin=g.origin)
@@ -62,8 +89,9 @@ def list_conversations():
 
 @bp.route("/conversations", methods=["POST"])
 @with_session
+@idempotent(201)
 def start_conversation():
-    created = conversations.start(g.session, g.body.get("body"), g.body.get("connectionId"))
+    created = conversations.start(g.session, g.body.get("body"), g.body.get("connectionId"), g.idempotency)
     return jsonify(created), 201
 
 
@@ -76,9 +104,11 @@ def list_messages(conversation_id: str):
 
 @bp.route("/conversations/<conversation_id>/messages", methods=["POST"])
 @with_session
+@idempotent(201)
 def post_message(conversation_id: str):
     conversation = conversations.reachable(g.session, conversation_id)
-    return jsonify(conversations.post_user_message(conversation, g.body.get("body"))), 201
+    return jsonify(conversations.post_user_message(conversation, g.body.get("body"), g.body.get("clientMessageId"),
+                                                   g.idempotency)), 201
 
 
 @bp.route("/dashboard", methods=["GET"])
