@@ -177,8 +177,10 @@ def key_list(tenant_id: str):
 
 @command(signet, "prune")
 def prune():
-    """Delete expired one-time-token records and old rejection-log rows."""
-    emit(verification.prune())
+    """Delete expired one-time-token records, idempotency keys and old rejection-log rows."""
+    from .services import idempotency
+
+    emit({**verification.prune(), "idempotency_keys": idempotency.prune()})
 
 
 @command(signet, "seed")
