@@ -31,6 +31,15 @@ def test_openapi_document_is_served(app):
     paths = doc["paths"]
     assert "/api/v1/widget/{tenant_id}/set-user" in paths
     assert {"get", "post"} <= set(paths["/api/v1/widget/{tenant_id}/conversations"])
+    # Idempotency (CONTRACT-NOTES): the optional header on both creating writes, clientMessageId, the 409
+    for path in ("/api/v1/widget/{tenant_id}/conversations", "/api/v1/widget/{tenant_id}/conversations/{conversation_id}/messages"):
+        post = paths[path]["post"]
+        [key] = [p for p in post["parameters"] if p["name"] == "Idempotency-Key"]
+        assert key["in"] == "header" and key["required"] is False
+        assert "409" in post["responses"]
+    message_post = paths["/api/v1/widget/{tenant_id}/conversations/{conversation_id}/messages"]["post"]
+    body_schema = message_post["requestBody"]["content"]["application/json"]["schema"]
+    assert body_schema["properties"]["clientMessageId"]["pattern"] == "^[A-Za-z0-9_-]{1,64}$"
 
 
 @schema.parametrize()

@@ -32,7 +32,8 @@ _USER_OUT = {"type": "object", "required": ["id", "verified", "anonymous"], "pro
     "verified": {"type": "boolean"}, "anonymous": {"type": "boolean"}}}
 _MESSAGE = {"type": "object", "required": ["id", "author", "body", "createdAt"], "properties": {
     "id": {"type": "string"}, "author": {"enum": ["user", "staff"]}, "body": {"type": "string"},
-    "createdAt": {"type": "string", "format": "date-time"}, "staffName": {"type": "string"}}}
+    "createdAt": {"type": "string", "format": "date-time"}, "staffName": {"type": "string"},
+    "clientMessageId": {"type": "string"}}}
 _CONVERSATION = {"type": "object", "required": ["id", "subject", "status", "updatedAt", "lastMessage"], "properties": {
     "id": {"type": "string"}, "subject": {"type": "string"}, "status": {"enum": ["open", "closed"]},
     "updatedAt": {"type": "string", "format": "date-time"}, "lastMessage": {"oneOf": [_MESSAGE, {"type": "null"}]}}}
@@ -53,6 +54,15 @@ def _body(schema: dict) -> dict:
 
 
 _COMMON = (403, 404, 413, 415, 429)
+# An extension (docs/CONTRACT-NOTES.md, "Idempotency"): a repeat within 24 hours answers the first answer.
+_IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                    "description": "Retry-safe creation: a repeat within 24 hours (same session subject) answers the"
+                                   " first answer and creates nothing; the key with another request is 409"
+                                   " idempotency_key_reused.",
+                    "schema": {"type": "string", "pattern": "^[ -~]{1,255}$"}}
+_CLIENT_MESSAGE_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$",
+                      "description": "The client's own id for the message, unique within the conversation: a repeat"
+                                     " answers the stored message (another text: 409 idempotency_key_reused)."}
 _SESSION = [{"session": []}]
 _TENANT = {"name": "tenant_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _CONVERSATION_ID = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -90,20 +100,21 @@ def document() -> dict:
                 "operationId": "listConversations", "security": _SESSION,
                 "responses": {**_ok(200, {"type": "object", "properties": {"conversations": {"type": "array", "items": _CONVERSATION}}}),
                               **_errors(401, *_COMMON)}},
-                "post": {"operationId": "startConversation", "security": _SESSION,
+                "post": {"operationId": "startConversation", "security": _SESSION, "parameters": [_IDEMPOTENCY_KEY],
                          "requestBody": _body({"type": "object", "required": ["body"], "properties": {
                              "body": {"type": "string", "minLength": 1, "maxLength": 10000},
                              "connectionId": {"type": "string", "maxLength": 255}}}),
-                         "responses": {**_ok(201, _CONVERSATION), **_errors(400, 401, *_COMMON)}}},
+                         "responses": {**_ok(201, _CONVERSATION), **_errors(400, 401, 409, *_COMMON)}}},
             f"{prefix}/conversations/{{conversation_id}}/messages": {"parameters": [_TENANT, _CONVERSATION_ID], "get": {
                 "operationId": "listMessages", "security": _SESSION,
                 "parameters": [{"name": "after", "in": "query", "required": False, "schema": {"type": "string"}}],
                 "responses": {**_ok(200, {"type": "object", "properties": {"messages": {"type": "array", "items": _MESSAGE}}}),
                               **_errors(401, *_COMMON)}},
-                "post": {"operationId": "postMessage", "security": _SESSION,
+                "post": {"operationId": "postMessage", "security": _SESSION, "parameters": [_IDEMPOTENCY_KEY],
                          "requestBody": _body({"type": "object", "required": ["body"], "properties": {
-                             "body": {"type": "string", "minLength": 1, "maxLength": 10000}}}),
-                         "responses": {**_ok(201, _MESSAGE), **_errors(400, 401, *_COMMON)}}},
+                             "body": {"type": "string", "minLength": 1, "maxLength": 10000},
+                             "clientMessageId": _CLIENT_MESSAGE_ID}}),
+                         "responses": {**_ok(201, _MESSAGE), **_errors(400, 401, 409, *_COMMON)}}},
             f"{prefix}/dashboard": {"parameters": [_TENANT], "get": {
                 "operationId": "dashboard", "security": _SESSION,
                 "responses": {**_ok(200, {"type": "object", "required": ["scope", "conversations"]}),
