@@ -65,7 +65,7 @@ ko(e && e.code ? e : err("queue_error", String(e && e.message)));
 }
 }
 function api(method, url, body, token, signal, headers) {
-var h = headers || {};
+var h = Object.assign({}, headers);
 if (body !== undefined) h["Content-Type"] = "application/json";
 if (token) h.Authorization = "Bearer " + token;
 var init = { method: method, headers: h, mode: "cors", credentials: "omit", cache: "no-store", signal: signal };
@@ -86,6 +86,17 @@ if (e && typeof e.code === "string") throw e;
 throw e && e.name === "AbortError" ? SUPERSEDED : err("network_error", "No readable answer from " + new URL(BASE).origin +
 ": the network failed, or this page's origin (" + location.origin + ") is not allowed. An admin adds it in Signet under " +
 "Settings \u2192 Install \u2192 Allowed origins; refused origins show in Settings \u2192 Token debugger.");
+});
+}
+function newId() {
+var b = crypto.getRandomValues(new Uint8Array(16));
+return Array.prototype.map.call(b, (x) => (x + 256).toString(16).slice(1)).join("");
+}
+function retrying(fn, waits) {
+waits = waits || [1000, 3000];
+return fn().catch((e) => {
+if (!waits.length || (e.code !== "network_error" && e.code !== "service_unavailable")) throw e;
+return new Promise((r) => setTimeout(r, waits[0])).then(() => retrying(fn, waits.slice(1)));
 });
 }
 function revoke(token) {
@@ -227,13 +238,13 @@ throw e;
 });
 });
 }
-request(method, path, body) {
-return this.chain.then(() => this.send(method, path, body, true));
+request(method, path, body, headers) {
+return this.chain.then(() => this.send(method, path, body, true, headers));
 }
-send(method, path, body, retry) {
+send(method, path, body, retry, headers) {
 var token = this.token, gen = this.gen;
 if (!token) return Promise.reject(this.failure || err("session_invalid", "The messenger is not signed in."));
-return api(method, BASE + "/" + path, body, token, this.ctl.signal).then((r) => {
+return api(method, BASE + "/" + path, body, token, this.ctl.signal, headers).then((r) => {
 if (gen !== this.gen) throw SUPERSEDED;
 return r;
 }, (e) => {
@@ -254,7 +265,7 @@ this.renew.then(clear, clear);
 }
 return Promise.resolve(this.renew).then(() => {
 if (gen !== this.gen) throw SUPERSEDED;
-return this.send(method, path, body, false);
+return this.send(method, path, body, false, headers);
 });
 });
 }
@@ -718,17 +729,22 @@ if (!body || btn.disabled) return;
 btn.disabled = true;
 this.exclusive(async () => {
 await this.ensure();
-var c = this.cur, s = this.session;
+var c = this.cur, s = this.session, p = this.pending;
 if (!c) return false;
+if (!p || p.body !== body || p.c !== c) p = this.pending = { body: body, c: c, id: newId() };
+var h = { "Idempotency-Key": p.id };
 if (c.id == null) {
-var conv = await s.request("POST", "conversations", this.create(body));
+var conv = await retrying(() => s.request("POST", "conversations", this.create(body), h));
+this.pending = null;
 if (c !== this.cur || !conv || conv.id == null) return true;
 this.convs.unshift(conv);
 this.cur = conv;
 this.$("t").textContent = title(conv);
 if (!this.take(conv.lastMessage)) await this.pull();
 } else {
-var m = await s.request("POST", "conversations/" + enc(c.id) + "/messages", { body: body });
+var m = await retrying(() => s.request("POST", "conversations/" + enc(c.id) + "/messages",
+{ body: body, clientMessageId: p.id }, h));
+this.pending = null;
 if (c === this.cur) this.take(m);
 }
 this.markRead();

@@ -81,7 +81,7 @@ function run(api, item) {
 /* The one fetch helper: JSON in, JSON out, bearer auth, never cookies. Rejects with the
  * API's {code, message, field?} error object. */
 function api(method, url, body, token, signal, headers) {
-  var h = headers || {};
+  var h = Object.assign({}, headers);
   if (body !== undefined) h["Content-Type"] = "application/json";
   if (token) h.Authorization = "Bearer " + token;
   var init = { method: method, headers: h, mode: "cors", credentials: "omit", cache: "no-store", signal: signal };
@@ -102,6 +102,22 @@ function api(method, url, body, token, signal, headers) {
     throw e && e.name === "AbortError" ? SUPERSEDED : err("network_error", "No readable answer from " + new URL(BASE).origin +
       ": the network failed, or this page's origin (" + location.origin + ") is not allowed. An admin adds it in Signet under " +
       "Settings \u2192 Install \u2192 Allowed origins; refused origins show in Settings \u2192 Token debugger.");
+  });
+}
+
+/* A random id for an outgoing message: its clientMessageId and Idempotency-Key. */
+function newId() {
+  var b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.prototype.map.call(b, (x) => (x + 256).toString(16).slice(1)).join("");
+}
+
+/* A creating write, sent again after no readable answer or a 503: its idempotency key makes a
+ * retry of a write that was stored return that write, never a second one. */
+function retrying(fn, waits) {
+  waits = waits || [1000, 3000];
+  return fn().catch((e) => {
+    if (!waits.length || (e.code !== "network_error" && e.code !== "service_unavailable")) throw e;
+    return new Promise((r) => setTimeout(r, waits[0])).then(() => retrying(fn, waits.slice(1)));
   });
 }
 
@@ -275,14 +291,14 @@ class Session {
   }
 
   /* A request with the bearer session, once no identification is pending. */
-  request(method, path, body) {
-    return this.chain.then(() => this.send(method, path, body, true));
+  request(method, path, body, headers) {
+    return this.chain.then(() => this.send(method, path, body, true, headers));
   }
 
-  send(method, path, body, retry) {
+  send(method, path, body, retry, headers) {
     var token = this.token, gen = this.gen;
     if (!token) return Promise.reject(this.failure || err("session_invalid", "The messenger is not signed in."));
-    return api(method, BASE + "/" + path, body, token, this.ctl.signal).then((r) => {
+    return api(method, BASE + "/" + path, body, token, this.ctl.signal, headers).then((r) => {
       if (gen !== this.gen) throw SUPERSEDED;
       return r;
     }, (e) => {
@@ -305,7 +321,7 @@ class Session {
       }
       return Promise.resolve(this.renew).then(() => {
         if (gen !== this.gen) throw SUPERSEDED;
-        return this.send(method, path, body, false);
+        return this.send(method, path, body, false, headers);
       });
     });
   }

@@ -446,17 +446,24 @@ class ChatPanel extends HTMLElement {
     btn.disabled = true;
     this.exclusive(async () => {
       await this.ensure();
-      var c = this.cur, s = this.session;
+      var c = this.cur, s = this.session, p = this.pending;
       if (!c) return false;
+      // One id per outgoing message, kept until it is sent: a retry, ours or a second press of
+      // Send with the same text, names it again and never makes a second message.
+      if (!p || p.body !== body || p.c !== c) p = this.pending = { body: body, c: c, id: newId() };
+      var h = { "Idempotency-Key": p.id };
       if (c.id == null) {
-        var conv = await s.request("POST", "conversations", this.create(body));
+        var conv = await retrying(() => s.request("POST", "conversations", this.create(body), h));
+        this.pending = null;
         if (c !== this.cur || !conv || conv.id == null) return true;
         this.convs.unshift(conv);
         this.cur = conv;
         this.$("t").textContent = title(conv);
         if (!this.take(conv.lastMessage)) await this.pull();
       } else {
-        var m = await s.request("POST", "conversations/" + enc(c.id) + "/messages", { body: body });
+        var m = await retrying(() => s.request("POST", "conversations/" + enc(c.id) + "/messages",
+          { body: body, clientMessageId: p.id }, h));
+        this.pending = null;
         if (c === this.cur) this.take(m);
       }
       this.markRead();
