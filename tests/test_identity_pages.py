@@ -44,7 +44,7 @@ def test_rotate_shows_grace_then_revoke(owner_client):
     response = post_form(owner_client, "/settings/keys/secret", {"replace": "y"}, page="/settings/keys")
     assert response.status_code == 201
     page = owner_client.get("/settings/keys").get_data(as_text=True)
-    assert re.search(r"Valid until \d\d:\d\d UTC \(grace\)", page)
+    assert re.search(r"Valid until \d{4}-\d\d-\d\d \d\d:\d\d UTC \(grace\)", page)
     revoked = post_form(owner_client, f"/settings/keys/{old_kid}/revoke", {}, page="/settings/keys")
     assert revoked.status_code == 302
     assert "Revoked" in owner_client.get("/settings/keys").get_data(as_text=True)

@@ -1,7 +1,7 @@
 """Jinja helpers shared by every template."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from flask import Flask
 
@@ -23,8 +23,21 @@ def field_attrs(field, help_text=None, autocomplete=None) -> dict:
     return attrs
 
 
-def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+WHEN_FORMAT = "%Y-%m-%d %H:%M UTC"
+
+
+def when(value: datetime | float | str | None) -> str:
+    """The one way the product shows a date and time: ``2026-11-21 13:05 UTC``. Takes a datetime,
+    seconds since the epoch (a token's exp) or an ISO 8601 string (the JSON the live boxes read)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, (int, float)):
+        value = datetime.fromtimestamp(value, timezone.utc)
+    elif isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime(WHEN_FORMAT)
 
 
 def init_app(app: Flask) -> None:

@@ -40,7 +40,7 @@
     if (data.user) {
       var u = data.user;
       userLine.appendChild(badge(u.verified ? "ok" : "warn", u.verified ? "Verified" : "Not verified"));
-      userLine.appendChild(document.createTextNode(" " + (u.name || u.email || u.id) + " (id " + u.id + ") via " + u.how + ", " + u.at));
+      userLine.appendChild(document.createTextNode(" " + (u.name || u.email || u.id) + " (id " + u.id + ") via " + u.how + ", " + (u.when || u.at)));
     } else {
       userLine.textContent = "No user identified yet. Load a page of your app with the snippet.";
     }
@@ -48,7 +48,7 @@
     if (data.refusal) {
       var r = data.refusal;
       refusalLine.appendChild(badge("bad", "Refused"));
-      refusalLine.appendChild(document.createTextNode(" " + r.code + " at " + r.at + (r.origin ? " from " + r.origin : "") + ": " + r.explanation));
+      refusalLine.appendChild(document.createTextNode(" " + r.code + " at " + (r.when || r.at) + (r.origin ? " from " + r.origin : "") + ": " + r.explanation));
     } else {
       refusalLine.textContent = "No refused token.";
     }
@@ -59,7 +59,7 @@
       originLine.textContent = "";
       if (o) {
         originLine.appendChild(badge("bad", "Origin refused"));
-        originLine.appendChild(document.createTextNode(" " + o.origin + " at " + o.at +
+        originLine.appendChild(document.createTextNode(" " + o.origin + " at " + (o.when || o.at) +
           ": pages there cannot reach the messenger (the widget logs network_error). "));
         if (o.allow) originLine.appendChild(allowForm(o.origin));
       } else {

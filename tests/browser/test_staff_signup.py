@@ -63,7 +63,7 @@ def test_sign_up_confirm_by_mail_then_accept_an_invitation(site):
         page.goto(server.url + inbox.link(NEWCOMER, "/account/verify/"))
         page.get_by_role("button", name="Confirm my email").click()
         page.get_by_text("Your email is confirmed").wait_for()
-        assert "/inbox" in page.url
+        assert page.url == server.url + "/settings/install"  # the next step: Install
         # An owner of another workspace invites the address; the invitation grants nothing yet.
         owner = app.test_client()
         post_form(owner, "/login", {"email": "owner@example.com", "password": PASSWORD})

@@ -53,12 +53,23 @@ def verify_link(token: str):
                 abort(400)
             member = staff_tokens.confirm_verification(token)
             start_session(member)
-            flash("Your email is confirmed. Welcome to Signet.", "success")
-            return redirect(url_for("dashboard.home"))
+            return _welcome(member)
     except LinkRefused as refused:
         db.session.rollback()
         return page_error(refused.status, refused.message, NO_REFERRER)
     return render_template("auth/confirm_email.html", form=form, email=member.email), 200, NO_REFERRER
+
+
+def _welcome(member):
+    """After confirming a sign-up: the next step is Install (owners and admins), else the inbox."""
+    from ..services import members
+
+    link = members.membership(member.id, session["tenant"]) if session.get("tenant") else None
+    if link is not None and link.role in ("owner", "admin"):
+        flash("Your email is confirmed. Welcome to Signet: next, install the messenger in your app.", "success")
+        return redirect(url_for("dashboard.settings_install"))
+    flash("Your email is confirmed. Welcome to Signet.", "success")
+    return redirect(url_for("dashboard.home"))
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])

@@ -7,11 +7,11 @@ service's message are shown underneath for whoever has to debug the link.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 
 from flask import g, render_template
 
 from ..identity.errors import IdentityError
+from ..templating import when
 
 _NOT_VERIFIED = ("This link could not be verified",
                  "It was not signed by this workspace, or with a key it no longer accepts. Ask the app for a new link.")
@@ -54,7 +54,7 @@ def refused(error: IdentityError):
     title, explanation = PAGES.get(error.code, ("This link could not be used", error.message))
     server_time = None
     if error.code in ("token_expired", "token_not_yet_valid", "link_expired"):
-        server_time = datetime.fromtimestamp(time.time(), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        server_time = when(time.time())
     return render_page(error.status, title, explanation, code=error.code, detail=error.message,
                        server_time=server_time)
 

@@ -8,6 +8,7 @@ from ..identity.verifier import explain
 from ..models import EndUser, Rejection, Tenant
 from . import origin_refusals
 from .conversations import iso
+from ..templating import when
 
 
 def last_identification(tenant: Tenant) -> dict:
@@ -24,11 +25,12 @@ def last_identification(tenant: Tenant) -> dict:
     return {
         "user": None if user is None else {
             "id": user.external_id, "name": user.name, "email": user.email, "verified": user.verified,
-            "how": verification(user)[1], "at": iso(user.last_seen_at),
+            "how": verification(user)[1], "at": iso(user.last_seen_at), "when": when(user.last_seen_at),
         },
         "refusal": None if refusal is None else {
             "code": refusal.code, "message": refusal.message, "explanation": explain(refusal.code),
             "kid": refusal.kid, "alg": refusal.alg, "origin": refusal.origin, "at": iso(refusal.created_at),
+            "when": when(refusal.created_at),
         },
         "origin": refused_origin(tenant),
     }
@@ -43,7 +45,7 @@ def refused_origin(tenant: Tenant) -> dict | None:
     row = next((r for r in rows if r.origin not in allowed), None)
     if row is None:
         return None
-    return {"origin": row.origin, "message": row.message, "at": iso(row.created_at),
+    return {"origin": row.origin, "message": row.message, "at": iso(row.created_at), "when": when(row.created_at),
             "allow": origin_refusals.can_allow(tenant, row.origin)}
 
 
@@ -51,13 +53,29 @@ VIA = {"token": "token", "login_link": "login link", "email": "email sign-in"}
 
 
 def verification(user: EndUser) -> tuple[str, str]:
-    """("verified", "token, EdDSA, key key_…"), ("unverified", "unsigned data") or ("anonymous", "visitor")."""
+    """("verified", "token, EdDSA, key key_…"), ("unverified", "unsigned data") or ("anonymous", "visitor").
+
+    A user verified by email sign-in reads "email sign-in" (rows made before verified_via was kept
+    too); when the secret or key that verified them has been revoked since, the line says so."""
     if user.anonymous:
         return "anonymous", "visitor"
     if not user.verified:
         return "unverified", "unsigned data"
+    via = user.verified_via or ("email" if user.created_via == "email" else None)
+    if via == "email":
+        return "verified", VIA["email"]
     kid = user.verified_kid or ""
     kind = "secret" if kid.startswith("sec_") else "key"
-    parts = [VIA.get(user.verified_via or "", user.verified_via or "signed data"), user.verified_alg or "",
-             f"{kind} {kid}" if kid else ""]
+    parts = [VIA.get(via or "", via or "signed data"), user.verified_alg or "",
+             f"{kind} {kid}" if kid else "", f"{kind} revoked since" if kid and _revoked(user, kid) else ""]
     return "verified", ", ".join(p for p in parts if p)
+
+
+def _revoked(user: EndUser, kid: str) -> bool:
+    """Whether the tenant no longer holds `kid` unrevoked: from the keyring's per-process cache, and
+    the tenant row from the session's identity map (the page already read it), so no query per user."""
+    from . import keyring
+
+    tenant_id = getattr(user, "tenant_id", None)  # an export row may carry only the columns it shows
+    tenant = db.session.get(Tenant, tenant_id) if tenant_id is not None else None
+    return tenant is not None and not keyring.unrevoked(tenant, kid)
