@@ -5,6 +5,7 @@ SMTP server."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -52,10 +53,12 @@ def confirm(client, path: str):
 
 
 def accept(client, path: str):
-    """Open an invitation (GET reads only) and press Accept."""
+    """Open an invitation (GET reads only; the mailed link or /invitations/pending) and press Accept."""
     page = client.get(path)
-    assert page.status_code == 200 and ">Accept the invitation<" in page.get_data(as_text=True)
-    return client.post(path + "/accept", data={"csrf_token": csrf_of(page.get_data(as_text=True))})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and ">Accept the invitation<" in html
+    action = re.search(r'<form method="post" action="(/invitations/[A-Za-z0-9_-]+/accept)"', html).group(1)
+    return client.post(action, data={"csrf_token": csrf_of(html)})
 
 
 def reset_password(client, inbox, email: str, password: str, count: int = 1):
@@ -283,17 +286,18 @@ def test_an_invitation_needs_the_token_and_the_signed_in_address(app, smtp, owne
     page = someone.get(path).get_data(as_text=True)
     assert "logged in as" in page and "Accept" not in page
     assert someone.post(path + "/accept", data={"csrf_token": csrf_of(page)}).status_code == 403
-    # Not signed in: sent to log in, coming back here.
-    anonymous = app.test_client()
-    token = csrf_of(anonymous.get(path).get_data(as_text=True))
-    assert anonymous.post(path + "/accept", data={"csrf_token": token}).headers["Location"].startswith("/login?next=/invitations/")
+    # Not signed in: sent to log in, coming back to the invitation (its token kept in the
+    # session, never in the login URL).
+    browser = app.test_client()
+    token = csrf_of(browser.get(path).get_data(as_text=True))
+    assert browser.post(path + "/accept", data={"csrf_token": token}).headers["Location"] == "/login?next=/invitations/pending"
     assert (owner_client.tenant["id"], "admin") not in roles_of(app, invited)
     # The right address, with the token: joined; the token is used up.
-    browser = app.test_client()
-    html = browser.get(f"/login?next={path}").get_data(as_text=True)
-    response = browser.post("/login", data={"email": invited, "password": PASSWORD, "next": path, "csrf_token": csrf_of(html)})
-    assert response.headers["Location"] == path
-    assert accept(browser, path).status_code == 302
+    html = browser.get("/login?next=/invitations/pending").get_data(as_text=True)
+    response = browser.post("/login", data={"email": invited, "password": PASSWORD, "next": "/invitations/pending",
+                                            "csrf_token": csrf_of(html)})
+    assert response.headers["Location"] == "/invitations/pending"
+    assert accept(browser, "/invitations/pending").status_code == 302
     assert (owner_client.tenant["id"], "admin") in roles_of(app, invited)
     assert browser.get(path).status_code == 410
     assert "invited@example.com" not in _pending_emails(owner_client)

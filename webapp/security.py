@@ -107,14 +107,30 @@ def _pages_teardown(hook):
     return teardown
 
 
+# Pages whose URL holds a one-time token, or that a token page sends the browser to (the login
+# page after an invitation): no Referer at all leaves them, not even to this site's own assets,
+# whose requests gunicorn's access log prints with their Referer.
+NO_REFERRER_PREFIXES = ("/login", "/invitations/", "/account/verify/", "/password/reset/")
+
+
 def _headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if _holds_a_token():
+        response.headers["Referrer-Policy"] = "no-referrer"  # whatever the view or error page set
     if _is_html(response):
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def _holds_a_token() -> bool:
+    """Whether this request's URL held a one-time token (the log middleware took it out), or is
+    one of the pages in NO_REFERRER_PREFIXES (any status: error pages load assets too)."""
+    from .hosted.logsafe import EMAIL_TOKEN_KEY
+
+    return EMAIL_TOKEN_KEY in request.environ or request.path.startswith(NO_REFERRER_PREFIXES)
 
 
 def _is_html(response: Response) -> bool:

@@ -1,5 +1,9 @@
 """Accepting a team invitation: the mailed token AND being signed in as its address, or a new
-account made from the link (services/invitations.py holds the rules)."""
+account made from the link (services/invitations.py holds the rules).
+
+The token stays out of every URL but the mailed link's own: a visitor who must log in first has
+it kept in the (signed) session cookie and comes back to `/invitations/pending`, never to a
+`/login?next=/invitations/<token>` that access logs and Referer headers would carry."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, session, url_for
@@ -14,7 +18,17 @@ from ..services.staff_tokens import LinkRefused
 from . import bp
 from .account_views import NO_REFERRER
 from .forms import EmptyForm, NewPasswordForm
-from .views import start_session
+from .views import PENDING_INVITATION as PENDING, start_session
+
+
+@bp.route("/invitations/pending")
+def invitation_pending():
+    """The invitation this browser was sent to log in for (its token is in the session)."""
+    token = session.get(PENDING)
+    if not token:
+        return page_error(400, "No invitation is waiting in this browser: open the link in the mail again.",
+                          NO_REFERRER)
+    return invitation(token)
 
 
 @bp.route("/invitations/<token>")
@@ -38,14 +52,17 @@ def _page(row, token: str, signup_form: NewPasswordForm, status: int = 200):
 def invitation_accept(token: str):
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if not current_user.is_authenticated:
-        return redirect(url_for("auth.login", next=url_for("auth.invitation", token=token)))
     try:
+        if not current_user.is_authenticated:  # log in first; the token waits in the session, not in a URL
+            invitations.describe(token)
+            session[PENDING] = token
+            return redirect(url_for("auth.login", next=url_for("auth.invitation_pending")))
         link = invitations.accept(token, current_user._get_current_object())
     except LinkRefused as refused:
         return page_error(refused.status, refused.message, NO_REFERRER)
     except WrongAccount as error:
         return page_error(403, error.message, NO_REFERRER)
+    session.pop(PENDING, None)
     session["tenant"] = link.tenant_id
     flash(f"You joined {link.tenant.name} as {link.role}.", "success")
     return redirect(url_for("dashboard.home"))

@@ -17,6 +17,8 @@ from . import bp
 from .forms import EmptyForm, LoginForm, SignupForm
 from .guard import verified_required
 
+PENDING_INVITATION = "pending_invitation"  # session key: the invitation token to accept after logging in
+
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Log in to continue."
 
@@ -94,8 +96,12 @@ def _signup_field(field: str | None) -> str:
 
 
 def start_session(member: Member, tenant_id: int | None = None) -> None:
-    """A fresh session: nothing of a previous one survives a login."""
+    """A fresh session: nothing of a previous one survives a login but the invitation this
+    browser is logging in to accept (its token, kept out of URLs: invitation_views)."""
+    pending = session.get(PENDING_INVITATION)
     session.clear()
+    if pending:
+        session[PENDING_INVITATION] = pending
     login_user(member)
     session.permanent = True
     links = members.memberships_of(member)

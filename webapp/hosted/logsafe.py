@@ -15,6 +15,10 @@ else runs, and rewrites QUERY_STRING, PATH_INFO, RAW_URI and REQUEST_URI without
   ".." resolved, names in any letter case, after the server's percent-decoding), so
   `//m/…`, `/m//…`, `/m/t/./email/…` or `/m/t%2Femail/…` are caught too, and PATH_INFO becomes
   that normalised, redacted path (Werkzeug then never answers a 308 whose Location repeats it).
+- a query value (or name) that holds one of those token paths anywhere (a login page's
+  `next=/invitations/<token>`, a full URL, percent-encoded once or more, with `\\`, `//`, `.`
+  or `..`, in any letter case) becomes `redacted`, and so does the path of a Referer header
+  holding one (gunicorn's default access log prints the Referer);
 - when anything was removed, RAW_URI and REQUEST_URI are rebuilt from the scrubbed PATH_INFO and
   QUERY_STRING rather than edited: no other spelling of the secret survives in them.
 
@@ -24,7 +28,9 @@ and production use gunicorn, whose access log goes through this middleware.
 """
 from __future__ import annotations
 
-from urllib.parse import quote, unquote_plus
+import re
+import unicodedata
+from urllib.parse import quote, unquote_plus, urlsplit
 
 AUTH_CODE_KEY = "signet.external_auth_code"
 EMAIL_TOKEN_KEY = "signet.email_token"  # the token of any TOKEN_PATHS path
@@ -48,6 +54,8 @@ TOKEN_PATHS: list[tuple] = [
     ("invitations", STAFF_TOKEN),
 ]
 _RAW_URL_KEYS = ("RAW_URI", "REQUEST_URI")
+_SEPARATORS = re.compile(r"[/?#&=;]")
+_DECODE_ROUNDS = 4  # `%252F` is `%2F` is `/`: decoded until stable, a few rounds at most
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
@@ -72,11 +80,18 @@ def scrub(environ: dict) -> None:
             environ["QUERY_STRING"], changed = kept, True
             if code is not None:
                 environ[AUTH_CODE_KEY] = code
+        kept = _redacted_query(environ["QUERY_STRING"])
+        if kept is not None:
+            environ["QUERY_STRING"], changed = kept, True
     path, token = _redacted_path(environ.get("PATH_INFO") or "")
     if path is not None:
         environ["PATH_INFO"], changed = path, True
         if token is not None:
             environ[EMAIL_TOKEN_KEY] = token
+    referer = environ.get("HTTP_REFERER")
+    if referer and _holds_token_path(referer):
+        parts = urlsplit(referer)
+        environ["HTTP_REFERER"] = f"{parts.scheme}://{parts.netloc}/{REDACTED}" if parts.netloc else REDACTED
     if changed:  # the raw request line is rebuilt from the scrubbed parts, however it was spelled
         query = environ.get("QUERY_STRING") or ""
         raw = quote(environ["PATH_INFO"].encode("latin-1", "replace"), safe=_PATH_SAFE) + (f"?{query}" if query else "")
@@ -125,11 +140,55 @@ def _redacted_path(path: str) -> tuple[str | None, str | None]:
     return "/" + "/".join(stack) + ("/" if path.endswith("/") and stack else ""), token
 
 
-def _is_token(stack: list[str]) -> bool:
-    """Whether the last segment of `stack` (a resolved path prefix) is a token."""
+def _is_token(stack: list[str], anywhere: bool = False) -> bool:
+    """Whether the last segment of `stack` (a resolved path prefix) is a token: `stack` is a
+    token path, or (`anywhere`) ends with one."""
     for pattern in TOKEN_PATHS:
-        if len(stack) == len(pattern) and len(stack[-1]) >= pattern[-1].min_length and all(
-                part == "*" or isinstance(part, Token) or part == name.lower() for part, name in zip(pattern, stack)):
+        if len(stack) < len(pattern) or (len(stack) > len(pattern) and not anywhere):
+            continue
+        tail = stack[len(stack) - len(pattern):]
+        if len(tail[-1]) >= pattern[-1].min_length and all(
+                part == "*" or isinstance(part, Token) or part == name.lower() for part, name in zip(pattern, tail)):
+            return True
+    return False
+
+
+def _redacted_query(query: str) -> str | None:
+    """The query with every value (or name) that holds a token path `redacted`, or None when
+    none does."""
+    kept, changed = [], False
+    for piece in query.split("&"):
+        name, equals, value = piece.partition("=")
+        if _holds_token_path(name):
+            piece, changed = REDACTED, True
+        elif equals and _holds_token_path(value):
+            piece, changed = f"{name}={REDACTED}", True
+        kept.append(piece)
+    return "&".join(kept) if changed else None
+
+
+def _holds_token_path(text: str) -> bool:
+    """Whether a token path appears anywhere in `text` (a query value, a Referer), however it
+    is spelled: percent-decoded until stable, NFKC-normalised (full-width `／`), `\\` read as
+    `/`, then walked like a path (empty and "." segments dropped, ".." popping one) with a
+    match on any tail of the resolved prefix, so `https://host/x/../Invitations//<token>`
+    counts too."""
+    for _ in range(_DECODE_ROUNDS):
+        decoded = unquote_plus(text)
+        if decoded == text:
+            break
+        text = decoded
+    text = unicodedata.normalize("NFKC", text).replace("\\", "/")
+    stack: list[str] = []
+    for segment in _SEPARATORS.split(text):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if stack:
+                stack.pop()
+            continue
+        stack.append(segment)
+        if _is_token(stack, anywhere=True):
             return True
     return False
 
