@@ -41,7 +41,7 @@ def test_signup_creates_tenant_and_unverified_owner_and_the_mailed_link_logs_in(
     url = re.search(r"verify new@example.com -> http://localhost(/account/verify/\S+)", capfd.readouterr().err)
     assert url, "no verification link on the console"
     assert client.get(url.group(1)).status_code == 200  # reading the link uses nothing up
-    assert post_form(client, url.group(1)).status_code == 302
+    assert post_form(client, url.group(1), {"password": PASSWORD}).status_code == 302
     assert client.get("/inbox").status_code == 200
     with app.app_context():
         assert db.session.scalar(select(Member.email_verified_at).where(Member.email == "new@example.com"))

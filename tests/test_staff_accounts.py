@@ -45,11 +45,11 @@ def roles_of(app, email: str) -> list[tuple[int, str]]:
             select(Membership.tenant_id, Membership.role).join(Member).where(Member.email == email)).all()]
 
 
-def confirm(client, path: str):
-    """Open a mailed link (GET reads only) and press its button."""
+def confirm(client, path: str, password: str = PASSWORD):
+    """Open a mailed sign-up link (GET reads only), enter the sign-up password, press Confirm."""
     page = client.get(path)
     assert page.status_code == 200, page.get_data(as_text=True)
-    return client.post(path, data={"csrf_token": csrf_of(page.get_data(as_text=True))})
+    return client.post(path, data={"password": password, "csrf_token": csrf_of(page.get_data(as_text=True))})
 
 
 def accept(client, path: str):

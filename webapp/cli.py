@@ -114,7 +114,11 @@ def member_add(tenant_id: str, email: str, password: str, role: str):
     is created with its email already verified (the team page invites instead). An existing
     account keeps its password and must have verified its email."""
     tenant = tenants.get_tenant(tenant_id)
+    existed = members.find_member(email) is not None
     link = members.add_to_tenant(tenant, email, password, role)
+    if existed:  # stdout stays the JSON answer
+        click.echo(f"{link.member.email} already had an account: it keeps its own password (--password was "
+                   "not used).", err=True)
     emit({"tenant_id": tenant.public_id, "email": link.member.email, "role": link.role})
 
 

@@ -61,6 +61,7 @@ def test_sign_up_confirm_by_mail_then_accept_an_invitation(site):
         assert page.url == server.url + "/account/verify"
         # The link in the mail confirms the address and signs in.
         page.goto(server.url + inbox.link(NEWCOMER, "/account/verify/"))
+        page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Confirm my email").click()
         page.get_by_text("Your email is confirmed").wait_for()
         assert page.url == server.url + "/settings/install"  # the next step: Install

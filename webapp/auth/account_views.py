@@ -2,7 +2,7 @@
 password reset by mail (services/staff_tokens.py holds the rules)."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user, logout_user
 
 from ..errors import page_error
@@ -12,7 +12,7 @@ from ..services import staff_tokens, throttle
 from ..services.errors import ServiceError
 from ..services.staff_tokens import LinkRefused
 from . import bp
-from .forms import EmptyForm, ForgotForm, NewPasswordForm
+from .forms import ConfirmEmailForm, EmptyForm, ForgotForm, NewPasswordForm
 from .views import client_address, start_session, too_many
 
 NO_REFERRER = {"Referrer-Policy": "no-referrer"}  # the page's URL holds a one-time token
@@ -44,20 +44,31 @@ def verify_resend():
 
 @bp.route("/account/verify/<token>", methods=["GET", "POST"])
 def verify_link(token: str):
-    """GET only reads (a mail scanner uses nothing up); the button's POST confirms and signs in."""
-    form = EmptyForm()
+    """GET only reads (a mail scanner uses nothing up). The POST needs the password chosen at
+    sign-up too (throttled like a login): it confirms, ends every other session of the account
+    and signs this browser in afresh (services/staff_tokens.confirm_verification)."""
+    form, status = ConfirmEmailForm(), 200
     try:
         member = staff_tokens.describe(token, "verify")
-        if request.method == "POST":
-            if not form.validate_on_submit():
-                abort(400)
-            member = staff_tokens.confirm_verification(token)
+        if form.is_submitted() and not form.validate():
+            status = 400
+        elif form.is_submitted():
+            checks = [(throttle.LOGIN, "address:" + client_address()), (throttle.LOGIN, "email:" + member.email)]
+            retry = throttle.hit(checks)
+            if retry is not None:
+                return too_many(retry)
+            member = staff_tokens.confirm_verification(token, form.password.data)
+            throttle.refund(checks)  # only failed attempts count
             start_session(member)
             return _welcome(member)
     except LinkRefused as refused:
         db.session.rollback()
         return page_error(refused.status, refused.message, NO_REFERRER)
-    return render_template("auth/confirm_email.html", form=form, email=member.email), 200, NO_REFERRER
+    except ServiceError as error:
+        db.session.rollback()
+        form.password.errors.append(error.message)
+        status = 401
+    return render_template("auth/confirm_email.html", form=form, email=member.email), status, NO_REFERRER
 
 
 def _welcome(member):

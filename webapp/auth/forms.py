@@ -29,3 +29,9 @@ class ForgotForm(FlaskForm):
 
 class NewPasswordForm(FlaskForm):
     password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
+
+
+class ConfirmEmailForm(FlaskForm):
+    """The sign-up confirmation: the mailed link AND the password chosen at sign-up."""
+
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])

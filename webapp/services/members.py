@@ -46,15 +46,24 @@ def authenticate(email: str, password: str) -> Member | None:
     if member is None:
         check_password_hash(_DUMMY_HASH, password or "")
         return None
-    return member if check_password_hash(member.password_hash, password or "") else None
+    return member if password_matches(member, password) else None
+
+
+def password_matches(member: Member, password: str | None) -> bool:
+    return check_password_hash(member.password_hash, password or "")
 
 
 def end_sessions(member: Member) -> None:
     """Log the member out everywhere: every dashboard cookie issued so far stops working, copies
     included (the cookie names the member's session version)."""
-    db.session.execute(update(Member).where(Member.id == member.id)
-                       .values(session_version=Member.session_version + 1))
+    bump_session_version(member.id)
     db.session.commit()
+
+
+def bump_session_version(member_id: int) -> None:
+    """End every session of the member (not committed)."""
+    db.session.execute(update(Member).where(Member.id == member_id)
+                       .values(session_version=Member.session_version + 1))
 
 
 def memberships_of(member: Member) -> list[Membership]:

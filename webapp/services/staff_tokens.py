@@ -8,6 +8,11 @@ password reset.
   work the same way (a known address gets a link, an unknown one a notice).
 - A link is a random 32-byte token; only its SHA-256 is kept, with the member, the purpose and
   the expiry (verify: 24 h, reset: 30 min). It is used up once by a conditional UPDATE.
+- Confirming a sign-up needs the password chosen at sign-up as well as the link, and ends every
+  other session of the account: the link proves the mailbox, the password that the mailbox's
+  owner is who signed up. Otherwise someone who signed up with another person's address would
+  keep a logged-in session that the owner's click made verified (a pre-hijacked account). An
+  owner who did not sign up resets the password instead (the confirmation page links there).
 - Completing a reset proves the address too, and ends every session of the member.
 """
 from __future__ import annotations
@@ -106,9 +111,10 @@ def send_verification(member: Member, *, link_base: str, workspace: str | None =
     url = f"{link_base}/account/verify/{token}"
     what = f" and its workspace {workspace}" if workspace else ""
     body = (f"Someone (hopefully you) created a Signet account{what} with this address.\n\n"
-            f"Open this link to confirm the address:\n\n{url}\n\n"
-            "The link works once, for 24 hours. If you did not sign up, ignore this mail: "
-            "nobody can use the account until the address is confirmed.\n")
+            f"Open this link and enter the password chosen at sign-up to confirm the address:\n\n{url}\n\n"
+            "The link works once, for 24 hours. If you did not sign up, nobody can use the account "
+            "until the address is confirmed; to claim the address, reset the password: "
+            f"{link_base}/password/forgot\n")
     mailer.send(member.email, "Confirm your email for Signet", body, console_line=f"verify {member.email} -> {url}")
 
 
@@ -153,11 +159,18 @@ def describe(token: str, purpose: str) -> Member:
     return db.session.get(Member, row.member_id)
 
 
-def confirm_verification(token: str) -> Member:
-    """Use the link up and mark the address proven."""
+def confirm_verification(token: str, password: str) -> Member:
+    """With the password chosen at sign-up: use the link up, mark the address proven and end
+    every session of the account (the caller starts a fresh one). A wrong password leaves the
+    link unused. The password is checked before the write transaction (hashing is slow)."""
+    member = describe(token, "verify")
+    if not members.password_matches(member, password):
+        raise ServiceError("That is not the password chosen at sign-up. Didn't sign up? Reset the password "
+                           "to claim this address.", "password")
     with writing():
         member_id = _claim(token, "verify")
         members.mark_verified(member_id)
+        members.bump_session_version(member_id)
     return db.session.get(Member, member_id)
 
 
