@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..database import writing
@@ -20,7 +21,7 @@ from ..models._types import utcnow
 from . import mailer, members
 from .errors import Conflict, NotFound, ServiceError
 from .staff_tokens import LinkRefused, new_token, refusal, token_hash, well_formed
-from .validation import normalize_email
+from .validation import check_password, normalize_email
 
 INVITE_SECONDS = 7 * 24 * 3600
 
@@ -72,9 +73,12 @@ def revoke(tenant: Tenant, invitation_id: int, acting_role: str) -> None:
     db.session.commit()
 
 
-def describe(token: str) -> Invitation:
-    """The pending invitation of this token; reads only."""
-    row = _row(token)
+def describe(token: str, *, lock: bool = False) -> Invitation:
+    """The pending invitation of this token; reads only. `lock` (inside `writing()`): the row is
+    locked FOR UPDATE on PostgreSQL and read afresh, so of two requests racing to use one
+    invitation the second waits and then sees it used (SQLite: BEGIN IMMEDIATE already
+    serializes them)."""
+    row = _row(token, lock)
     problem = _problem(row)
     if problem is not None:
         raise problem
@@ -84,23 +88,35 @@ def describe(token: str) -> Invitation:
 def accept(token: str, member: Member) -> Membership:
     """Join the workspace: the token AND being signed in as its address; proves the address."""
     with writing():
-        tenant_id = _accept(describe(token), member)
+        tenant_id = _accept(describe(token, lock=True), member)
     return members.membership(member.id, tenant_id)
 
 
 def sign_up_and_accept(token: str, password: str) -> Member:
     """A new account for the invitation's address, verified by the link itself, and accepted, in
-    one transaction (a refused acceptance creates no account)."""
-    with writing():
-        row = describe(token)
-        if members.find_member(row.email) is not None:
-            raise Conflict(f"{row.email} already has a Signet account: log in to accept (or reset its password).",
-                           "password")
-        member = members.create_member(row.email, password, verified=True)
-        db.session.flush()
-        _accept(row, member)
-        member_id = member.id
+    one transaction (a refused acceptance creates no account). Two requests racing on one
+    invitation: the locked row makes the second see it used (410); an account made for the
+    address meanwhile by another way (a sign-up) answers the "already has an account" conflict."""
+    check_password(password)
+    password_hash = members.hash_password(password)  # slow: before the transaction and its locks
+    address = "This address"
+    try:
+        with writing():
+            row = describe(token, lock=True)
+            address = row.email
+            if members.find_member(address) is not None:
+                raise _has_account(address)
+            member = members.create_member(address, "", verified=True, password_hash=password_hash)
+            db.session.flush()
+            _accept(row, member)
+            member_id = member.id
+    except IntegrityError as error:  # uq_member_email: the address got an account at the same moment
+        raise _has_account(address) from error
     return db.session.get(Member, member_id)
+
+
+def _has_account(email: str) -> Conflict:
+    return Conflict(f"{email} already has a Signet account: log in to accept (or reset its password).", "password")
 
 
 def _accept(row: Invitation, member: Member) -> int:
@@ -126,11 +142,14 @@ def _check_inviter(row: Invitation) -> None:
         raise LinkRefused(410, "This invitation is no longer valid: ask the workspace for a new one.")
 
 
-def _row(token: str) -> Invitation | None:
+def _row(token: str, lock: bool = False) -> Invitation | None:
     if not well_formed(token):
         return None
-    return db.session.scalar(select(Invitation).options(selectinload(Invitation.tenant))
-                             .where(Invitation.token_hash == token_hash(token)))
+    statement = (select(Invitation).options(selectinload(Invitation.tenant))
+                 .where(Invitation.token_hash == token_hash(token)))
+    if lock:
+        statement = statement.with_for_update(of=Invitation).execution_options(populate_existing=True)
+    return db.session.scalar(statement)
 
 
 def _problem(row: Invitation | None) -> LinkRefused | None:
