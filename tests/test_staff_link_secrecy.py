@@ -168,3 +168,55 @@ def test_an_invitation_token_never_reaches_the_access_log(tmp_path, monkeypatch)
             assert joined == ["admin"]
     finally:
         server.stop()
+
+
+# --- Their forms still post over https, where browsers send them no Referer ------------------------
+
+HTTPS = {"base_url": "https://localhost"}
+
+
+def _post_from(client, page_path: str, action: str, **fields):
+    """Open the page over https and post its form as a browser under no-referrer does: no Referer."""
+    page = client.get(page_path, **HTTPS)
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    return client.post(action, data={**fields, "csrf_token": csrf_of(page.get_data(as_text=True))}, **HTTPS)
+
+
+def test_forms_on_no_referrer_pages_post_over_https_without_a_referer(app, smtp, factory):
+    """Flask-WTF's https rule wants a same-origin Referer, which these pages withhold: their
+    views check the session-bound token without it (a missing or foreign token is still 400)."""
+    from .test_staff_accounts import invite, signup
+
+    tenant = factory.tenant()
+    browser = app.test_client()
+    assert _post_from(browser, "/login", "/login", email=tenant["owner"], password=PASSWORD).status_code == 302
+    assert invite(browser, "joiner@example.com", "agent").status_code == 302  # a same-origin page: Referer sent
+    invitation = smtp.link("joiner@example.com", "/invitations/")
+    page = browser.get(invitation, **HTTPS).get_data(as_text=True)
+    assert "You are logged in as" in page  # another address: the page offers its logout form
+    assert browser.post("/logout", data={"csrf_token": csrf_of(page)}, **HTTPS).status_code == 302
+    assert _post_from(browser, invitation, invitation + "/accept").headers["Location"] == "/login?next=/invitations/pending"
+    joiner = app.test_client()
+    assert _post_from(joiner, invitation, invitation + "/signup", password=PASSWORD).status_code == 302
+    assert signup(app.test_client(), "https@example.com").status_code == 200
+    verify = smtp.link("https@example.com", "/account/verify/")
+    assert _post_from(app.test_client(), verify, verify, password=PASSWORD).status_code == 302
+    assert post_over_https(app.test_client(), "/password/forgot", {"email": "https@example.com"}).status_code == 200
+    reset = smtp.link("https@example.com", "/password/reset/")
+    assert _post_from(app.test_client(), reset, reset, password="a brand new passphrase").status_code == 302
+    # Without the page's token, or with another browser's: refused as before.
+    stranger, victim = app.test_client(), app.test_client()
+    foreign = csrf_of(stranger.get("/login", **HTTPS).get_data(as_text=True))
+    for token in (None, foreign):
+        data = {"email": tenant["owner"], "password": PASSWORD, **({"csrf_token": token} if token else {})}
+        assert victim.post("/login", data=data, **HTTPS).status_code == 400
+    assert victim.get("/inbox", **HTTPS).headers["Location"].startswith("/login")
+
+
+def post_over_https(client, path: str, data: dict):
+    """A form on a same-origin page (Referrer-Policy: same-origin): the browser sends a Referer,
+    and the global check still demands it."""
+    html = client.get(path, **HTTPS).get_data(as_text=True)
+    fields = {**data, "csrf_token": csrf_of(html)}
+    assert client.post(path, data=fields, **HTTPS).status_code == 400  # no Referer: refused
+    return client.post(path, data=fields, headers={"Referer": f"https://localhost{path}"}, **HTTPS)

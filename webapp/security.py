@@ -125,6 +125,33 @@ def _headers(response: Response) -> Response:
     return response
 
 
+def csrf_without_referrer(view):
+    """For a view whose form is on a page that sends `Referrer-Policy: no-referrer` (the token
+    pages, /login): over https Flask-WTF's global check also demands a same-origin Referer, which
+    those pages withhold by design, so it would refuse every such POST. The view is exempt from
+    the global check and runs the same session-bound token check itself, without the Referer
+    rule (as the hosted blueprint does); a missing or wrong token is the same 400."""
+    from flask import current_app, g
+    from flask_wtf.csrf import CSRFError, validate_csrf
+    from wtforms import ValidationError
+
+    from .extensions import csrf
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        if request.method in current_app.config["WTF_CSRF_METHODS"]:
+            token = request.form.get(current_app.config["WTF_CSRF_FIELD_NAME"]) or request.headers.get("X-CSRFToken")
+            try:
+                validate_csrf(token)
+            except ValidationError as error:
+                raise CSRFError(error.args[0]) from None
+            g.csrf_valid = True
+        return view(*args, **kwargs)
+
+    csrf.exempt(checked)
+    return checked
+
+
 def _holds_a_token() -> bool:
     """Whether this request's URL held a one-time token (the log middleware took it out), or is
     one of the pages in NO_REFERRER_PREFIXES (any status: error pages load assets too)."""

@@ -8,6 +8,7 @@ from flask_login import current_user, logout_user
 from ..errors import page_error
 from ..extensions import db
 from ..links import public_base
+from ..security import csrf_without_referrer
 from ..services import staff_tokens, throttle
 from ..services.errors import ServiceError
 from ..services.staff_tokens import LinkRefused
@@ -43,6 +44,7 @@ def verify_resend():
 
 
 @bp.route("/account/verify/<token>", methods=["GET", "POST"])
+@csrf_without_referrer
 def verify_link(token: str):
     """GET only reads (a mail scanner uses nothing up). The POST needs the password chosen at
     sign-up too (throttled like a login): it confirms, ends every other session of the account
@@ -103,6 +105,7 @@ def forgot_password():
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@csrf_without_referrer
 def reset_password(token: str):
     """A new password; every session of the member ends, this browser's too."""
     form = NewPasswordForm()

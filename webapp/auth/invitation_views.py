@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from ..errors import page_error
 from ..extensions import db
+from ..security import csrf_without_referrer
 from ..services import invitations
 from ..services.errors import ServiceError
 from ..services.invitations import WrongAccount
@@ -49,6 +50,7 @@ def _page(row, token: str, signup_form: NewPasswordForm, status: int = 200):
 
 
 @bp.route("/invitations/<token>/accept", methods=["POST"])
+@csrf_without_referrer
 def invitation_accept(token: str):
     if not EmptyForm().validate_on_submit():
         abort(400)
@@ -69,6 +71,7 @@ def invitation_accept(token: str):
 
 
 @bp.route("/invitations/<token>/signup", methods=["POST"])
+@csrf_without_referrer
 def invitation_signup(token: str):
     """A new account for the invited address: the link proves it."""
     form = NewPasswordForm()

@@ -11,6 +11,7 @@ from ..errors import page_error
 from ..extensions import db, login_manager
 from ..links import public_base
 from ..models import Member
+from ..security import csrf_without_referrer
 from ..services import members, staff_tokens, tenants, throttle
 from ..services.errors import ServiceError
 from . import bp
@@ -52,6 +53,7 @@ def client_address() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@csrf_without_referrer
 def login():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")) or url_for("dashboard.home"))
@@ -110,6 +112,7 @@ def start_session(member: Member, tenant_id: int | None = None) -> None:
 
 
 @bp.route("/logout", methods=["GET", "POST"])
+@csrf_without_referrer
 def logout():
     form = EmptyForm()
     if request.method == "GET":
