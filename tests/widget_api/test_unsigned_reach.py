@@ -189,3 +189,51 @@ def test_the_cli_sets_the_unsigned_users_limit(app, tenant):
     result = app.test_cli_runner().invoke(args=["signet", "tenant", "set", tenant.public_id,
                                                 "--unsigned-user-limit", "none"])
     assert result.exit_code == 0 and fetch(app, Tenant, Tenant.id == tenant.id)[0].unsigned_user_limit is None
+
+
+@pytest.mark.postgres
+def test_an_organization_first_described_by_signed_data_mid_call_is_still_refused(tmp_path, postgres_url, ed_key,
+                                                                                   monkeypatch):
+    """The race on PostgreSQL: an unsigned call passes the check while no signed data has described
+    `acme`; a signed call for another user then describes it and commits before the unsigned call
+    writes. The unsigned call must not rename or join it: the rule is checked again on the locked
+    rows, and the request is refused with nothing written."""
+    from sqlalchemy import create_engine, text
+
+    from webapp.services import organizations
+
+    from ..conftest import make_app
+    from .conftest import make_tenant
+
+    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url)
+    tenant = make_tenant(app, ed_key)
+    client = app.test_client()
+    identify(client, {"id": "walk-in", "organizations": [{"id": "acme", "name": "Acme"}]}, tenant=tenant)
+    other = create_engine(postgres_url)
+    check = organizations.refused_for_unsigned
+
+    def check_then_signed_call_commits(*args, **kwargs):
+        refused = check(*args, **kwargs)
+        if kwargs.get("lock"):  # the check under the user's lock passed; then the signed call for vera commits
+            with other.begin() as conn:
+                conn.execute(text("UPDATE organization SET signed = true, name = 'Acme Inc'"
+                                  " WHERE external_id = 'acme'"))
+        return refused
+
+    monkeypatch.setattr(organizations, "refused_for_unsigned", check_then_signed_call_commits)
+    try:
+        before = snapshot(app)
+        assert_error(set_user(client, {"id": "mallory", "organizations": [{"id": "acme", "name": "Pwned"}]},
+                              tenant=tenant), 403, "verification_required", "organizations[0].id")
+        after = snapshot(app)
+        with app.app_context():
+            org = db.session.scalars(db.select(Organization).filter_by(external_id="acme")).one()
+            assert org.name == "Acme Inc"
+            assert count(app, EndUser, EndUser.external_id == "mallory") == 0
+        assert {k: v for k, v in after.items() if k != "organization"} == \
+            {k: v for k, v in before.items() if k != "organization"}
+    finally:
+        other.dispose()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -55,12 +55,14 @@ def refused_for_unsigned(tenant_id: int, current: list | tuple, orgs: tuple[OrgD
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     signed = {org.external_id: org for org in db.session.scalars(stmt)}
-    if not signed:
-        return None
-    member_of = {o.external_id for o in current}
+    return _first_refused(signed, {o.external_id for o in current}, orgs)
+
+
+def _first_refused(rows: dict, member_of: set[str], orgs: tuple[OrgData, ...]) -> OrgData | None:
+    """The first of `orgs` whose row is signed and that the user would join, rename or change."""
     for data in orgs:
-        org = signed.get(data.id)
-        if org is not None and (data.id not in member_of or _org_differs(org, data)):
+        org = rows.get(data.id)
+        if org is not None and org.signed and (data.id not in member_of or _org_differs(org, data)):
             return data
     return None
 
@@ -69,14 +71,22 @@ def _org_differs(org, data: OrgData) -> bool:
     return org.name != data.name or (data.attrs is not MISSING and not same_attrs(org.attrs or {}, data.attrs))
 
 
-def apply(user: EndUser, orgs: tuple[OrgData, ...], signed: bool = False) -> None:
+def apply(user: EndUser, orgs: tuple[OrgData, ...], signed: bool = False) -> OrgData | None:
     """Make `orgs` the user's complete list, creating and updating organizations as named.
 
     `signed`: the data came signed, so the organizations and memberships it names are marked
-    signed. Unsigned data must have passed `refused_for_unsigned` in this transaction.
+    signed. Unsigned data must have passed `refused_for_unsigned`; the rule is checked once more
+    here on the rows now locked, since a signed call for another user may have described one of
+    these organizations in between (its first description creates no lock the check could hold).
+    Returns the organization refused that way, having written nothing, else None.
     The caller holds the user's row lock, so concurrent calls for one user never interleave.
     """
-    rows = _upsert(user.tenant_id, orgs, signed)
+    rows = _locked_rows(user.tenant_id, orgs, signed)
+    if not signed:
+        refused = _first_refused(rows, set(current_ids(user)), orgs)
+        if refused is not None:
+            return refused
+    _update(rows, orgs, signed)
     unsigned_left = signed and any(not m.signed for m in user.memberships)
     if current_ids(user) != [o.id for o in orgs] or unsigned_left:
         db.session.execute(delete(OrgMembership).where(OrgMembership.user_id == user.id))
@@ -86,12 +96,13 @@ def apply(user: EndUser, orgs: tuple[OrgData, ...], signed: bool = False) -> Non
             for i, o in enumerate(orgs)
         )
         db.session.expire(user, ["memberships"])
+    return None
 
 
-def _upsert(tenant_id: int, orgs: tuple[OrgData, ...], signed: bool) -> dict[str, Organization]:
+def _locked_rows(tenant_id: int, orgs: tuple[OrgData, ...], signed: bool) -> dict[str, Organization]:
+    """The named organizations' rows, created when missing, locked until the transaction ends."""
     if not orgs:
         return {}
-    ids = [o.id for o in orgs]
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(Organization).values([
         {"tenant_id": tenant_id, "external_id": o.id, "name": o.name,
@@ -100,13 +111,17 @@ def _upsert(tenant_id: int, orgs: tuple[OrgData, ...], signed: bool) -> dict[str
         for o in orgs
     ]).on_conflict_do_nothing(index_elements=[Organization.tenant_id, Organization.external_id])
     db.session.execute(stmt)
-    rows = {
+    return {
         org.external_id: org
         for org in db.session.scalars(
-            select(Organization).where(Organization.tenant_id == tenant_id, Organization.external_id.in_(ids))
-            .execution_options(populate_existing=True)
+            select(Organization).where(Organization.tenant_id == tenant_id,
+                                       Organization.external_id.in_([o.id for o in orgs]))
+            .order_by(Organization.id).with_for_update().execution_options(populate_existing=True)
         )
     }
+
+
+def _update(rows: dict[str, Organization], orgs: tuple[OrgData, ...], signed: bool) -> None:
     for data in orgs:
         org = rows[data.id]
         if signed and not org.signed:
@@ -118,7 +133,6 @@ def _upsert(tenant_id: int, orgs: tuple[OrgData, ...], signed: bool) -> dict[str
                 org.attrs = data.attrs
                 flag_modified(org, "attrs")  # the JSON type compares with ==: true over 1 must still be written
             org.updated_at = utcnow()
-    return rows
 
 
 def to_public(org) -> dict:

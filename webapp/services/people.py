@@ -127,8 +127,12 @@ def _check_unsigned_orgs(tenant: Tenant, data: UserData, current, origin: str | 
         return
     org = organizations.refused_for_unsigned(tenant.id, current, data.organizations, lock=lock)
     if org is not None:
-        _refuse_unsigned(tenant, data.id, origin, f"the organization '{org.id[:100]}' is managed by signed data:"
-                         " unsigned data may not join, rename or change it (send {jwt}).", f"{org.path}.id")
+        _refuse_signed_org(tenant, data, org, origin)
+
+
+def _refuse_signed_org(tenant: Tenant, data: UserData, org, origin: str | None) -> None:
+    _refuse_unsigned(tenant, data.id, origin, f"the organization '{org.id[:100]}' is managed by signed data:"
+                     " unsigned data may not join, rename or change it (send {jwt}).", f"{org.path}.id")
 
 
 def _anonymous(tenant: Tenant, visitor_id: str | None, now: float) -> Identified:
@@ -305,7 +309,9 @@ def _apply(tenant: Tenant, data: UserData, proof: Proof | None, created_via: str
         user.attrs = data.attrs or {}
         flag_modified(user, "attrs")  # the JSON type compares with ==, so true over 1 would not be written
     if data.organizations is not MISSING:
-        organizations.apply(user, data.organizations, signed=proof is not None)
+        refused = organizations.apply(user, data.organizations, signed=proof is not None)
+        if refused is not None:  # described by signed data since the check above (another user's call)
+            _refuse_signed_org(tenant, data, refused, origin)
     if proof is not None:
         user.verified, user.verified_via, user.verified_alg, user.verified_kid = True, proof.via, proof.alg, proof.kid
         user.verified_at = user.verified_at or now_dt
