@@ -108,6 +108,13 @@ def run_migrations_online():
             # The app's statement_timeout (SIGNET_DATABASE_TIMEOUT) bounds requests, not migrations.
             connection.exec_driver_sql("SET statement_timeout = 0")
             connection.commit()
+        if connection.dialect.name == "sqlite":
+            # Batch mode rebuilds a table by copying it and dropping the old one. With foreign keys
+            # on, that DROP deletes every row that references it through ON DELETE CASCADE (a new
+            # column on `tenant` would empty end_user). Off for the migration, checked afterwards.
+            # On the driver connection, outside any transaction: inside one this PRAGMA does nothing,
+            # and SQLAlchemy would begin one (BEGIN, emitted by database._tune_sqlite) around it.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -117,6 +124,12 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            driver = connection.connection.driver_connection
+            broken = driver.execute("PRAGMA foreign_key_check").fetchall()
+            driver.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"migration left rows whose foreign keys point nowhere: {broken[:5]}")
 
 
 if context.is_offline_mode():

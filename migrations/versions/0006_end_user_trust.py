@@ -1,7 +1,9 @@
 """end users: what unsigned data may touch, proven emails, seats
 
 - end_user.email_verified: the stored email was proven (signed data or an email sign-in). Existing
-  rows: verified users, and users email sign-in created, keep signing in by their email.
+  rows: only the users email sign-in created whose email is still the one their id names. A
+  verified user's email may have been planted by unsigned data before the user was verified, and
+  nothing stored tells which, so it counts as proven again the next time signed data carries it.
 - organization.signed / org_membership.signed: described or made by signed data. Existing rows:
   an organization a verified user belongs to counts as signed, and so do verified users'
   memberships (only verified users' data can have come signed).
@@ -36,8 +38,8 @@ def upgrade():
             op.f('ck_tenant_unsigned_user_limit'), 'unsigned_user_limit IS NULL OR unsigned_user_limit >= 0')
 
     op.execute(
-        "UPDATE end_user SET email_verified = verified OR created_via = 'email'"
-        " WHERE email IS NOT NULL AND NOT anonymous")
+        "UPDATE end_user SET email_verified = (external_id = 'email:' || lower(email))"
+        " WHERE email IS NOT NULL AND NOT anonymous AND created_via = 'email'")
     op.execute(
         "UPDATE org_membership SET signed = (SELECT u.verified FROM end_user u WHERE u.id = org_membership.user_id)")
     op.execute(
