@@ -146,3 +146,24 @@ def test_the_environment_reaches_werkzeug(tmp_path, monkeypatch):
     monkeypatch.setenv("SIGNET_PUBLIC_URL", "https://chat.example.com/")
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}"}, instance_path=str(tmp_path))
     assert app.config["TRUSTED_HOSTS"] is None and app.config["SIGNET_PUBLIC_URL"] == "https://chat.example.com"
+
+
+def test_a_forged_host_never_makes_its_origin_signets_own(app, client, jane):
+    """Signet's own origin is always allowed on the widget API. With SIGNET_PUBLIC_URL set any Host
+    is answered (links ignore it), so a page whose Origin equals the Host it forged (DNS
+    rebinding) must not pass as Signet's own origin past the workspace's allowed origins."""
+    from webapp.services import tenants
+
+    app.config["SIGNET_PUBLIC_URL"] = "https://chat.example.com"
+    app.config["TRUSTED_HOSTS"] = None
+    with app.app_context():
+        tenants.update_settings(tenants.get_tenant(jane.public_id),
+                                tenants.Settings(allowed_origins=["https://app.customer.example"]))
+
+    def preflight(origin: str, host: str):
+        return client.options(f"/api/v1/widget/{jane.public_id}/set-user", base_url=f"http://{host}",
+                              headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+
+    assert preflight(f"http://{EVIL}", EVIL).status_code == 403
+    assert preflight("https://chat.example.com", EVIL).status_code == 204
+    assert preflight("https://app.customer.example", "chat.example.com").status_code == 204

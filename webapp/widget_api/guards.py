@@ -5,6 +5,7 @@ invalid_json. Then CORS headers on the way out: an allowed origin echoed exactly
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
@@ -14,6 +15,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException
 from ..errors import api_error
 from ..extensions import csrf, limiter
 from ..identity.jose import strict_json
+from ..links import public_base
 from ..ratelimit import STORE_DOWN, store_down
 from ..services import origin_refusals, snapshots
 from ..services.snapshots import TenantInfo
@@ -56,10 +58,16 @@ def origin_allowed(tenant: TenantInfo, origin: str) -> bool:
     """Exact match with the tenant's list (empty = any); Signet's own origin always; never `null`."""
     if origin == "null" or not origin.startswith(("http://", "https://")):
         return False
-    if origin == request.host_url.rstrip("/") or origin == (current_app.config.get("SIGNET_PUBLIC_URL") or ""):
+    if origin == _own_origin():
         return True
     allowed = tenant.allowed_origins or []
     return not allowed or origin in allowed
+
+
+def _own_origin() -> str:
+    """Signet's own origin: SIGNET_PUBLIC_URL's when set, never one a forged `Host` names."""
+    base = urlsplit(public_base())
+    return f"{base.scheme}://{base.netloc}"
 
 
 def _rate_limit():
