@@ -15,7 +15,6 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException
 from ..errors import api_error
 from ..extensions import csrf, limiter
 from ..identity.jose import strict_json
-from ..links import public_base
 from ..ratelimit import STORE_DOWN, store_down
 from ..services import origin_refusals, snapshots
 from ..services.snapshots import TenantInfo
@@ -58,16 +57,21 @@ def origin_allowed(tenant: TenantInfo, origin: str) -> bool:
     """Exact match with the tenant's list (empty = any); Signet's own origin always; never `null`."""
     if origin == "null" or not origin.startswith(("http://", "https://")):
         return False
-    if origin == _own_origin():
+    if _is_own_origin(origin):
         return True
     allowed = tenant.allowed_origins or []
     return not allowed or origin in allowed
 
 
-def _own_origin() -> str:
-    """Signet's own origin: SIGNET_PUBLIC_URL's when set, never one a forged `Host` names."""
-    base = urlsplit(public_base())
-    return f"{base.scheme}://{base.netloc}"
+def _is_own_origin(origin: str) -> bool:
+    """Signet's own origin: SIGNET_PUBLIC_URL's, or this request's host when Werkzeug checked it
+    against TRUSTED_HOSTS; never the origin of a `Host` nobody checked (DNS rebinding)."""
+    configured = current_app.config.get("SIGNET_PUBLIC_URL")
+    if configured:
+        base = urlsplit(configured)
+        if origin == f"{base.scheme}://{base.netloc}":
+            return True
+    return bool(current_app.config.get("TRUSTED_HOSTS")) and origin == request.host_url.rstrip("/")
 
 
 def _rate_limit():
