@@ -154,12 +154,13 @@ def confirm(tenant, token: str, *, now: float | None = None) -> SignedIn:
                 email = _claim(tenant.id, digest, now_dt)
                 if email is None:
                     raise _problem(_row(tenant.id, token), now_dt) or _problem(None, now_dt)
-                user_id = _find_or_create(tenant, email, now_dt)
+                row = _find_or_create(tenant, email, now_dt)
+                db.session.flush()
+                user = snapshots.from_row(row)  # the answer from what is written, never read after the commit
             break
         except IntegrityError:  # the same new user created by a concurrent confirmation: find it
             if attempt == WRITE_ATTEMPTS - 1:
                 raise
-    user = snapshots.user_by_id(user_id)
     bearer, session = sessions.issue(tenant, user=user, how=sessions.EMAIL, now=now)
     return SignedIn(user=user, token=bearer, session=session)
 
@@ -204,15 +205,16 @@ def external_id_for(email: str) -> str:
     return _HASH_PREFIX + hashlib.sha256(email.lower().encode("utf-8")).hexdigest()
 
 
-def _find_or_create(tenant, email: str, now_dt: datetime) -> int:
+def _find_or_create(tenant, email: str, now_dt: datetime) -> EndUser:
     """The user this proven address signs in as, marked verified; created in `create` mode."""
     user_id = snapshots.user_id_by_email(tenant.id, email)
     if user_id is None:
         found = snapshots.user(tenant.id, external_id_for(email))
         user_id = found.id if found is not None and not found.anonymous else None
     if user_id is not None:
-        _mark_proven(tenant, db.session.get(EndUser, user_id, with_for_update=True), email, now_dt)
-        return user_id
+        user = db.session.get(EndUser, user_id, with_for_update=True)
+        _mark_proven(tenant, user, email, now_dt)
+        return user
     if tenant.email_sign_in != "create":
         raise SignInRefused(403, "no_account", "There is no account with this email in this workspace.")
     seats.check_locked(tenant)  # a verified user takes a seat
@@ -221,7 +223,7 @@ def _find_or_create(tenant, email: str, now_dt: datetime) -> int:
                    email_verified=True, first_seen_at=now_dt, last_seen_at=now_dt)
     db.session.add(user)
     db.session.flush()
-    return user.id
+    return user
 
 
 def _mark_proven(tenant, user: EndUser, email: str, now_dt: datetime) -> None:
