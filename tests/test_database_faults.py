@@ -94,3 +94,30 @@ def test_connection_lost_after_the_commit_keeps_the_response(postgres_url, tmp_p
     with app.app_context():
         stored = db.session.execute(text("SELECT count(*) FROM end_user WHERE external_id LIKE 'kept-%'")).scalar()
     assert stored == 3
+
+
+@pytest.mark.postgres
+def test_a_closed_connection_returned_to_the_pool_is_one_line_not_a_traceback(postgres_url, tmp_path, caplog):
+    """When the server closed a connection before the pool takes it back (a restart, or the race
+    the test above provokes), SQLAlchemy logs the failed reset with a traceback: the operator
+    gets one warning line instead, and other pool errors keep theirs."""
+    import logging
+
+    import psycopg
+
+    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url, SECRET_KEY="k")
+    with app.app_context():
+        log = db.engine.pool.logger
+        log = getattr(log, "logger", log)
+        db.engine.dispose()
+    try:
+        raise psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
+    except psycopg.OperationalError:
+        import sys
+        closed = sys.exc_info()
+    with caplog.at_level(logging.WARNING):
+        log.error("Exception during reset or similar", exc_info=closed)
+        log.error("Exception during reset or similar", exc_info=(ValueError, ValueError("other"), None))
+    quiet, other = caplog.records[-2:]
+    assert quiet.exc_info is None and quiet.levelno == logging.WARNING and "dropped" in quiet.getMessage()
+    assert other.exc_info is not None and other.levelno == logging.ERROR

@@ -13,6 +13,7 @@ the response already built is sent as it is.
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -26,6 +27,36 @@ from .extensions import db
 
 SQLITE_BUSY_MS = 10_000
 _immediate: ContextVar[bool] = ContextVar("signet_sqlite_immediate", default=False)
+
+
+class _QuietDisconnectOnCheckin(logging.Filter):
+    """The pool rolls a connection back as it takes it back; when the server already closed it (a
+    restart, or a connection ended between the commit and the end of the request), SQLAlchemy
+    logs that with a full traceback although nothing is wrong with the request: one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if str(record.msg).startswith("Exception during reset") and _is_disconnect(error):
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "a connection the database server closed was dropped on its return to the pool (%s)",
+                (type(error).__name__,), None, None)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _quiet_checkin_disconnects(engine: Engine) -> None:
+    log = engine.pool.logger
+    log = getattr(log, "logger", log)  # an echoing pool logs through an adapter
+    if not any(isinstance(f, _QuietDisconnectOnCheckin) for f in log.filters):
+        log.addFilter(_QuietDisconnectOnCheckin())
+
+
+def _is_disconnect(error: BaseException | None) -> bool:
+    try:
+        import psycopg
+    except ImportError:  # SQLite only: nothing of the kind
+        return False
+    return isinstance(error, psycopg.OperationalError)
 
 
 def init_app(app: Flask) -> None:
@@ -47,6 +78,7 @@ def init_app(app: Flask) -> None:
             _tune_sqlite(db.engine)
         elif db.engine.dialect.driver == "psycopg":
             pgbounds.bound_engine(db.engine, app.config["SIGNET_DATABASE_TIMEOUT"])
+            _quiet_checkin_disconnects(db.engine)
 
 
 def _remove_session(_error: BaseException | None = None) -> None:
