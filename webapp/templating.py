@@ -44,6 +44,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["field_attrs"] = field_attrs
     app.jinja_env.filters["when"] = when
     app.jinja_env.globals["settings_pages"] = settings_pages
+    from . import presenters  # here, not at the top: presenters reads services that import this module
+
+    presenters.init_app(app)
 
 
 # Settings pages in sidebar order; later features register theirs with add_settings_page().

@@ -39,8 +39,8 @@
     userLine.textContent = "";
     if (data.user) {
       var u = data.user;
-      userLine.appendChild(badge(u.verified ? "ok" : "warn", u.verified ? "Verified" : "Not verified"));
-      userLine.appendChild(document.createTextNode(" " + (u.name || u.email || u.id) + " (id " + u.id + ") via " + u.how + ", " + (u.when || u.at)));
+      userLine.appendChild(badge(u.badge.tone, u.badge.label));
+      userLine.appendChild(document.createTextNode(" " + u.displayName + " (id " + u.id + ") via " + u.how + ", " + (u.when || u.at)));
     } else {
       userLine.textContent = "No user identified yet. Load a page of your app with the snippet.";
     }

@@ -37,10 +37,6 @@ def initials(user: EndUser) -> str:
     return "?"
 
 
-def display_name(user: EndUser) -> str:
-    return user.name or user.email or user.external_id or "Anonymous visitor"
-
-
 def safe_avatar(value: str | None) -> str | None:
     """Checked again at render time: a row written before the rules (or by hand) is not trusted."""
     return value if is_safe_https_url(value) else None

@@ -131,6 +131,6 @@ def signing_sample(tenant) -> dict:
     public = keyring.newest_active(tenant, "public_key")
     return {
         "tenant_id": tenant.public_id, "audience": tenant.audience, "issuer": tenant.issuer,
-        "secret_kid": secret.kid if secret else "YOUR_SECRET_KID",
+        "secret_kid": secret.kid if secret else "YOUR_SECRET_KID", "has_secret": secret is not None,
         "public_kid": public.kid if public else None, "public_alg": public.alg if public else None,
     }

@@ -8,11 +8,6 @@ from ..services import sessions
 from . import bp, details, directory, export, paging, search
 
 
-@bp.app_template_global("display_name")
-def _display_name(user) -> str:
-    return details.display_name(user)
-
-
 @bp.route("/users", endpoint="users")
 def users_page():
     query = directory.UserQuery.from_args(request.args)
@@ -45,7 +40,7 @@ def user_end_sessions(user_id: int):
         flash("An anonymous visitor has no signed-in sessions to end.", "info")
     else:
         sessions.end_all_for_user(user.tenant_id, user.id)
-        flash(f"Every session of {details.display_name(user)} has ended: they identify again on their next visit.",
+        flash(f"Every session of {user.display_name} has ended: they identify again on their next visit.",
               "success")
     return redirect(url_for("dashboard.user_page", user_id=user_id), 303)
 

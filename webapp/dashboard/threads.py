@@ -39,6 +39,11 @@ class InboxQuery:
             abort(400, "status must be open, closed or all.")
         return cls(status=status, verified=args.get("verified") in ("1", "on", "true"))
 
+    @property
+    def status_choices(self) -> list[tuple[str, str]]:
+        """The status filter's (value, label) options, in order (STATUS_FILTERS)."""
+        return list(STATUS_FILTERS.items())
+
     def args(self) -> dict:
         out: dict = {}
         if self.status != "open":

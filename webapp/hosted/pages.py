@@ -11,6 +11,8 @@ import time
 from flask import g, render_template
 
 from ..identity.errors import IdentityError
+from ..presenters import minutes_words
+from ..services.email_signin import LINK_SECONDS
 from ..templating import when
 
 _NOT_VERIFIED = ("This link could not be verified",
@@ -45,7 +47,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "email_sign_in_off": ("Email sign-in is turned off", "Use the link from the app to open the messenger."),
     "link_invalid": ("This sign-in link is not valid", "Copy the whole link from the mail, or ask for a new one."),
     "link_used": ("This sign-in link was already used", "Each sign-in link works once. Ask for a new one."),
-    "link_expired": ("This sign-in link has expired", "Sign-in links work for 15 minutes. Ask for a new one."),
+    "link_expired": ("This sign-in link has expired", f"Sign-in links work for {minutes_words(LINK_SECONDS)}. Ask for a new one."),
     "no_account": ("No account with this email", "This workspace has no user with this email address."),
 }
 

@@ -10,6 +10,8 @@ from ..extensions import db
 from ._types import UTCDateTime, utcnow
 from .people import EndUser
 
+STAFF_NAME_FALLBACK = "Support"  # a staff message without a stored staff name
+
 
 class Conversation(db.Model):
     __tablename__ = "conversation"
@@ -55,3 +57,9 @@ class Message(db.Model):
     # stored message, never a second one (unique within the conversation).
     client_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def staff_label(self) -> str:
+        """Who a staff message is shown from, in the inbox and the widget: the staff member's name
+        as stored with the message, else the team's generic name."""
+        return self.staff_name or STAFF_NAME_FALLBACK

@@ -52,6 +52,16 @@ class VerificationKeyRow(db.Model):
             return "active"
         return "grace" if self.grace_ends_at > now else "expired"
 
+    def revocable(self, now: datetime) -> bool:
+        """Whether revoking still changes anything: only a live one (active or in grace) is offered."""
+        return self.state(now) in ("active", "grace")
+
+    @property
+    def masked_secret(self) -> str | None:
+        """A signing secret as pages and the CLI show it, never the secret: ``sk_…`` and its last
+        four characters. None for a public key."""
+        return f"sk_…{self.secret_hint}" if self.kind == "secret" else None
+
 
 class UsedJti(db.Model):
     """A one-time token's jti, kept until the token's exp + leeway; the key holds across processes."""

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import db
 from ._types import UTCDateTime, utcnow
 
+ANONYMOUS_NAME = "Anonymous visitor"  # what a visitor without a name, email or id is called
+
 
 class EndUser(db.Model):
     """A person using the tenant's app: identified by the tenant's id for them (`external_id`),
@@ -59,6 +61,11 @@ class EndUser(db.Model):
     memberships: Mapped[list[OrgMembership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="OrgMembership.position"
     )
+
+    @property
+    def display_name(self) -> str:
+        """The one name pages show for a user: their name, else email, else id; a visitor has none."""
+        return self.name or self.email or self.external_id or ANONYMOUS_NAME
 
 
 @event.listens_for(EndUser, "before_update")

@@ -25,7 +25,7 @@ def last_identification(tenant: Tenant) -> dict:
     return {
         "user": None if user is None else {
             "id": user.external_id, "name": user.name, "email": user.email, "verified": user.verified,
-            "how": verification(user)[1], "at": iso(user.last_seen_at), "when": when(user.last_seen_at),
+            "displayName": user.display_name, "badge": badge(verification_state(user)), "how": verification(user)[1], "at": iso(user.last_seen_at), "when": when(user.last_seen_at),
         },
         "refusal": None if refusal is None else {
             "code": refusal.code, "message": refusal.message, "explanation": explain(refusal.code),
@@ -50,6 +50,21 @@ def refused_origin(tenant: Tenant) -> dict | None:
 
 
 VIA = {"token": "token", "login_link": "login link", "email": "email sign-in"}
+# The badge each verification state shows, on every page and in the Install page's live JSON.
+BADGES = {"verified": ("ok", "Verified"), "unverified": ("warn", "Not verified"), "anonymous": ("neutral", "Anonymous")}
+
+
+def verification_state(user) -> str:
+    """"anonymous", "verified" or "unverified": for an EndUser or a row with its column names."""
+    if user.anonymous:
+        return "anonymous"
+    return "verified" if user.verified else "unverified"
+
+
+def badge(state: str) -> dict:
+    """{"tone", "label"} of a verification state's badge (BADGES)."""
+    tone, label = BADGES[state]
+    return {"tone": tone, "label": label}
 
 
 def verification(user: EndUser) -> tuple[str, str]:
@@ -57,10 +72,9 @@ def verification(user: EndUser) -> tuple[str, str]:
 
     A user verified by email sign-in reads "email sign-in" (rows made before verified_via was kept
     too); when the secret or key that verified them has been revoked since, the line says so."""
-    if user.anonymous:
-        return "anonymous", "visitor"
-    if not user.verified:
-        return "unverified", "unsigned data"
+    state = verification_state(user)
+    if state != "verified":
+        return state, "visitor" if state == "anonymous" else "unsigned data"
     via = user.verified_via or ("email" if user.created_via == "email" else None)
     if via == "email":
         return "verified", VIA["email"]

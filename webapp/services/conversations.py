@@ -244,7 +244,7 @@ def _admin_org(session: WidgetSession, user: EndUser) -> Organization | None:
 def message_json(m: Message) -> dict:
     out = {"id": m.public_id, "author": m.author, "body": m.body, "createdAt": iso(m.created_at)}
     if m.author == "staff":
-        out["staffName"] = m.staff_name or "Support"
+        out["staffName"] = m.staff_label
     if m.client_message_id:
         out["clientMessageId"] = m.client_message_id
     return out

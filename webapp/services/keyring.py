@@ -264,7 +264,7 @@ def key_summary(row: VerificationKeyRow) -> dict:
         "kind": row.kind,
         "alg": row.alg,
         "fingerprint": row.fingerprint,
-        "secret": f"sk_…{row.secret_hint}" if row.kind == "secret" else None,
+        "secret": row.masked_secret,
         "state": row.state(utcnow()),
         "grace_ends_at": row.grace_ends_at.isoformat() if row.grace_ends_at else None,
     }

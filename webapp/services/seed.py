@@ -21,6 +21,7 @@ from ..database import writing
 from ..extensions import db
 from ..models import Conversation, EndUser, Message, Organization, OrgMembership, Tenant
 from ..models._types import utcnow
+from ..models.conversation import STAFF_NAME_FALLBACK
 from .errors import ServiceError
 
 BATCH = 5000
@@ -184,7 +185,7 @@ def _conversation_row(tenant_id: int, user_id: int, j: int, count: int, per: int
         body = (f"Hi, I have a question about {topic} (#{j + 1})." if k == 0 else
                 f"Thanks, let me look into {topic} for you." if author == "staff" else f"Follow-up {k} on {topic}.")
         msgs.append({"public_id": f"msg_{secrets.token_urlsafe(12)}", "tenant_id": tenant_id, "author": author,
-                     "body": body, "staff_name": "Support" if author == "staff" else None,
+                     "body": body, "staff_name": STAFF_NAME_FALLBACK if author == "staff" else None,
                      "created_at": started + timedelta(minutes=k)})
     last = msgs[-1]
     row = {"public_id": f"conv_{secrets.token_urlsafe(12)}", "tenant_id": tenant_id, "user_id": user_id,

@@ -4,6 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from ..extensions import limiter
+from ..identity.fields import MAX_ATTRS, MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS
+from ..identity.jose import MAX_TOKEN_BYTES
+from ..services.conversations import MAX_BODY
+
+# Every limit below is the checker's own constant (identity/fields.py, jose.py, conversations.py),
+# never a number typed again here: the document cannot drift from what the API enforces.
 
 bp = Blueprint("api_docs", __name__)
 
@@ -12,15 +18,15 @@ _ERROR = {
     "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
         "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}},
 }
-_ATTRS = {"type": ["object", "null"], "maxProperties": 50,
+_ATTRS = {"type": ["object", "null"], "maxProperties": MAX_ATTRS,
           "additionalProperties": {"type": ["string", "number", "boolean", "null"]}}
 _ID = {"type": ["string", "integer"]}
 _ORG_IN = {"type": "object", "required": ["id", "name"], "additionalProperties": False, "properties": {
-    "id": _ID, "name": {"type": "string", "minLength": 1, "maxLength": 255}, "attrs": _ATTRS}}
+    "id": _ID, "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}, "attrs": _ATTRS}}
 _USER_FIELDS = {
-    "email": {"type": ["string", "null"], "maxLength": 254},
-    "name": {"type": ["string", "null"], "maxLength": 255},
-    "avatarUrl": {"type": ["string", "null"], "maxLength": 2048},
+    "email": {"type": ["string", "null"], "maxLength": MAX_EMAIL_CHARS},
+    "name": {"type": ["string", "null"], "maxLength": MAX_NAME_CHARS},
+    "avatarUrl": {"type": ["string", "null"], "maxLength": MAX_URL_CHARS},
     "attrs": _ATTRS,
     "organizations": {"type": ["array", "null"], "items": _ORG_IN},
 }
@@ -71,9 +77,9 @@ SET_USER_BODY = {"oneOf": [
     {"title": "unsigned or anonymous", "type": "object", "required": ["id"], "additionalProperties": False,
      "properties": {"id": {"type": ["string", "integer", "null"]}, **_USER_FIELDS}},
     {"title": "signed", "type": "object", "required": ["jwt"], "additionalProperties": False,
-     "properties": {"jwt": {"type": "string", "maxLength": 8192}}},
+     "properties": {"jwt": {"type": "string", "maxLength": MAX_TOKEN_BYTES}}},
     {"title": "login link", "type": "object", "required": ["externalAuthCode"], "additionalProperties": False,
-     "properties": {"externalAuthCode": {"type": "string", "maxLength": 8192}}},
+     "properties": {"externalAuthCode": {"type": "string", "maxLength": MAX_TOKEN_BYTES}}},
 ]}
 
 
@@ -102,7 +108,7 @@ def document() -> dict:
                               **_errors(401, *_COMMON)}},
                 "post": {"operationId": "startConversation", "security": _SESSION, "parameters": [_IDEMPOTENCY_KEY],
                          "requestBody": _body({"type": "object", "required": ["body"], "properties": {
-                             "body": {"type": "string", "minLength": 1, "maxLength": 10000},
+                             "body": {"type": "string", "minLength": 1, "maxLength": MAX_BODY},
                              "connectionId": {"type": "string", "maxLength": 255}}}),
                          "responses": {**_ok(201, _CONVERSATION), **_errors(400, 401, 409, *_COMMON)}}},
             f"{prefix}/conversations/{{conversation_id}}/messages": {"parameters": [_TENANT, _CONVERSATION_ID], "get": {
@@ -112,7 +118,7 @@ def document() -> dict:
                               **_errors(401, *_COMMON)}},
                 "post": {"operationId": "postMessage", "security": _SESSION, "parameters": [_IDEMPOTENCY_KEY],
                          "requestBody": _body({"type": "object", "required": ["body"], "properties": {
-                             "body": {"type": "string", "minLength": 1, "maxLength": 10000},
+                             "body": {"type": "string", "minLength": 1, "maxLength": MAX_BODY},
                              "clientMessageId": _CLIENT_MESSAGE_ID}}),
                          "responses": {**_ok(201, _MESSAGE), **_errors(400, 401, 409, *_COMMON)}}},
             f"{prefix}/dashboard": {"parameters": [_TENANT], "get": {
