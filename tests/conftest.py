@@ -13,9 +13,8 @@ from webapp import create_app
 from webapp.extensions import db, limiter
 from webapp.services import members, tenants
 
+from .factories import PASSWORD, Key, Workspace, cheap_passwords, make_workspace  # noqa: F401
 from .helpers import login
-
-PASSWORD = "correct horse battery staple"
 
 
 def make_app(tmp_path, **overrides):
@@ -73,24 +72,22 @@ def ctx(app):
 
 
 class Factory:
-    """Tenants and members made through the same services the product uses."""
+    """Workspaces (tests/factories.py) without keys, and members, made through the product's services."""
 
     def __init__(self, app):
         self.app = app
         self.count = 0
 
-    def tenant(self, name: str = "Acme", email: str | None = None) -> dict:
+    def tenant(self, name: str = "Acme", email: str | None = None) -> Workspace:
         self.count += 1
         email = email or f"owner{self.count}-{uuid.uuid4().hex[:6]}@example.com"
-        with self.app.app_context():
-            tenant = tenants.create_tenant(name, email, PASSWORD)
-            return {"id": tenant.id, "public_id": tenant.public_id, "owner": email}
+        return make_workspace(self.app, name, owner=email, secret=False)
 
-    def member(self, tenant: dict, role: str, email: str | None = None) -> str:
+    def member(self, tenant: Workspace, role: str, email: str | None = None) -> str:
         self.count += 1
         email = email or f"{role}{self.count}-{uuid.uuid4().hex[:6]}@example.com"
         with self.app.app_context():
-            members.add_to_tenant(tenants.get_tenant(tenant["public_id"]), email, PASSWORD, role)
+            members.add_to_tenant(tenants.get_tenant(tenant.public_id), email, PASSWORD, role)
         return email
 
 
@@ -102,24 +99,9 @@ def ed_key():
     return ed25519.Ed25519PrivateKey.generate()
 
 
-def provision(app, ed_key, name: str = "Acme", **settings) -> dict:
-    """A workspace with an HS256 secret and the session's Ed25519 public key, made through the
-    services the product uses: {id, public_id, owner, secret, secret_kid, ed_kid}."""
-    from cryptography.hazmat.primitives import serialization
-
-    from webapp.services import keyring
-
-    owner = f"owner-{uuid.uuid4().hex[:8]}@example.com"
-    pem = ed_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    with app.app_context():
-        tenant = tenants.create_tenant(name, owner, PASSWORD)
-        if settings:
-            tenants.update_settings(tenant, tenants.Settings(**settings))
-        secret_row, secret = keyring.create_secret(tenant)
-        key_row = keyring.add_public_key(tenant, pem, "EdDSA")
-        return {"id": tenant.id, "public_id": tenant.public_id, "owner": owner, "secret": secret,
-                "secret_kid": secret_row.kid, "ed_kid": key_row.kid}
+def provision(app, ed_key, name: str = "Acme", **settings) -> Workspace:
+    """A workspace (tests/factories.py) with an HS256 secret and the session's Ed25519 public key."""
+    return make_workspace(app, name, keys=(Key("EdDSA", "", ed_key, None),), **settings)
 
 
 @pytest.fixture
@@ -132,7 +114,7 @@ def owner_client(app, factory):
     """A client logged in as the owner of a fresh tenant; the tenant is client.tenant."""
     tenant = factory.tenant()
     client = app.test_client()
-    assert login(client, tenant["owner"], PASSWORD).status_code == 302
+    assert login(client, tenant.owner, PASSWORD).status_code == 302
     client.tenant = tenant
     return client
 
@@ -143,7 +125,7 @@ def as_role(app, factory):
 
     def make(role: str):
         tenant = factory.tenant()
-        email = tenant["owner"] if role == "owner" else factory.member(tenant, role)
+        email = tenant.owner if role == "owner" else factory.member(tenant, role)
         client = app.test_client()
         assert login(client, email, PASSWORD).status_code == 302
         client.tenant, client.email = tenant, email

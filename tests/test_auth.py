@@ -67,11 +67,11 @@ def test_signup_refuses_bad_input_and_creates_nothing(app, client, fields, messa
 
 def test_signup_with_a_taken_email_answers_as_for_a_new_one_and_creates_nothing(app, client, factory):
     tenant = factory.tenant()
-    taken = signup(client, email=tenant["owner"])
+    taken = signup(client, email=tenant.owner)
     fresh = signup(app.test_client(), email="fresh@example.com")
     assert taken.status_code == fresh.status_code == 200
     assert "already exists" not in taken.get_data(as_text=True)
-    assert taken.get_data(as_text=True).replace(tenant["owner"], "X") == \
+    assert taken.get_data(as_text=True).replace(tenant.owner, "X") == \
         fresh.get_data(as_text=True).replace("fresh@example.com", "X")
     assert background.wait_idle()
     with app.app_context():
@@ -80,13 +80,13 @@ def test_signup_with_a_taken_email_answers_as_for_a_new_one_and_creates_nothing(
 
 def test_login_and_wrong_password(client, factory):
     tenant = factory.tenant()
-    bad = login(client, tenant["owner"], "wrong password!!")
+    bad = login(client, tenant.owner, "wrong password!!")
     assert bad.status_code == 401
     assert "Wrong email or password." in bad.get_data(as_text=True)
     assert client.get("/inbox").status_code == 302
     unknown = login(client, "nobody@example.com", PASSWORD)
     assert unknown.status_code == 401 and "Wrong email or password." in unknown.get_data(as_text=True)
-    good = login(client, tenant["owner"].upper(), PASSWORD)
+    good = login(client, tenant.owner.upper(), PASSWORD)
     assert good.status_code == 302
     assert client.get("/inbox").status_code == 200
 
@@ -101,7 +101,7 @@ def test_logout_ends_the_session(app, owner_client):
     assert response.status_code == 302
     assert owner_client.get("/inbox").status_code == 302
     assert copy.get("/inbox").status_code == 302  # the copy ends with it
-    assert login(owner_client, owner_client.tenant["owner"], PASSWORD).status_code == 302  # a new login works
+    assert login(owner_client, owner_client.tenant.owner, PASSWORD).status_code == 302  # a new login works
 
 
 def test_dashboard_requires_login_and_keeps_next(client):
@@ -129,7 +129,7 @@ def test_login_redirects_only_to_relative_paths(client, factory, target, expecte
     html = client.get("/login").get_data(as_text=True)
     response = client.post(
         "/login",
-        data={"email": tenant["owner"], "password": PASSWORD, "next": target, "csrf_token": csrf_of(html)},
+        data={"email": tenant.owner, "password": PASSWORD, "next": target, "csrf_token": csrf_of(html)},
     )
     assert response.status_code == 302
     assert response.headers["Location"] == expected
@@ -162,7 +162,7 @@ def test_login_throttled_per_address(client, factory):
     html = client.get("/login").get_data(as_text=True)
     ok = client.post(
         "/login",
-        data={"email": tenant["owner"], "password": PASSWORD, "csrf_token": csrf_of(html)},
+        data={"email": tenant.owner, "password": PASSWORD, "csrf_token": csrf_of(html)},
         environ_base={"REMOTE_ADDR": "198.51.100.1"},
     )
     assert ok.status_code == 302
@@ -171,11 +171,11 @@ def test_login_throttled_per_address(client, factory):
 def test_login_throttled_per_account_even_with_the_right_password(client, factory):
     tenant = factory.tenant()
     for i in range(10):
-        assert _fail(client, tenant["owner"], f"198.51.100.{i + 10}").status_code == 401
+        assert _fail(client, tenant.owner, f"198.51.100.{i + 10}").status_code == 401
     html = client.get("/login").get_data(as_text=True)
     blocked = client.post(
         "/login",
-        data={"email": tenant["owner"], "password": PASSWORD, "csrf_token": csrf_of(html)},
+        data={"email": tenant.owner, "password": PASSWORD, "csrf_token": csrf_of(html)},
         environ_base={"REMOTE_ADDR": "192.0.2.99"},
     )
     assert blocked.status_code == 429
@@ -185,7 +185,7 @@ def test_login_throttled_per_account_even_with_the_right_password(client, factor
 def test_successful_logins_are_not_counted(client, factory):
     tenant = factory.tenant()
     for _ in range(12):
-        assert login(client, tenant["owner"], PASSWORD).status_code == 302
+        assert login(client, tenant.owner, PASSWORD).status_code == 302
         client.post("/logout", data={"csrf_token": csrf_of(client.get("/logout").get_data(as_text=True))})
 
 
@@ -194,7 +194,7 @@ def test_session_cookie_flags_and_reissue_at_login(app, factory):
     client = app.test_client()
     client.get("/login")
     before = client.get_cookie("signet_session").value
-    response = login(client, tenant["owner"], PASSWORD)
+    response = login(client, tenant.owner, PASSWORD)
     header = response.headers["Set-Cookie"]
     assert "HttpOnly" in header and "SameSite=Lax" in header and "Secure" not in header
     assert client.get_cookie("signet_session").value != before
@@ -207,7 +207,7 @@ def test_session_cookie_is_secure_over_https(app, factory):
     html = client.get("/login", base_url="https://signet.example").get_data(as_text=True)
     response = client.post(
         "/login",
-        data={"email": tenant["owner"], "password": PASSWORD, "csrf_token": csrf_of(html)},
+        data={"email": tenant.owner, "password": PASSWORD, "csrf_token": csrf_of(html)},
         base_url="https://signet.example",
         headers={"Referer": "https://signet.example/login"},  # as a browser sends; CSRF checks it over https
     )

@@ -30,7 +30,7 @@ def test_posts_to_ids_past_64_bits_answer_404(owner_client, path):
 
 
 def test_the_hosted_page_and_the_api_answer_404(client, owner_client):
-    public_id = owner_client.tenant["public_id"]
+    public_id = owner_client.tenant.public_id
     assert client.get("/m/a%00b").status_code == 404
     for path in ("/api/v1/widget/%00/set-user", f"/api/v1/widget/{public_id}/conversations/%00/messages",
                  f"/api/v1/widget/{public_id}/conversations/1/messages?after=%00"):
@@ -51,6 +51,6 @@ def test_odd_page_numbers_and_cursors_answer_400(owner_client, query):
 
 def test_a_seat_limit_in_other_digits_is_refused(app, owner_client):
     with app.app_context():
-        tenant = tenants.get_tenant(owner_client.tenant["public_id"])
+        tenant = tenants.get_tenant(owner_client.tenant.public_id)
         with pytest.raises(ServiceError):
             tenants.update_settings(tenant, tenants.Settings(seat_limit="²"))

@@ -22,7 +22,7 @@ def together(fn, count: int) -> list:
 
 def exercise(app, ed_key):
     tenant = provision(app, ed_key)
-    base = f"/api/v1/widget/{tenant['public_id']}"
+    base = f"/api/v1/widget/{tenant.public_id}"
     for _ in range(ROUNDS):
         session = app.test_client().post(f"{base}/set-user", json={"id": None}).get_json()["session"]
         auth = {"Authorization": f"Bearer {session}"}

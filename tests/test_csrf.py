@@ -23,9 +23,9 @@ def snapshot(app):
 def forms(app, client):
     with app.app_context():
         link = db.session.scalar(select(Membership.id))
-    tenant_id = client.tenant["id"]
+    tenant_id = client.tenant.id
     return [
-        ("/login", {"email": client.tenant["owner"], "password": PASSWORD}),
+        ("/login", {"email": client.tenant.owner, "password": PASSWORD}),
         ("/signup", {"workspace": "X", "email": "x@example.com", "password": PASSWORD}),
         ("/logout", {}),
         ("/workspaces/new", {"workspace": "Y"}),

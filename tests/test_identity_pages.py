@@ -93,7 +93,7 @@ def test_bad_public_keys_are_refused_clearly(app, owner_client, pem, alg, messag
 def test_identity_page_samples_and_mode(app, owner_client):
     kid, _ = new_secret(owner_client)
     page = owner_client.get("/settings/identity").get_data(as_text=True)
-    public_id = owner_client.tenant["public_id"]
+    public_id = owner_client.tenant.public_id
     for sample in ("sample-hs256-jsonwebtoken", "sample-hs256-jose", "sample-hs256-pyjwt", "sample-hs256-ruby"):
         assert f'id="{sample}"' in page
     assert page.count(kid) >= 4 and page.count(public_id) >= 4
@@ -120,7 +120,7 @@ def test_debugger_explains_a_refusal_and_reads_only(app, owner_client):
     assert "Signet would accept this token" in html
     # The debugger did not use up the jti: the real verification still accepts it once.
     with app.app_context():
-        tenant = tenants.get_tenant(owner_client.tenant["public_id"])
+        tenant = tenants.get_tenant(owner_client.tenant.public_id)
         verification.record_jti(tenant, verification.verify(tenant, good))
         db.session.commit()
     html = post_form(owner_client, "/settings/debugger", {"token": good}).get_data(as_text=True)
@@ -129,7 +129,7 @@ def test_debugger_explains_a_refusal_and_reads_only(app, owner_client):
 
 def test_debugger_lists_recent_rejections(app, owner_client):
     with app.app_context():
-        tenant = tenants.get_tenant(owner_client.tenant["public_id"])
+        tenant = tenants.get_tenant(owner_client.tenant.public_id)
         with pytest.raises(TokenError):
             verification.verify(tenant, "not.a.token!", origin="https://shop.example.com")
     html = owner_client.get("/settings/debugger").get_data(as_text=True)
@@ -157,7 +157,7 @@ def test_revoking_another_tenants_key_is_404(app, owner_client, factory):
     other = factory.tenant("Other")
     with app.app_context():
         from webapp.services import keyring
-        row, _ = keyring.create_secret(tenants.get_tenant(other["public_id"]))
+        row, _ = keyring.create_secret(tenants.get_tenant(other.public_id))
         kid = row.kid
     assert post_form(owner_client, f"/settings/keys/{kid}/revoke", {}, page="/settings/keys").status_code == 404
     with app.app_context():
@@ -207,7 +207,7 @@ def test_debugger_says_why_a_token_without_kid_needs_one(owner_client):
 
 def test_debugger_explains_a_token_refused_for_its_audience(app, owner_client):
     kid, secret = new_secret(owner_client)
-    audience = f"signet:{owner_client.tenant['public_id']}"
+    audience = f"signet:{owner_client.tenant.public_id}"
     token = jwt.encode({"id": "u1", "aud": "signet:acme-other1", "exp": int(time.time()) + 600}, secret,
                        algorithm="HS256", headers={"kid": kid})
     text = html.unescape(post_form(owner_client, "/settings/debugger", {"token": token}).get_data(as_text=True))
@@ -220,9 +220,9 @@ def test_every_signing_sample_sets_this_workspaces_own_audience(app, owner_clien
     """Finding 13: a new workspace's audience is its own, and every sample sets it (always)."""
     new_secret(owner_client)
     _add_es256(owner_client)
-    audience = f"signet:{owner_client.tenant['public_id']}"
+    audience = f"signet:{owner_client.tenant.public_id}"
     with app.app_context():
-        assert tenants.get_tenant(owner_client.tenant["public_id"]).audience == audience
+        assert tenants.get_tenant(owner_client.tenant.public_id).audience == audience
     for path in ("/settings/identity", "/settings/install"):
         page = owner_client.get(path).get_data(as_text=True)
         for alg in ("hs256", "es256"):

@@ -30,7 +30,7 @@ def cli(app):
 
 @pytest.fixture
 def tenant_id(factory):
-    return factory.tenant()["public_id"]
+    return factory.tenant().public_id
 
 
 def verify(app, tenant_id, token, now=None, origin=None):

@@ -19,7 +19,7 @@ ORIGIN = "https://app.example.com"
 
 def set_user(client, tenant: dict, origin: str | None = None):
     headers = {"Origin": origin} if origin else {}
-    return client.post(f"/api/v1/widget/{tenant['public_id']}/set-user", json={"id": "u-1"}, headers=headers)
+    return client.post(f"/api/v1/widget/{tenant.public_id}/set-user", json={"id": "u-1"}, headers=headers)
 
 
 def held(app):
@@ -53,7 +53,7 @@ def test_reads_see_a_change_committed_elsewhere_at_once(app, ed_key, tmp_path):
     other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
     with other.begin() as conn:
         conn.execute(text("UPDATE tenant SET allowed_origins = :origins WHERE public_id = :id"),
-                     {"origins": '["https://admin.example.com"]', "id": tenant["public_id"]})
+                     {"origins": '["https://admin.example.com"]', "id": tenant.public_id})
     other.dispose()
     refused = set_user(client, tenant, ORIGIN)
     assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "origin_not_allowed"
@@ -105,7 +105,7 @@ def test_a_thread_that_ends_closes_its_read_connection(app, ed_key):
 
     def read():
         with app.app_context():
-            assert snapshots.tenant(tenant["public_id"]) is not None
+            assert snapshots.tenant(tenant.public_id) is not None
             opened.append(snapshots._local.held.connection)
 
     for _ in range(20):
@@ -125,7 +125,7 @@ def test_a_bad_value_keeps_the_connection(app, ed_key):
     """Only a dropped connection is replaced; a statement refused for its value is not a reason."""
     tenant = provision(app, ed_key)
     with app.app_context():
-        snapshots.tenant(tenant["public_id"])
+        snapshots.tenant(tenant.public_id)
         first = snapshots._local.held
         with pytest.raises(DBAPIError):
             snapshots._run("SELECT no_such_column FROM tenant", {})

@@ -31,19 +31,19 @@ from .servers import HttpClient, Server, migrate
 def sign(shop: dict, claims: dict, alg: str = "HS256", ed_key=None) -> str:
     body = {"exp": int(time.time()) + 300, **claims}
     if alg == "EdDSA":
-        return jwt.encode(body, ed_key, algorithm="EdDSA", headers={"kid": shop["ed_kid"]})
-    return jwt.encode(body, shop["secret"], algorithm="HS256", headers={"kid": shop["secret_kid"]})
+        return jwt.encode(body, ed_key, algorithm="EdDSA", headers={"kid": shop.ed_kid})
+    return jwt.encode(body, shop.secret, algorithm="HS256", headers={"kid": shop.secret_kid})
 
 
 def session_of(client, shop: dict, body: dict) -> str:
-    response = client.post(f"/api/v1/widget/{shop['public_id']}/set-user", json=body)
+    response = client.post(f"/api/v1/widget/{shop.public_id}/set-user", json=body)
     assert response.status_code == 200, response.get_json()
     return response.get_json()["session"]
 
 
 def reach(client, shop: dict, session: str) -> int:
     """The status of a Bearer request with the session; a refusal must be the contract's 401."""
-    response = client.get(f"/api/v1/widget/{shop['public_id']}/conversations",
+    response = client.get(f"/api/v1/widget/{shop.public_id}/conversations",
                           headers={"Authorization": f"Bearer {session}"})
     if response.status_code != 200:
         assert (response.status_code, response.get_json()["error"]["code"]) == (401, "session_invalid")
@@ -52,22 +52,22 @@ def reach(client, shop: dict, session: str) -> int:
 
 def hosted_sign_in(client, shop: dict, claims: dict) -> None:
     code = sign(shop, claims)
-    assert client.get(f"/m/{shop['public_id']}?externalAuthCode={quote(code)}").status_code == 303
+    assert client.get(f"/m/{shop.public_id}?externalAuthCode={quote(code)}").status_code == 303
 
 
 def hosted_signed_in(client, shop: dict) -> bool:
-    return "Signed in as" in client.get(f"/m/{shop['public_id']}").get_data(as_text=True)
+    return "Signed in as" in client.get(f"/m/{shop.public_id}").get_data(as_text=True)
 
 
 def owner(app, shop: dict):
     client = app.test_client()
-    assert login(client, shop["owner"], PASSWORD).status_code == 302
+    assert login(client, shop.owner, PASSWORD).status_code == 302
     return client
 
 
 def row_id(app, shop: dict, external_id: str) -> int:
     with app.app_context():
-        return db.session.scalar(select(EndUser.id).where(EndUser.tenant_id == shop["id"],
+        return db.session.scalar(select(EndUser.id).where(EndUser.tenant_id == shop.id,
                                                           EndUser.external_id == external_id))
 
 
@@ -89,7 +89,7 @@ def test_revoking_a_key_ends_its_sessions_in_another_process_at_once(app, shop, 
     assert hosted_signed_in(page, shop)
 
     dashboard = owner(app, shop)
-    response = post_form(dashboard, f"/settings/keys/{shop['secret_kid']}/revoke", page="/settings/keys")
+    response = post_form(dashboard, f"/settings/keys/{shop.secret_kid}/revoke", page="/settings/keys")
     assert response.status_code == 302
 
     assert reach(widget, shop, by_secret) == 401
@@ -101,13 +101,13 @@ def test_revoking_a_key_ends_its_sessions_in_another_process_at_once(app, shop, 
 
 
 def _switch_by_cli(app, shop: dict, mode: str) -> None:
-    result = app.test_cli_runner().invoke(args=["signet", "tenant", "set", shop["public_id"], "--verification", mode])
+    result = app.test_cli_runner().invoke(args=["signet", "tenant", "set", shop.public_id, "--verification", mode])
     assert result.exit_code == 0, result.output
 
 
 def _switch_by_page(app, shop: dict, mode: str) -> None:
     with app.app_context():
-        audience = tenants.get_tenant(shop["public_id"]).audience
+        audience = tenants.get_tenant(shop.public_id).audience
     response = post_form(owner(app, shop), "/settings/identity", {"verification_mode": mode, "audience": audience})
     assert response.status_code == 302, response.get_data(as_text=True)
 
@@ -169,7 +169,7 @@ def test_agents_may_end_sessions_and_no_member_reaches_another_workspace(app, sh
     x = row_id(app, shop, "x")
     factory = Factory(app)
     stranger = app.test_client()
-    assert login(stranger, factory.tenant("Elsewhere")["owner"], PASSWORD).status_code == 302
+    assert login(stranger, factory.tenant("Elsewhere").owner, PASSWORD).status_code == 302
     assert stranger.get(f"/users/{x}").status_code == 404
     assert post_form(stranger, f"/users/{x}/end-sessions", page="/users").status_code == 404
     assert reach(client, shop, session) == 200
@@ -238,15 +238,15 @@ def test_revoked_key_and_ended_user_sessions_across_served_processes(postgres_ur
     env = {"SIGNET_DATABASE_URL": postgres_url, "SIGNET_SECRET_KEY": "k"}
     a, b = Server(env), Server(env)
     try:
-        tid = shop["public_id"]
+        tid = shop.public_id
         by_secret = _set_user(b, tid, {"jwt": sign(shop, {"id": "u-1"})})
         by_ed_key = _set_user(b, tid, {"jwt": sign(shop, {"id": "u-2"}, "EdDSA", ed_key)})
         assert _get(b, tid, by_secret) == _get(b, tid, by_ed_key) == 200
 
         dashboard = HttpClient(a.url)
-        dashboard.post_form("/login", {"email": shop["owner"], "password": PASSWORD,
+        dashboard.post_form("/login", {"email": shop.owner, "password": PASSWORD,
                                        "csrf_token": csrf_of(dashboard.get("/login"))})
-        dashboard.post_form(f"/settings/keys/{shop['secret_kid']}/revoke",
+        dashboard.post_form(f"/settings/keys/{shop.secret_kid}/revoke",
                             {"csrf_token": csrf_of(dashboard.get("/settings/keys"))})
         assert _get(b, tid, by_secret) == 401
         assert _get(b, tid, by_ed_key) == 200

@@ -35,7 +35,7 @@ def tenant_row(app, public_id):
 def test_workspace_settings_save_and_normalize(app, owner_client):
     response = post_form(owner_client, "/settings/workspace", VALID)
     assert response.status_code == 302
-    tenant = tenant_row(app, owner_client.tenant["public_id"])
+    tenant = tenant_row(app, owner_client.tenant.public_id)
     assert tenant.verification_mode == "report"
     assert tenant.allowed_origins == ["https://app.example.com", "http://localhost:5001"]
     assert (tenant.seat_limit, tenant.audience, tenant.require_audience) == (25, "acme-widget", True)
@@ -47,7 +47,7 @@ def test_workspace_settings_save_and_normalize(app, owner_client):
     for key in ("require_audience", "login_links_enabled", "login_links_require_jti"):
         cleared.pop(key)
     assert post_form(owner_client, "/settings/workspace", cleared).status_code == 302
-    tenant = tenant_row(app, owner_client.tenant["public_id"])
+    tenant = tenant_row(app, owner_client.tenant.public_id)
     assert tenant.seat_limit is None and tenant.issuer is None and tenant.login_links_max_age is None
     assert not tenant.require_audience and not tenant.login_links_enabled
 
@@ -71,11 +71,11 @@ def test_workspace_settings_save_and_normalize(app, owner_client):
     ],
 )
 def test_workspace_settings_validation_changes_nothing(app, owner_client, change, message):
-    before = tenant_row(app, owner_client.tenant["public_id"])
+    before = tenant_row(app, owner_client.tenant.public_id)
     response = post_form(owner_client, "/settings/workspace", {**VALID, **change})
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
-    after = tenant_row(app, owner_client.tenant["public_id"])
+    after = tenant_row(app, owner_client.tenant.public_id)
     assert (after.verification_mode, after.allowed_origins, after.seat_limit) == (
         before.verification_mode, before.allowed_origins, before.seat_limit)
 
@@ -120,22 +120,22 @@ def test_team_invite_accept_change_role_and_remove(app, owner_client, capfd):
     """Adding an address mails an invitation that grants nothing until it is accepted."""
     response = post_form(owner_client, "/settings/team", {"email": "agent@example.com", "role": "agent"})
     assert response.status_code == 302
-    assert [role for _, role in team_links(app, owner_client.tenant["id"])] == ["owner"]  # pending: nothing yet
+    assert [role for _, role in team_links(app, owner_client.tenant.id)] == ["owner"]  # pending: nothing yet
     assert "agent@example.com" in owner_client.get("/settings/team").get_data(as_text=True)
     path = re.search(r"invitation agent@example.com -> http://localhost(/invitations/\S+)", capfd.readouterr().err).group(1)
     other = app.test_client()
     html = other.get(path).get_data(as_text=True)
     assert other.post(f"{path}/signup", data={"password": PASSWORD, "csrf_token": csrf_of(html)}).status_code == 302
-    links = team_links(app, owner_client.tenant["id"])
+    links = team_links(app, owner_client.tenant.id)
     assert [role for _, role in links] == ["owner", "agent"]
     agent_link = links[1][0]
     assert post_form(owner_client, f"/settings/team/{agent_link}/role", {"role": "admin"}, page="/settings/team").status_code == 302
-    assert team_links(app, owner_client.tenant["id"])[1][1] == "admin"
+    assert team_links(app, owner_client.tenant.id)[1][1] == "admin"
     # The new member can log in with the password chosen on the invitation page.
     again = app.test_client()
     assert login(again, "agent@example.com", PASSWORD).status_code == 302
     assert post_form(owner_client, f"/settings/team/{agent_link}/remove", {}, page="/settings/team").status_code == 302
-    assert team_links(app, owner_client.tenant["id"]) == links[:1]
+    assert team_links(app, owner_client.tenant.id) == links[:1]
     # Removed from its only workspace: the member is sent to create one.
     assert again.get("/inbox").headers["Location"].endswith("/workspaces/new")
 
@@ -158,43 +158,43 @@ def test_team_invite_validation(app, owner_client, data, message):
     response = post_form(owner_client, "/settings/team", data)
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
-    assert len(team_links(app, owner_client.tenant["id"])) == 1
-    assert pending_invitations(app, owner_client.tenant["id"]) == []
+    assert len(team_links(app, owner_client.tenant.id)) == 1
+    assert pending_invitations(app, owner_client.tenant.id) == []
 
 
 def test_inviting_an_existing_member_is_refused(app, owner_client, factory):
     member = factory.member(owner_client.tenant, "agent")
-    for email in (member, owner_client.tenant["owner"]):
+    for email in (member, owner_client.tenant.owner):
         response = post_form(owner_client, "/settings/team", {"email": email, "role": "admin"})
         assert response.status_code == 400 and "already a member" in response.get_data(as_text=True)
-    assert pending_invitations(app, owner_client.tenant["id"]) == []
+    assert pending_invitations(app, owner_client.tenant.id) == []
 
 
 def test_last_owner_cannot_be_removed_or_demoted(app, owner_client):
-    (owner_link, _), = team_links(app, owner_client.tenant["id"])
+    (owner_link, _), = team_links(app, owner_client.tenant.id)
     response = post_form(owner_client, f"/settings/team/{owner_link}/remove", {}, page="/settings/team")
     assert response.status_code == 302
     assert "at least one owner" in owner_client.get("/settings/team").get_data(as_text=True)
     post_form(owner_client, f"/settings/team/{owner_link}/role", {"role": "admin"}, page="/settings/team")
-    assert team_links(app, owner_client.tenant["id"]) == [(owner_link, "owner")]
+    assert team_links(app, owner_client.tenant.id) == [(owner_link, "owner")]
 
 
 def test_admin_cannot_grant_or_remove_owner(app, as_role):
     admin = as_role("admin")
-    links = team_links(app, admin.tenant["id"])
+    links = team_links(app, admin.tenant.id)
     owner_link = next(i for i, role in links if role == "owner")
     admin_link = next(i for i, role in links if role == "admin")
     post_form(admin, f"/settings/team/{owner_link}/remove", {}, page="/settings/team")
     post_form(admin, f"/settings/team/{admin_link}/role", {"role": "owner"}, page="/settings/team")
     response = post_form(admin, "/settings/team", {"email": "o2@example.com", "role": "owner"})
     assert response.status_code == 400 and "Only an owner" in response.get_data(as_text=True)
-    assert sorted(team_links(app, admin.tenant["id"])) == sorted(links)
-    assert pending_invitations(app, admin.tenant["id"]) == []
+    assert sorted(team_links(app, admin.tenant.id)) == sorted(links)
+    assert pending_invitations(app, admin.tenant.id) == []
 
 
 def test_team_actions_on_another_tenants_member_are_404(app, owner_client, factory):
     other = factory.tenant("Other")
-    (other_link, _), = team_links(app, other["id"])
+    (other_link, _), = team_links(app, other.id)
     assert post_form(owner_client, f"/settings/team/{other_link}/remove", {}, page="/settings/team").status_code == 404
     assert post_form(owner_client, f"/settings/team/{other_link}/role", {"role": "agent"}, page="/settings/team").status_code == 404
-    assert team_links(app, other["id"]) == [(other_link, "owner")]
+    assert team_links(app, other.id) == [(other_link, "owner")]

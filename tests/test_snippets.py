@@ -21,5 +21,5 @@ def test_docs_and_demo_show_the_promise_stub(path):
 def test_the_install_page_shows_the_promise_stub(owner_client):
     page = html.unescape(owner_client.get("/settings/install").get_data(as_text=True))
     assert STUB + "\n<script async src=" in page
-    assert f'data-tenant="{owner_client.tenant["public_id"]}"' in page
+    assert f'data-tenant="{owner_client.tenant.public_id}"' in page
     assert 'this._q.push(["setUser",u])' not in page

@@ -92,13 +92,13 @@ def test_a_pre_registered_address_gains_nothing_and_its_owner_takes_it_back(app,
     assert invite(owner_client, victim, "admin").status_code == 302
     invitation = smtp.link(victim, "/invitations/")
     assert [role for _, role in roles_of(app, victim)] == ["owner"]  # of the attacker's own "Evil" only
-    assert owner_client.tenant["id"] not in [tenant for tenant, _ in roles_of(app, victim)]
+    assert owner_client.tenant.id not in [tenant for tenant, _ in roles_of(app, victim)]
     for path in ("/inbox", "/settings/keys", "/settings/team", "/users"):
         assert attacker.get(path).headers["Location"] == "/account/verify", path
     # Without the mailed token the attacker cannot accept, whatever they guess.
     token = csrf_of(attacker.get("/account/verify").get_data(as_text=True))
     assert attacker.post("/invitations/" + "A" * 43 + "/accept", data={"csrf_token": token}).status_code == 400
-    assert owner_client.tenant["id"] not in [tenant for tenant, _ in roles_of(app, victim)]
+    assert owner_client.tenant.id not in [tenant for tenant, _ in roles_of(app, victim)]
     # 3. The real owner of the mailbox resets the password: the attacker's session ends with it.
     victim_browser = app.test_client()
     _, done = reset_password(victim_browser, smtp, victim, NEW_PASSWORD)
@@ -109,7 +109,7 @@ def test_a_pre_registered_address_gains_nothing_and_its_owner_takes_it_back(app,
     # 4. Signed in as the address, with the mailed token, the owner joins.
     assert login(victim_browser, victim, NEW_PASSWORD).status_code == 302
     assert accept(victim_browser, invitation).status_code == 302
-    assert (owner_client.tenant["id"], "admin") in roles_of(app, victim)
+    assert (owner_client.tenant.id, "admin") in roles_of(app, victim)
     assert victim_browser.get("/settings/team").status_code == 200
 
 
@@ -133,7 +133,7 @@ def test_signup_mails_a_link_that_verifies_once_and_signs_in(app, smtp):
 
 
 def test_signup_for_an_existing_address_mails_a_notice_and_answers_the_same(app, smtp, factory):
-    owner = factory.tenant()["owner"]
+    owner = factory.tenant().owner
     known = signup(app.test_client(), owner, "Copy")
     unknown = signup(app.test_client(), "unknown@example.com", "Copy")
     assert known.status_code == unknown.status_code == 200
@@ -217,7 +217,7 @@ def test_unknown_links_are_refused_not_500(client, token):
 # --- Password reset --------------------------------------------------------------------------
 
 def test_password_reset_ends_every_session_and_works_once(app, smtp, factory):
-    owner = factory.tenant()["owner"]
+    owner = factory.tenant().owner
     sessions = [app.test_client(), app.test_client()]
     for browser in sessions:
         assert login(browser, owner, PASSWORD).status_code == 302
@@ -232,7 +232,7 @@ def test_password_reset_ends_every_session_and_works_once(app, smtp, factory):
 
 
 def test_a_weak_new_password_leaves_the_link_usable(app, smtp, factory):
-    owner = factory.tenant()["owner"]
+    owner = factory.tenant().owner
     client = app.test_client()
     post_form(client, "/password/forgot", {"email": owner})
     path = smtp.link(owner, "/password/reset/")
@@ -243,7 +243,7 @@ def test_a_weak_new_password_leaves_the_link_usable(app, smtp, factory):
 
 
 def test_an_expired_reset_link_is_refused(app, smtp, factory):
-    owner = factory.tenant()["owner"]
+    owner = factory.tenant().owner
     client = app.test_client()
     post_form(client, "/password/forgot", {"email": owner})
     path = smtp.link(owner, "/password/reset/")
@@ -256,7 +256,7 @@ def test_an_expired_reset_link_is_refused(app, smtp, factory):
 
 
 def test_forgot_password_answers_the_same_for_known_and_unknown_and_is_throttled(app, smtp, factory):
-    owner = factory.tenant()["owner"]
+    owner = factory.tenant().owner
     known = post_form(app.test_client(), "/password/forgot", {"email": owner})
     unknown = post_form(app.test_client(), "/password/forgot", {"email": "nobody@example.com"})
     assert known.status_code == unknown.status_code == 200
@@ -291,14 +291,14 @@ def test_an_invitation_needs_the_token_and_the_signed_in_address(app, smtp, owne
     browser = app.test_client()
     token = csrf_of(browser.get(path).get_data(as_text=True))
     assert browser.post(path + "/accept", data={"csrf_token": token}).headers["Location"] == "/login?next=/invitations/pending"
-    assert (owner_client.tenant["id"], "admin") not in roles_of(app, invited)
+    assert (owner_client.tenant.id, "admin") not in roles_of(app, invited)
     # The right address, with the token: joined; the token is used up.
     html = browser.get("/login?next=/invitations/pending").get_data(as_text=True)
     response = browser.post("/login", data={"email": invited, "password": PASSWORD, "next": "/invitations/pending",
                                             "csrf_token": csrf_of(html)})
     assert response.headers["Location"] == "/invitations/pending"
     assert accept(browser, "/invitations/pending").status_code == 302
-    assert (owner_client.tenant["id"], "admin") in roles_of(app, invited)
+    assert (owner_client.tenant.id, "admin") in roles_of(app, invited)
     assert browser.get(path).status_code == 410
     assert "invited@example.com" not in _pending_emails(owner_client)
 
@@ -317,7 +317,7 @@ def test_an_invitation_can_create_the_account_and_proves_the_address(app, smtp, 
     response = client.post(path + "/signup", data={"password": PASSWORD, "csrf_token": csrf_of(page)})
     assert response.status_code == 302
     assert member_row(app, "fresh@example.com").is_verified
-    assert roles_of(app, "fresh@example.com") == [(owner_client.tenant["id"], "agent")]
+    assert roles_of(app, "fresh@example.com") == [(owner_client.tenant.id, "agent")]
     assert client.get("/inbox").status_code == 200
     # The link was used: it creates nothing a second time.
     again = app.test_client()
@@ -334,7 +334,7 @@ def test_an_invitation_for_a_pre_registered_address_cannot_take_the_account(app,
     page = client.get(path).get_data(as_text=True)
     response = client.post(path + "/signup", data={"password": PASSWORD, "csrf_token": csrf_of(page)})
     assert response.status_code == 400 and "reset its password" in response.get_data(as_text=True)
-    assert owner_client.tenant["id"] not in [t for t, _ in roles_of(app, "taken@example.com")]
+    assert owner_client.tenant.id not in [t for t, _ in roles_of(app, "taken@example.com")]
 
 
 def test_expired_revoked_and_stale_invitations_grant_nothing(app, smtp, owner_client, factory):

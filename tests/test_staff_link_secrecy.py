@@ -189,7 +189,7 @@ def test_forms_on_no_referrer_pages_post_over_https_without_a_referer(app, smtp,
 
     tenant = factory.tenant()
     browser = app.test_client()
-    assert _post_from(browser, "/login", "/login", email=tenant["owner"], password=PASSWORD).status_code == 302
+    assert _post_from(browser, "/login", "/login", email=tenant.owner, password=PASSWORD).status_code == 302
     assert invite(browser, "joiner@example.com", "agent").status_code == 302  # a same-origin page: Referer sent
     invitation = smtp.link("joiner@example.com", "/invitations/")
     page = browser.get(invitation, **HTTPS).get_data(as_text=True)
@@ -208,7 +208,7 @@ def test_forms_on_no_referrer_pages_post_over_https_without_a_referer(app, smtp,
     stranger, victim = app.test_client(), app.test_client()
     foreign = csrf_of(stranger.get("/login", **HTTPS).get_data(as_text=True))
     for token in (None, foreign):
-        data = {"email": tenant["owner"], "password": PASSWORD, **({"csrf_token": token} if token else {})}
+        data = {"email": tenant.owner, "password": PASSWORD, **({"csrf_token": token} if token else {})}
         assert victim.post("/login", data=data, **HTTPS).status_code == 400
     assert victim.get("/inbox", **HTTPS).headers["Location"].startswith("/login")
 

@@ -22,21 +22,21 @@ def test_member_of_two_tenants_switches_between_them(app, factory):
     inbox = client.get("/inbox").get_data(as_text=True)
     assert "First Co" in inbox and "(agent)" in inbox
 
-    response = post_form(client, f"/switch/{second['id']}", {}, page="/inbox")
+    response = post_form(client, f"/switch/{second.id}", {}, page="/inbox")
     assert response.status_code == 302
     page = client.get("/settings/workspace").get_data(as_text=True)
-    assert second["public_id"] in page and first["public_id"] not in page
+    assert second.public_id in page and first.public_id not in page
 
-    post_form(client, f"/switch/{first['id']}", {}, page="/inbox")
+    post_form(client, f"/switch/{first.id}", {}, page="/inbox")
     assert client.get("/settings/workspace").status_code == 403
 
 
 def test_switching_to_a_tenant_you_are_not_in_is_404(app, owner_client, factory):
     other = factory.tenant("Not Mine")
-    response = post_form(owner_client, f"/switch/{other['id']}", {}, page="/inbox")
+    response = post_form(owner_client, f"/switch/{other.id}", {}, page="/inbox")
     assert response.status_code == 404
     page = owner_client.get("/settings/workspace").get_data(as_text=True)
-    assert owner_client.tenant["public_id"] in page and other["public_id"] not in page
+    assert owner_client.tenant.public_id in page and other.public_id not in page
 
 
 def test_a_member_creates_a_second_workspace(app, owner_client):

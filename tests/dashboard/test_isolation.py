@@ -101,7 +101,7 @@ def test_agents_reply_close_and_open_users_but_settings_stay_403(app, ed_key, fa
     from .conftest import make_workspace
 
     ws = make_workspace(app, ed_key)
-    email = factory.member({"public_id": ws.public_id}, "agent")
+    email = factory.member(ws, "agent")
     agent = app.test_client()
     assert login(agent, email, PASSWORD).status_code == 302
     session, conversation = ws.user_with_conversation("u1", name="Agent Case")

@@ -55,7 +55,7 @@ def test_email_sign_in_verifies_the_user_and_unsigned_data_cannot_name_them(app,
 
     # The dashboard says how the user was verified.
     staff = app.test_client()
-    assert login(staff, factory.member({"public_id": tenant.public_id}, "admin"), PASSWORD).status_code == 302
+    assert login(staff, factory.member(tenant, "admin"), PASSWORD).status_code == 302
     page = staff.get(f"/users/{user.id}").get_data(as_text=True)
     assert "Verified" in page and "(email sign-in)" in page
 
@@ -81,7 +81,7 @@ def test_a_planted_account_never_catches_the_victims_sign_in_create_mode(app, cl
     add_user(app, tenant, "mallory", email=VICTIM, name="Mallory")
     with app.app_context():  # the tenant's own backend signs Mallory's id, not her email
         from webapp.services import people, snapshots
-        people.set_user(snapshots.tenant(tenant.public_id), {"jwt": tenant.code({"id": "mallory"})})
+        people.set_user(snapshots.tenant(tenant.public_id), {"jwt": tenant.sign({"id": "mallory"})})
     mallory = user_row(app, tenant, "mallory")
 
     sign_in_by_email(app, client, tenant, smtp, VICTIM)

@@ -74,18 +74,18 @@ def test_login_only_codes_naming_nobody_are_unknown_user(client, app, two_users,
 
 
 def _other_secret_code(tenant):
-    return tenant.code({"user": {"id": "x"}}, secret="another-secret-of-at-least-32-bytes!!")
+    return tenant.sign({"user": {"id": "x"}}, secret="another-secret-of-at-least-32-bytes!!")
 
 
 @pytest.mark.parametrize("make, status, says", [
-    (lambda t: t.code({"user": {"id": "x"}}, ttl=-3600), 401, "This link has expired"),
+    (lambda t: t.sign({"user": {"id": "x"}}, ttl=-3600), 401, "This link has expired"),
     (_other_secret_code, 401, "could not be verified"),
-    (lambda t: t.code({"user": {"id": "x"}}, kid="sec_unknown"), 401, "could not be verified"),
+    (lambda t: t.sign({"user": {"id": "x"}}, kid="sec_unknown"), 401, "could not be verified"),
     (lambda t: "not.a-jwt", 401, "damaged"),
     (lambda t: "", 401, "damaged"),
-    (lambda t: t.code({"id": "nobody"}), 401, "know this account"),
-    (lambda t: t.code({"user": {"id": "x", "email": "not an email"}}), 400, "invalid details"),
-    (lambda t: t.code({"user": {"id": "x"}, "aud": "someone-else"}), 401, "not for this workspace"),
+    (lambda t: t.sign({"id": "nobody"}), 401, "know this account"),
+    (lambda t: t.sign({"user": {"id": "x", "email": "not an email"}}), 400, "invalid details"),
+    (lambda t: t.sign({"user": {"id": "x"}, "aud": "someone-else"}), 401, "not for this workspace"),
 ])
 def test_refused_codes_show_a_readable_page_and_create_nothing(client, app, tenant, make, status, says):
     before = stored_counts(app)
@@ -113,7 +113,7 @@ def test_login_links_turned_off_answer_403_and_the_page_still_works(client, app,
 
 
 def test_a_one_time_code_is_refused_the_second_time(client, app, tenant):
-    code = tenant.code({"user": {"id": "u-1"}, "jti": "once"})
+    code = tenant.sign({"user": {"id": "u-1"}, "jti": "once"})
     assert client.get(f"{tenant.page}?externalAuthCode={code}").status_code == 303
     second = client.get(f"{tenant.page}?externalAuthCode={code}")
     assert second.status_code == 401
@@ -126,7 +126,7 @@ def test_every_load_with_a_code_is_verified_even_when_signed_in(client, tenant):
 
 
 def test_a_head_request_never_uses_a_one_time_code(client, tenant):
-    code = tenant.code({"user": {"id": "u-1"}, "jti": "head-first"})
+    code = tenant.sign({"user": {"id": "u-1"}, "jti": "head-first"})
     assert client.head(f"{tenant.page}?externalAuthCode={code}").status_code == 200
     assert client.get(f"{tenant.page}?externalAuthCode={code}").status_code == 303
 
@@ -310,7 +310,7 @@ def test_a_login_only_code_refused_for_its_ctx_uses_nothing_up_and_changes_nothi
 
 def test_an_exp_too_large_for_a_float_is_malformed_not_a_500(client, app, tenant):
     before = stored_counts(app)
-    head, _payload, sig = tenant.code({"user": {"id": "u-1"}}).split(".")
+    head, _payload, sig = tenant.sign({"user": {"id": "u-1"}}).split(".")
     forged = base64.urlsafe_b64encode(b'{"user":{"id":"u-1"},"exp":1' + b"0" * 400 + b"}").decode().rstrip("=")
     response = client.get(f"{tenant.page}?externalAuthCode={head}.{forged}.{sig}")
     assert response.status_code == 401 and "token_malformed" in response.get_data(as_text=True)

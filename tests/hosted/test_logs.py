@@ -187,7 +187,7 @@ def test_no_redirect_location_echoes_a_token(app, client, spelling):
     response = client.get(spelling.format(p=tenant.public_id, t=TOKEN))
     assert response.status_code in (400, 404)  # an unknown link's page, or no such page
     assert TOKEN not in repr(dict(response.headers)) + response.get_data(as_text=True)
-    code = tenant.code({"user": {"id": "u-1"}})
+    code = tenant.sign({"user": {"id": "u-1"}})
     response = client.get(f"//m/{tenant.public_id}?externalAuthCode={quote(code)}")
     assert code not in repr(dict(response.headers)) + response.get_data(as_text=True)
 

@@ -21,7 +21,7 @@ LINK = re.compile(r'id="test-link"[^>]*value="([^"]+)"')
 def admin(app, factory):
     """A logged-in admin of a workspace with a signing secret and login links on; client.tenant."""
     tenant = make_tenant(app)
-    email = factory.member({"public_id": tenant.public_id}, "admin")
+    email = factory.member(tenant, "admin")
     client = app.test_client()
     assert login(client, email, PASSWORD).status_code == 302
     client.tenant = tenant
@@ -55,7 +55,7 @@ def test_the_page_shows_seats_and_code_samples_for_this_workspace(app, admin):
     assert "Seats used: <strong>2</strong> of 10" in body
     assert "Unsigned users: <strong>1</strong> of 5" in body
     audience = f"signet:{tenant.public_id}"  # a new workspace's own audience, set by every sample
-    for needle in ("jsonwebtoken", 'from "jose"', "PyJWT", tenant.public_id, tenant.kid,
+    for needle in ("jsonwebtoken", 'from "jose"', "PyJWT", tenant.public_id, tenant.secret_kid,
                    f'audience: "{audience}"', f'.setAudience("{audience}")', f'"aud": "{audience}"',
                    f"http://localhost/m/{tenant.public_id}?externalAuthCode="):
         assert needle in body, needle
@@ -135,7 +135,7 @@ def test_a_test_link_needs_an_existing_user_and_a_secret(app, admin):
     assert response.status_code == 400 and "No user of this workspace has this id" in response.get_data(as_text=True)
     add_user(app, admin.tenant, "u-1")
     with app.app_context():
-        keyring.revoke(tenants.get_tenant(admin.tenant.public_id), admin.tenant.kid)
+        keyring.revoke(tenants.get_tenant(admin.tenant.public_id), admin.tenant.secret_kid)
     response = post_form(admin, TEST_LINK, {"user_id": "u-1"}, page=PAGE)
     body = response.get_data(as_text=True)
     assert response.status_code == 400 and "no active signing secret" in body and LINK.search(body) is None

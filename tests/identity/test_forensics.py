@@ -50,7 +50,7 @@ def spki(private) -> str:
 @pytest.fixture
 def workspace(app, owner_client):
     """The owner's client and a helper running the services on their workspace."""
-    public_id = owner_client.tenant["public_id"]
+    public_id = owner_client.tenant.public_id
 
     def run(fn, *args, **kwargs):
         """fn(tenant, …) in an app context; a key row comes back as its kid."""
@@ -81,7 +81,7 @@ def secret_of(client) -> tuple[str, str]:
 def test_es256_signature_in_der_form(workspace):
     private = ec.generate_private_key(ec.SECP256R1())
     kid = workspace.run(keyring.add_public_key, spki(private), "ES256")
-    head = signing_input("ES256", kid, workspace.tenant["public_id"])
+    head = signing_input("ES256", kid, workspace.tenant.public_id)
     token = head + "." + b64(private.sign(head.encode(), ec.ECDSA(hashes.SHA256())))  # DER, as cryptography gives
     page = debug(workspace, token)
     why, fix = why_and_fix(page)
@@ -93,7 +93,7 @@ def test_es256_signature_in_der_form(workspace):
 def test_ps256_signature_with_max_length_salt(workspace):
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     kid = workspace.run(keyring.add_public_key, spki(private), "PS256")
-    head = signing_input("PS256", kid, workspace.tenant["public_id"])
+    head = signing_input("PS256", kid, workspace.tenant.public_id)
     salted = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH)
     token = head + "." + b64(private.sign(head.encode(), salted, hashes.SHA256()))
     why, fix = why_and_fix(debug(workspace, token))
@@ -108,7 +108,7 @@ def test_ps256_signature_with_max_length_salt(workspace):
 def test_hs256_signed_with_the_secret_base64_decoded(workspace, decode):
     kid, secret = secret_of(workspace)
     key = decode(secret)
-    page = debug(workspace, hs256(key, kid, workspace.tenant["public_id"]))
+    page = debug(workspace, hs256(key, kid, workspace.tenant.public_id))
     why, fix = why_and_fix(page)
     assert f"signed with the secret {kid} base64-decoded" in why
     assert "exactly as shown" in fix
@@ -118,7 +118,7 @@ def test_hs256_signed_with_the_secret_base64_decoded(workspace, decode):
 @pytest.mark.parametrize("suffix, words", [("\n", "followed by a newline"), (" ", "followed by a space")])
 def test_hs256_signed_with_a_trailing_newline_or_space(workspace, suffix, words):
     kid, secret = secret_of(workspace)
-    page = debug(workspace, hs256((secret + suffix).encode(), kid, workspace.tenant["public_id"]))
+    page = debug(workspace, hs256((secret + suffix).encode(), kid, workspace.tenant.public_id))
     why, fix = why_and_fix(page)
     assert f"the secret {kid} {words}" in why and "Strip the secret" in fix
     assert secret not in page
@@ -128,7 +128,7 @@ def test_hs256_signed_with_another_secret_of_this_workspace_revoked(workspace):
     old_kid, old_secret = secret_of(workspace)
     new_kid, _ = secret_of(workspace)
     workspace.run(keyring.revoke, old_kid)
-    page = debug(workspace, hs256(old_secret.encode(), new_kid, workspace.tenant["public_id"]))
+    page = debug(workspace, hs256(old_secret.encode(), new_kid, workspace.tenant.public_id))
     why, fix = why_and_fix(page)
     assert f"verifies with this workspace's secret {old_kid}, which was revoked at " in why
     assert f"not with {new_kid}" in why and f"{old_kid} no longer works" in fix
@@ -153,7 +153,7 @@ def test_revoked_kid_says_when(workspace):
     kid, secret = secret_of(workspace)
     live_kid, _ = secret_of(workspace)
     workspace.run(keyring.revoke, kid)
-    page = debug(workspace, hs256(secret.encode(), kid, workspace.tenant["public_id"]))
+    page = debug(workspace, hs256(secret.encode(), kid, workspace.tenant.public_id))
     why, fix = why_and_fix(page)
     assert "token_unknown_key" in page
     assert re.fullmatch(rf"Key {kid} was revoked at \d{{4}}-\d\d-\d\d \d\d:\d\d UTC\.", why.strip())
@@ -163,7 +163,7 @@ def test_revoked_kid_says_when(workspace):
 def test_kid_in_its_grace_window_is_valid_with_a_notice(workspace):
     kid, secret = secret_of(workspace)
     new_kid, _ = workspace.run(keyring.create_secret, replace=True)
-    page = debug(workspace, hs256(secret.encode(), kid, workspace.tenant["public_id"]))
+    page = debug(workspace, hs256(secret.encode(), kid, workspace.tenant.public_id))
     assert "Signet would accept this token" in page
     notice = re.search(r'<p id="notice"[^>]*>(.*?)</p>', page, re.S).group(1)
     assert re.search(rf"Signed with key {kid}, which stops working at \d{{4}}-\d\d-\d\d \d\d:\d\d UTC: "
@@ -172,7 +172,7 @@ def test_kid_in_its_grace_window_is_valid_with_a_notice(workspace):
 
 def test_bad_issuer_and_wrong_tenant_say_expected_and_got(workspace):
     kid, secret = secret_of(workspace)
-    public_id = workspace.tenant["public_id"]
+    public_id = workspace.tenant.public_id
     workspace.run(lambda t: tenants.update_settings(t, tenants.Settings(issuer="https://app.example.com")))
     why, fix = why_and_fix(debug(workspace, hs256(secret.encode(), kid, public_id, iss="https://other.example")))
     assert why.strip() == 'Expected iss https://app.example.com, got "https://other.example".'
@@ -185,7 +185,7 @@ def test_bad_issuer_and_wrong_tenant_say_expected_and_got(workspace):
 def test_widget_refusal_logs_the_cause_never_the_token(app, workspace):
     private = ec.generate_private_key(ec.SECP256R1())
     kid = workspace.run(keyring.add_public_key, spki(private), "ES256")
-    public_id = workspace.tenant["public_id"]
+    public_id = workspace.tenant.public_id
     head = signing_input("ES256", kid, public_id)
     token = head + "." + b64(private.sign(head.encode(), ec.ECDSA(hashes.SHA256())))
     response = app.test_client().post(f"/api/v1/widget/{public_id}/set-user", json={"jwt": token})
@@ -209,7 +209,7 @@ def test_widget_forensics_are_bounded(app, workspace, monkeypatch):
     calls = []
     real = identity_forensics._signature_verifies
     monkeypatch.setattr(identity_forensics, "_signature_verifies", lambda *a: calls.append(a) or real(*a))
-    public_id = workspace.tenant["public_id"]
+    public_id = workspace.tenant.public_id
     token = signing_input("RS256", kids[-1], public_id) + "." + b64(b"\x01" * 256)
     response = app.test_client().post(f"/api/v1/widget/{public_id}/set-user", json={"jwt": token})
     assert response.get_json()["error"]["code"] == "token_bad_signature"

@@ -65,13 +65,13 @@ def test_cli_refuses_the_roca_key_and_accepts_a_normal_one(app, factory, tmp_pat
     runner = app.test_cli_runner()
     fixture = tmp_path / "roca.pem"
     fixture.write_text(ROCA_PEM)
-    refused = runner.invoke(args=["signet", "key", "add", tenant["public_id"], "--alg", "auto", "--file", str(fixture)])
+    refused = runner.invoke(args=["signet", "key", "add", tenant.public_id, "--alg", "auto", "--file", str(fixture)])
     assert refused.exit_code == 1 and WORDS in refused.stderr and refused.stdout == ""
     assert _key_count(app) == 0
     good = tmp_path / "good.pem"
     good.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    accepted = runner.invoke(args=["signet", "key", "add", tenant["public_id"], "--alg", "RS256", "--file", str(good)])
+    accepted = runner.invoke(args=["signet", "key", "add", tenant.public_id, "--alg", "RS256", "--file", str(good)])
     assert accepted.exit_code == 0, accepted.output
     assert json.loads(accepted.stdout)["alg"] == "RS256" and _key_count(app) == 1
 

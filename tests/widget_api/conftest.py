@@ -6,20 +6,15 @@ them), and tokens are signed with PyJWT.
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import func, select, text
-
-from werkzeug.security import generate_password_hash
+from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.services import members, tenants
+from webapp.services import tenants
 
+from .. import factories
 from ..conftest import provision
+from ..factories import Workspace
 
 ORIGIN = "https://app.example.com"
 # What a refusal must leave untouched (the rejection log may grow: it is not listed).
@@ -27,81 +22,50 @@ STORED_TABLES = ("end_user", "organization", "org_membership", "used_jti", "conv
                  "revoked_session")
 
 
-@dataclass
-class WidgetTenant:
-    """A workspace as the tests drive it: its ids, its HS256 secret and its Ed25519 key."""
-
-    id: int
-    public_id: str
-    owner: str
-    secret: str
-    secret_kid: str
-    ed_kid: str
-    ed_key: ed25519.Ed25519PrivateKey
-
-    def url(self, path: str) -> str:
-        return f"/api/v1/widget/{self.public_id}/{path}"
-
-
 @pytest.fixture(autouse=True)
-def _cheap_owner_passwords(monkeypatch):
+def _cheap_owner_passwords(cheap_passwords):
     """Owners never log in here: skip scrypt's deliberate cost (most of a tenant's set-up time)."""
-    monkeypatch.setattr(members, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
 
 
-def make_tenant(app, ed_key, name: str = "Acme") -> WidgetTenant:
-    made = provision(app, ed_key, name)
-    return WidgetTenant(made["id"], made["public_id"], made["owner"], made["secret"], made["secret_kid"],
-                        made["ed_kid"], ed_key)
+def make_tenant(app, ed_key, name: str = "Acme") -> Workspace:
+    """A workspace with an HS256 secret and the session's Ed25519 key (tests/factories.py)."""
+    return provision(app, ed_key, name)
 
 
 @pytest.fixture
-def tenant(app, ed_key) -> WidgetTenant:
+def tenant(app, ed_key) -> Workspace:
     return make_tenant(app, ed_key)
 
 
 @pytest.fixture
-def other_tenant(app, ed_key) -> WidgetTenant:
+def other_tenant(app, ed_key) -> Workspace:
     """A second workspace in the same database (it shares the Ed25519 public key, not the secret)."""
     return make_tenant(app, ed_key, "Globex")
 
 
 @pytest.fixture
-def client(app, tenant):
+def client(tenant):
     """A test client whose requests go to `tenant` unless told otherwise."""
-    client = app.test_client()
-    client.tenant = tenant
-    return client
+    return tenant.api_client()
 
 
-def sign(claims: dict, tenant: WidgetTenant, alg: str = "HS256", *, kid: bool = True,
+def sign(claims: dict, tenant: Workspace, alg: str = "HS256", *, kid: bool = True,
          headers: dict | None = None, exp: bool = True) -> str:
     """A token for `tenant`: exp five minutes ahead unless given (or exp=False), its kid unless kid=False."""
-    body = dict(claims)
-    if exp:
-        body.setdefault("exp", int(time.time()) + 300)
-    extra = dict(headers or {})
-    if alg == "EdDSA":
-        key, key_kid = tenant.ed_key, tenant.ed_kid
-    else:
-        key, key_kid = tenant.secret, tenant.secret_kid
-    if kid:
-        extra.setdefault("kid", key_kid)
-    return jwt.encode(body, key, algorithm=alg, headers=extra or None)
+    return tenant.sign(claims, alg, kid=kid, headers=headers, exp=exp)
 
 
 def bearer(session: str) -> dict:
     return {"Authorization": f"Bearer {session}"}
 
 
-def set_user(client, body, headers: dict | None = None, origin: str | None = None, tenant: WidgetTenant | None = None):
+def set_user(client, body, headers: dict | None = None, origin: str | None = None, tenant: Workspace | None = None):
     """POST set-user as the widget does; `origin` adds an Origin header."""
     return call(client, "POST", "set-user", body, headers=headers, origin=origin, tenant=tenant)
 
 
 def call(client, method: str, path: str, body=None, *, session: str | None = None, headers: dict | None = None,
-         origin: str | None = None, tenant: WidgetTenant | None = None, **kwargs):
+         origin: str | None = None, tenant: Workspace | None = None, **kwargs):
     """Any widget endpoint: JSON body for POST, Bearer session and Origin when given."""
     sent = dict(headers or {})
     if session is not None:
@@ -136,7 +100,7 @@ def assert_error(response, status: int, code: str, field: str | None = None) -> 
     return error
 
 
-def settings(app, tenant: WidgetTenant, **changes) -> None:
+def settings(app, tenant: Workspace, **changes) -> None:
     """Change the tenant's settings through the service the CLI and pages use."""
     with app.app_context():
         tenants.update_settings(tenants.get_tenant(tenant.public_id), tenants.Settings(**changes))
@@ -157,6 +121,4 @@ def fetch(app, model, *where):
 
 def snapshot(app) -> dict:
     """Every stored row of the tables a refusal must not touch."""
-    with app.app_context():
-        return {t: sorted(map(repr, db.session.execute(text(f"SELECT * FROM {t}")).all())) for t in STORED_TABLES}
-
+    return factories.snapshot(app, STORED_TABLES)

@@ -53,7 +53,7 @@ def test_conversation_shapes(app, client, tenant, factory):
     assert set(second) == {"id", "author", "body", "createdAt"} and second["author"] == "user"
     assert ISO.fullmatch(second["createdAt"])
 
-    email = factory.member({"public_id": tenant.public_id}, "agent", email="jane.doe@example.com")
+    email = factory.member(tenant, "agent", email="jane.doe@example.com")
     reply = staff_reply(app, tenant, email, created["id"], "Refunded!")
     listed = messages(client, session, created["id"])
     assert [m["id"] for m in listed] == [first["id"], second["id"], reply["id"]]

@@ -115,7 +115,7 @@ def test_debugger_and_install_page_show_the_refused_origin_and_allow_it(app, cli
 def test_agents_cannot_allow_an_origin(app, client, tenant):
     settings(app, tenant, allowed_origins=[ORIGIN])
     preflight(client, EVIL)
-    email = Factory(app).member({"public_id": tenant.public_id}, "agent")
+    email = Factory(app).member(tenant, "agent")
     agent = app.test_client()
     assert login(agent, email, PASSWORD).status_code == 302
     token = csrf_of(agent.get("/inbox").get_data(as_text=True))
