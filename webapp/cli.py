@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from .extensions import db
 from .services import keyring, members, tenants, verification
-from .services.errors import ServiceError
+from .services.errors import Invalid, Refused
 
 signet = AppGroup("signet", help="Manage Signet tenants, members, secrets and keys.")
 
@@ -21,14 +21,14 @@ def emit(obj: dict) -> None:
 
 
 def command(group, name: str):
-    """A command whose ServiceError becomes a message on stderr and exit status 1."""
+    """A command whose refusal (webapp/refusals.py) becomes a message on stderr and exit status 1."""
 
     def decorate(fn):
         @wraps(fn)
         def wrapper(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
-            except ServiceError as error:
+            except Refused as error:
                 db.session.rollback()
                 where = f" ({error.field})" if error.field else ""
                 click.echo(f"Error{where}: {error.message}", err=True)
@@ -59,6 +59,13 @@ def _on_off(value: str | None) -> bool | None:
     return None if value is None else value == "on"
 
 
+def _limit(value: str | None):
+    """A limit as typed: `none` (or nothing) removes it, anything else goes to the service as text."""
+    if value is not None and value.strip().lower() in ("none", ""):
+        return tenants.CLEAR
+    return value
+
+
 @command(tenant_group, "set")
 @click.argument("tenant_id")
 @click.option("--name")
@@ -80,14 +87,14 @@ def tenant_set(tenant_id: str, **opts):
         name=opts["name"],
         verification_mode=opts["verification"],
         allowed_origins=[o for o in origins if o != ""] if origins else None,
-        seat_limit=opts["seat_limit"],
-        unsigned_user_limit=opts["unsigned_user_limit"],
+        seat_limit=_limit(opts["seat_limit"]),
+        unsigned_user_limit=_limit(opts["unsigned_user_limit"]),
         audience=opts["audience"],
         require_audience=opts["require_audience"],
-        issuer=opts["issuer"],
+        issuer=tenants.CLEAR if opts["issuer"] == "" else opts["issuer"],
         login_links_enabled=_on_off(opts["login_links"]),
         login_links_require_jti=opts["login_links_require_jti"],
-        login_links_max_age=opts["login_links_max_age"],
+        login_links_max_age=_limit(opts["login_links_max_age"]),
         email_sign_in=opts["email_sign_in"],
     )
     emit(tenants.to_dict(tenants.update_settings(tenant, changes)))
@@ -159,7 +166,7 @@ def key_add(tenant_id: str, alg: str, pem_file, replace: bool, label: str | None
     try:
         pem = pem_file.read(64 * 1024)
     except UnicodeDecodeError:
-        raise ServiceError("The file is not a text PEM file.", "file") from None
+        raise Invalid("invalid_field", "The file is not a text PEM file.", "file") from None
     row = keyring.add_public_key(tenant, pem, None if alg == "auto" else alg, replace=replace, label=label)
     emit({"kid": row.kid, "fingerprint": row.fingerprint, "alg": row.alg})
 

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from webapp.models import EndUser, Rejection, UsedJti
+from webapp.services.tenants import CLEAR
 
 from .conftest import ORIGIN, assert_error, call, count, identify, set_user, settings, sign, snapshot
 
@@ -147,7 +148,7 @@ REFUSALS = [
 @pytest.mark.parametrize("make, status, code, field", [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS])
 def test_a_refused_set_user_changes_nothing(app, client, tenant, world, make, status, code, field):
     if code == "token_replayed":
-        settings(app, tenant, seat_limit="none")  # let the replay be the only reason left
+        settings(app, tenant, seat_limit=CLEAR)  # let the replay be the only reason left
     before = snapshot(app)
     rejections = count(app, Rejection)
     assert_error(set_user(client, make(tenant), headers=world["visitor"]), status, code, field)

@@ -40,14 +40,15 @@ def load_membership():
         return redirect(url_for("auth.no_workspace"))
     g.memberships = links
     g.membership = chosen
-    g.tenant = chosen.tenant
+    g.workspace = chosen.tenant  # the ORM row (the widget API and hosted page hold g.tenant_info)
     if _is_settings_path() and not chosen.can_manage:
         abort(403, "Settings are for owners and admins of this workspace.")
     return None
 
 
-def current_tenant() -> Tenant:
-    return g.tenant
+def current_workspace() -> Tenant:
+    """The member's current workspace: its ORM row, loaded with their membership."""
+    return g.workspace
 
 
 def current_membership() -> Membership:
@@ -56,7 +57,7 @@ def current_membership() -> Membership:
 
 def scoped(model) -> Select:
     """select(model) limited to the current tenant: use it for every tenant-owned table."""
-    return select(model).where(model.tenant_id == g.tenant.id)
+    return select(model).where(model.tenant_id == g.workspace.id)
 
 
 def managers_only(view):

@@ -1,33 +1,26 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import EmailField, SelectField
+from wtforms.validators import DataRequired, Length
 
-VERIFICATION_CHOICES = [
-    ("optional", "Optional: accept unsigned and signed user data"),
-    ("report", "Report: accept both, and log the unsigned calls that Required would refuse"),
-    ("required", "Required: refuse unsigned data that names a user (anonymous visitors still work)"),
-]
-EMAIL_SIGN_IN_CHOICES = [
-    ("off", "Off"),
-    ("existing", "Existing users only"),
-    ("create", "Existing users, and create new ones (takes a seat)"),
-]
+from . import settings_fields as setting
+
 ROLE_CHOICES = [("agent", "Agent"), ("admin", "Admin"), ("owner", "Owner")]
 
 
-class WorkspaceForm(FlaskForm):
-    name = StringField("Workspace name", validators=[DataRequired(), Length(max=120)])
-    verification_mode = RadioField("Identity verification", choices=VERIFICATION_CHOICES)
-    allowed_origins = TextAreaField("Allowed origins", validators=[Length(max=20000)])
-    seat_limit = IntegerField("Seat limit", validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
-    unsigned_user_limit = IntegerField("Unsigned users' limit", validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
-    audience = StringField("Token audience (aud)", validators=[DataRequired(), Length(max=255)])
-    require_audience = BooleanField("Require every token to carry this audience")
-    issuer = StringField("Pinned issuer (iss)", validators=[Length(max=255)])
-    login_links_enabled = BooleanField("Enable login links")
-    login_links_require_jti = BooleanField("Require a jti and iat in every login link (one-time links)")
-    login_links_max_age = IntegerField("Maximum login-link age in seconds (exp − iat)", validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
-    email_sign_in = SelectField("Email sign-in on the hosted page", choices=EMAIL_SIGN_IN_CHOICES)
+class WorkspaceForm(setting.SettingsForm):
+    """Settings → Workspace: every setting on one page (the other settings pages edit parts of it)."""
+    name = setting.name()
+    verification_mode = setting.verification_mode("Identity verification")
+    allowed_origins = setting.allowed_origins()
+    seat_limit = setting.seat_limit()
+    unsigned_user_limit = setting.unsigned_user_limit()
+    audience = setting.audience("Token audience (aud)")
+    require_audience = setting.require_audience()
+    issuer = setting.issuer()
+    login_links_enabled = setting.login_links_enabled("Enable login links")
+    login_links_require_jti = setting.login_links_require_jti("Require a jti and iat in every login link (one-time links)")
+    login_links_max_age = setting.login_links_max_age("Maximum login-link age in seconds (exp − iat)")
+    email_sign_in = setting.email_sign_in("Email sign-in on the hosted page")
 
 
 class InviteForm(FlaskForm):

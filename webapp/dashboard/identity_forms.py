@@ -1,9 +1,9 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from .forms import VERIFICATION_CHOICES
+from . import settings_fields as setting
 
 ALG_CHOICES = [
     ("", "Detect from the key"),
@@ -27,11 +27,11 @@ class PublicKeyForm(FlaskForm):
     replace = BooleanField("Replace the current public keys (they stay valid for the grace window)")
 
 
-class VerificationForm(FlaskForm):
-    verification_mode = RadioField("Mode", choices=VERIFICATION_CHOICES)
-    audience = StringField("Audience (aud)", validators=[DataRequired(), Length(max=255)])
-    require_audience = BooleanField("Require every token to carry this audience")
-    issuer = StringField("Pinned issuer (iss)", validators=[Length(max=255)])
+class VerificationForm(setting.SettingsForm):
+    verification_mode = setting.verification_mode("Mode")
+    audience = setting.audience("Audience (aud)")
+    require_audience = setting.require_audience()
+    issuer = setting.issuer()
 
 
 class DebuggerForm(FlaskForm):

@@ -4,14 +4,14 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 
 from ..auth.forms import EmptyForm
-from ..extensions import db
 from ..models._types import utcnow
-from ..services import keyring, origin_refusals, tenants, verification
-from ..services.errors import NotFound, ServiceError
+from ..services import keyring, origin_refusals, verification
+from ..services.errors import NotFound, Refused
 from ..templating import add_settings_page
 from . import bp
-from .access import current_tenant
+from .access import current_workspace
 from .identity_forms import DebuggerForm, PublicKeyForm, SecretForm, VerificationForm
+from .settings_fields import edit_settings
 
 add_settings_page("dashboard.settings_identity", "Identity verification")
 add_settings_page("dashboard.settings_keys", "Secrets and keys")
@@ -29,7 +29,7 @@ KEYGEN = (
 
 
 def _keys_page(status=200, new_secret=None, key_form=None, secret_form=None):
-    tenant = current_tenant()
+    tenant = current_workspace()
     rows = keyring.list_keys(tenant)
     return render_template(
         "dashboard/settings/keys.html", tenant=tenant, rows=rows, now=utcnow(), new_secret=new_secret,
@@ -50,9 +50,8 @@ def settings_keys_secret():
     if not form.validate_on_submit():
         abort(400, "The form was incomplete.")
     try:
-        row, secret = keyring.create_secret(current_tenant(), replace=form.replace.data, label=form.label.data)
-    except ServiceError as error:  # a label too long, or the workspace holds the most live secrets
-        db.session.rollback()
+        row, secret = keyring.create_secret(current_workspace(), replace=form.replace.data, label=form.label.data)
+    except Refused as error:  # a label too long, or the workspace holds the most live secrets
         (form.label.errors if error.field == "label" else form.form_errors).append(error.message)
         return _keys_page(400, secret_form=form)
     # Shown in this response only: never stored in the session, never shown again.
@@ -67,9 +66,8 @@ def settings_keys_public():
         if form.pem_file.data:
             pem = form.pem_file.data.read(64 * 1024).decode("utf-8", "replace")
         try:
-            row = keyring.add_public_key(current_tenant(), pem, form.alg.data, form.replace.data, form.label.data)
-        except ServiceError as error:
-            db.session.rollback()
+            row = keyring.add_public_key(current_workspace(), pem, form.alg.data, form.replace.data, form.label.data)
+        except Refused as error:
             form.pem.errors.append(error.message)
         else:
             flash(f"Public key {row.kid} added ({row.alg}).", "success")
@@ -82,7 +80,7 @@ def settings_keys_revoke(kid: str):
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        keyring.revoke(current_tenant(), kid)
+        keyring.revoke(current_workspace(), kid)
     except NotFound:
         abort(404)
     flash(f"{kid} is revoked: tokens signed with it are refused from now on.", "success")
@@ -91,31 +89,17 @@ def settings_keys_revoke(kid: str):
 
 @bp.route("/settings/identity", methods=["GET", "POST"])
 def settings_identity():
-    tenant = current_tenant()
-    form = VerificationForm(obj=tenant)
-    if form.validate_on_submit():
-        changes = tenants.Settings(
-            verification_mode=form.verification_mode.data, audience=form.audience.data,
-            require_audience=form.require_audience.data, issuer=form.issuer.data or "",
-        )
-        try:
-            tenants.update_settings(tenant, changes)
-        except ServiceError as error:
-            db.session.rollback()
-            getattr(form, error.field, form.audience).errors.append(error.message)
-        else:
-            flash("Identity verification settings saved.", "success")
-            return redirect(url_for("dashboard.settings_identity"))
-    return render_template(
-        "dashboard/settings/identity.html", tenant=tenant, form=form, rows=keyring.list_keys(tenant), now=utcnow(),
-        would_refuse=verification.recent_rejections(tenant, outcome="would_refuse"),
-        sample=signing_sample(tenant),
-    ), (400 if form.errors else 200)
+    workspace = current_workspace()
+    return edit_settings(VerificationForm(obj=workspace), "Identity verification settings saved.",
+                         lambda form: render_template(
+        "dashboard/settings/identity.html", tenant=workspace, form=form, rows=keyring.list_keys(workspace), now=utcnow(),
+        would_refuse=verification.recent_rejections(workspace, outcome="would_refuse"),
+        sample=signing_sample(workspace)))
 
 
 @bp.route("/settings/debugger", methods=["GET", "POST"])
 def settings_debugger():
-    tenant = current_tenant()
+    tenant = current_workspace()
     form = DebuggerForm()
     result = verification.diagnose(tenant, form.token.data) if form.validate_on_submit() else None
     rejections = verification.recent_rejections(tenant, outcome="refused")

@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 
 from ..auth.forms import EmptyForm
-from ..identity.errors import FieldError
+from ..refusals import Invalid
 from ..services import conversations, inbox
 from . import bp, paging, threads
-from .access import current_membership, current_tenant
+from .access import current_membership, current_workspace
 from .inbox_forms import ReplyForm
 
 
@@ -40,9 +40,9 @@ def inbox_reply(public_id: str):
     form = ReplyForm()
     if form.validate_on_submit():
         try:
-            message = conversations.staff_reply(current_tenant().id, current_membership().member, public_id,
+            message = conversations.staff_reply(current_workspace().id, current_membership().member, public_id,
                                                 form.body.data)
-        except FieldError as error:
+        except Invalid as error:
             form.body.errors.append(error.message)
         except conversations.NotReachable:
             abort(404)

@@ -1,10 +1,12 @@
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, TextAreaField
+from wtforms import HiddenField
 from wtforms.validators import DataRequired, Length
 
+from . import settings_fields as setting
 
-class OriginsForm(FlaskForm):
-    allowed_origins = TextAreaField("Allowed origins", validators=[Length(max=20000)])
+
+class OriginsForm(setting.SettingsForm):
+    allowed_origins = setting.allowed_origins()
 
 
 class AllowOriginForm(FlaskForm):

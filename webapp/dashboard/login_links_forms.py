@@ -1,18 +1,18 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
 
-from .forms import EMAIL_SIGN_IN_CHOICES
+from . import settings_fields as setting
 
 
-class LoginLinksForm(FlaskForm):
-    login_links_enabled = BooleanField("Accept login links")
-    login_links_require_jti = BooleanField("Require a jti and an iat in every login link (one-time links)")
-    login_links_max_age = IntegerField("Maximum age in seconds (exp − iat)",
-                                       validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
-    seat_limit = IntegerField("Seat limit", validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
-    unsigned_user_limit = IntegerField("Unsigned users' limit", validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
-    email_sign_in = SelectField("Email sign-in", choices=EMAIL_SIGN_IN_CHOICES)
+class LoginLinksForm(setting.SettingsForm):
+    login_links_enabled = setting.login_links_enabled("Accept login links")
+    login_links_require_jti = setting.login_links_require_jti(
+        "Require a jti and an iat in every login link (one-time links)")
+    login_links_max_age = setting.login_links_max_age("Maximum age in seconds (exp − iat)")
+    seat_limit = setting.seat_limit()
+    unsigned_user_limit = setting.unsigned_user_limit()
+    email_sign_in = setting.email_sign_in("Email sign-in")
 
 
 class TestLinkForm(FlaskForm):

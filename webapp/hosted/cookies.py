@@ -14,17 +14,18 @@ import time
 from flask import redirect, request, url_for
 
 from ..services import sessions
+from ..services.snapshots import TenantSettings
 
 
-def name(tenant) -> str:
+def name(tenant: TenantSettings) -> str:
     return f"signet_m_{tenant.public_id}"
 
 
-def path(tenant) -> str:
+def path(tenant: TenantSettings) -> str:
     return f"/m/{tenant.public_id}"
 
 
-def current(tenant) -> tuple[str, sessions.WidgetSession] | None:
+def current(tenant: TenantSettings) -> tuple[str, sessions.WidgetSession] | None:
     """(bearer, session) of the signed-in end user, or None."""
     token = request.cookies.get(name(tenant))
     session = sessions.check(token, tenant) if token else None
@@ -33,7 +34,7 @@ def current(tenant) -> tuple[str, sessions.WidgetSession] | None:
     return token, session
 
 
-def signed_in(tenant, token: str, session: sessions.WidgetSession):
+def signed_in(tenant: TenantSettings, token: str, session: sessions.WidgetSession):
     """303 to the clean page URL with the new session's cookie; a previous session here is revoked."""
     previous = current(tenant)
     if previous is not None and previous[1].sid != session.sid:
@@ -44,11 +45,11 @@ def signed_in(tenant, token: str, session: sessions.WidgetSession):
     return response
 
 
-def signed_out(tenant):
+def signed_out(tenant: TenantSettings):
     """303 to the page, with the cookie cleared."""
     return clear(redirect(url_for("hosted.page", tenant_id=tenant.public_id), 303), tenant)
 
 
-def clear(response, tenant):
+def clear(response, tenant: TenantSettings):
     response.delete_cookie(name(tenant), path=path(tenant), secure=request.is_secure, httponly=True, samesite="Lax")
     return response

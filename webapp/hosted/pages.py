@@ -1,8 +1,9 @@
 """What the hosted page says when it refuses: a page a person understands, with the contract's status.
 
-Refusals come from the services as IdentityError subclasses (a `.status`, a contract `.code`,
-a `.message`); each code maps to a title and an explanation here, and the code and the
-service's message are shown underneath for whoever has to debug the link.
+Refusals come from the services as the one family of webapp/refusals.py (a contract `.code`,
+a `.message`); the class gives the status (webapp/errors.py `http_status`). Each code maps to a
+title and an explanation here, and the code and the service's message are shown underneath for
+whoever has to debug the link.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import time
 
 from flask import g, render_template
 
-from ..identity.errors import IdentityError
+from ..errors import http_status
+from ..refusals import Refused
 from ..presenters import minutes_words
 from ..services.email_signin import LINK_SECONDS
 from ..templating import when
@@ -52,18 +54,18 @@ PAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def refused(error: IdentityError):
+def refused(error: Refused):
     title, explanation = PAGES.get(error.code, ("This link could not be used", error.message))
     server_time = None
     if error.code in ("token_expired", "token_not_yet_valid", "link_expired"):
         server_time = when(time.time())
-    return render_page(error.status, title, explanation, code=error.code, detail=error.message,
+    return render_page(http_status(error), title, explanation, code=error.code, detail=error.message,
                        server_time=server_time)
 
 
 def render_page(status: int, title: str, explanation: str, *, code: str | None = None, detail: str | None = None,
                 server_time: str | None = None, headers: dict | None = None):
-    html = render_template("hosted/error.html", tenant=g.get("tenant"), status=status, title=title,
+    html = render_template("hosted/error.html", tenant=g.get("tenant_info"), status=status, title=title,
                            explanation=explanation, code=code, detail=detail, server_time=server_time)
     return html, status, headers or {}
 

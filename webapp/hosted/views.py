@@ -15,8 +15,8 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from ..extensions import limiter
-from ..identity.errors import IdentityError
 from ..links import public_base
+from ..refusals import Invalid, Refused
 from ..services import email_signin, people, sessions, snapshots
 from . import bp, cookies, pages
 from .forms import ButtonForm, EmailSignInForm
@@ -38,8 +38,8 @@ def _pop_tenant(endpoint, values):
 
 @bp.before_request
 def _load_tenant():
-    g.tenant = snapshots.tenant(g.tenant_public_id) if g.tenant_public_id else None
-    if g.tenant is None:
+    g.tenant_info = snapshots.tenant(g.tenant_public_id) if g.tenant_public_id else None
+    if g.tenant_info is None:
         return pages.not_found()
     return None
 
@@ -69,31 +69,31 @@ def page():
         if request.method == "HEAD":  # a link checker's HEAD never uses a one-time code up
             return "", 200
         try:
-            result = people.login_with_code(g.tenant, code)
-        except IdentityError as error:
+            result = people.login_with_code(g.tenant_info, code)
+        except Refused as error:
             return pages.refused(error)
-        return cookies.signed_in(g.tenant, result.token, result.session)
-    signed = cookies.current(g.tenant)
+        return cookies.signed_in(g.tenant_info, result.token, result.session)
+    signed = cookies.current(g.tenant_info)
     user = snapshots.user_by_id(signed[1].user_id) if signed else None
     if user is None or user.anonymous:
         response = make_response(_sign_in_page(EmailSignInForm(formdata=None)))
-        return cookies.clear(response, g.tenant) if request.cookies.get(cookies.name(g.tenant)) else response
-    return render_template("hosted/messenger.html", tenant=g.tenant, user=user, public_user=people.to_public(user),
+        return cookies.clear(response, g.tenant_info) if request.cookies.get(cookies.name(g.tenant_info)) else response
+    return render_template("hosted/messenger.html", tenant=g.tenant_info, user=user, public_user=people.to_public(user),
                            display=user.name or user.email or user.external_id, bearer=signed[0], form=ButtonForm())
 
 
 def _sign_in_page(form: EmailSignInForm, status: int = 200):
-    return render_template("hosted/sign_in.html", tenant=g.tenant, form=form), status
+    return render_template("hosted/sign_in.html", tenant=g.tenant_info, form=form), status
 
 
 @bp.route("/<tenant_id>/sign-out", methods=["POST"])
 def sign_out():
     if not ButtonForm().validate_on_submit():
         return pages.form_expired()
-    signed = cookies.current(g.tenant)
+    signed = cookies.current(g.tenant_info)
     if signed is not None:
         sessions.revoke(signed[1])
-    return cookies.signed_out(g.tenant)
+    return cookies.signed_out(g.tenant_info)
 
 
 def _email_key() -> str:
@@ -112,13 +112,13 @@ def email_request():
     if not form.validate_on_submit():  # the CSRF token; the address is the service's to judge
         return pages.form_expired()
     try:
-        email_signin.request_link(g.tenant, form.email.data, link_base=public_base(), ip=get_remote_address())
-    except email_signin.SignInRefused as error:
-        if error.status != 400:
+        email_signin.request_link(g.tenant_info, form.email.data, link_base=public_base(), ip=get_remote_address())
+    except Refused as error:
+        if not isinstance(error, Invalid):
             return pages.refused(error)
         form.email.errors.append(error.message)
         return _sign_in_page(form, 400)
-    return render_template("hosted/check_inbox.html", tenant=g.tenant)
+    return render_template("hosted/check_inbox.html", tenant=g.tenant_info)
 
 
 @bp.route("/<tenant_id>/email/<token>", methods=["GET", "POST"])
@@ -129,9 +129,9 @@ def email_confirm(token: str):
         if request.method == "POST":
             if not form.validate_on_submit():
                 return pages.form_expired()
-            result = email_signin.confirm(g.tenant, token)
-            return cookies.signed_in(g.tenant, result.token, result.session)
-        pending = email_signin.describe(g.tenant, token)
-    except IdentityError as error:
+            result = email_signin.confirm(g.tenant_info, token)
+            return cookies.signed_in(g.tenant_info, result.token, result.session)
+        pending = email_signin.describe(g.tenant_info, token)
+    except Refused as error:
         return pages.refused(error)
-    return render_template("hosted/confirm.html", tenant=g.tenant, pending=pending, form=form)
+    return render_template("hosted/confirm.html", tenant=g.tenant_info, pending=pending, form=form)

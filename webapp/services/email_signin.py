@@ -36,26 +36,19 @@ from sqlalchemy.exc import IntegrityError
 
 from ..database import writing
 from ..extensions import db
-from ..identity.errors import IdentityError
+from ..refusals import Forbidden, Invalid
+from .errors import LinkGone, LinkInvalid, LinkRefused
 from ..identity.fields import RESERVED_ID_PREFIXES
 from ..identity.userdata import is_valid_email
 from ..models import EmailSignIn, EndUser
 from . import background, mailer, seats, sessions, snapshots
-from .snapshots import UserInfo
+from .snapshots import TenantSettings, UserInfo
 
 LINK_SECONDS = 15 * 60
 KEEP_AFTER_EXPIRY = timedelta(days=1)
 TOKEN_BYTES = 32
 WRITE_ATTEMPTS = 3
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
-
-
-class SignInRefused(IdentityError):
-    """Email sign-in refused: off (403), a bad address (400), an unusable link (400/410), no account (403)."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(code, message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -83,17 +76,17 @@ def token_hash(token: str) -> str:
 def check_address(email: object) -> str:
     address = email.strip() if isinstance(email, str) else ""
     if not is_valid_email(address):
-        raise SignInRefused(400, "invalid_email", "Enter a valid email address, like jane@example.com.")
+        raise Invalid("invalid_email", "Enter a valid email address, like jane@example.com.")
     return address
 
 
-def _check_enabled(tenant) -> None:
+def _check_enabled(tenant: TenantSettings) -> None:
     if tenant.email_sign_in == "off":
-        raise SignInRefused(403, "email_sign_in_off",
-                            "This workspace does not offer email sign-in: use the link from its app.")
+        raise Forbidden("email_sign_in_off",
+                        "This workspace does not offer email sign-in: use the link from its app.")
 
 
-def request_link(tenant, email: object, *, link_base: str, ip: str | None = None) -> None:
+def request_link(tenant: TenantSettings, email: object, *, link_base: str, ip: str | None = None) -> None:
     """Accept a request for a link: refuse it when email sign-in is off or the address is
     malformed (what was typed, not who it names), else hand it to the background worker. The
     request does the same work for every address, so neither its answer nor its time says
@@ -103,7 +96,7 @@ def request_link(tenant, email: object, *, link_base: str, ip: str | None = None
     background.after_request(send_link, tenant, address, link_base, ip)
 
 
-def send_link(tenant, address: str, link_base: str, ip: str | None = None, now: float | None = None) -> bool:
+def send_link(tenant: TenantSettings, address: str, link_base: str, ip: str | None = None, now: float | None = None) -> bool:
     """(Background, or tests) Mail a sign-in link when this address may sign in; whether one was made."""
     now, now_dt = _now(now)
     if tenant.email_sign_in == "existing" and snapshots.user_id_by_email(tenant.id, address) is None:
@@ -130,7 +123,7 @@ def _body(workspace: str, url: str) -> str:
     )
 
 
-def describe(tenant, token: str, *, now: float | None = None) -> PendingLink:
+def describe(tenant: TenantSettings, token: str, *, now: float | None = None) -> PendingLink:
     """What the confirmation page shows; reads only (a mail scanner's GET uses nothing up)."""
     _check_enabled(tenant)
     _, now_dt = _now(now)
@@ -141,7 +134,7 @@ def describe(tenant, token: str, *, now: float | None = None) -> PendingLink:
     return PendingLink(row.email, row.expires_at)
 
 
-def confirm(tenant, token: str, *, now: float | None = None) -> SignedIn:
+def confirm(tenant: TenantSettings, token: str, *, now: float | None = None) -> SignedIn:
     """Use the link up and sign its user in (creating them in `create` mode); once only."""
     _check_enabled(tenant)
     now, now_dt = _now(now)
@@ -172,15 +165,15 @@ def _row(tenant_id: int, token: str) -> EmailSignIn | None:
         EmailSignIn.tenant_id == tenant_id, EmailSignIn.token_hash == token_hash(token)))
 
 
-def _problem(row: EmailSignIn | None, now_dt: datetime) -> SignInRefused | None:
+def _problem(row: EmailSignIn | None, now_dt: datetime) -> LinkRefused | None:
     """Why a link cannot be used (unknown, used, expired), or None when it can."""
     if row is None:
-        return SignInRefused(400, "link_invalid", "This sign-in link is not valid: copy the whole link from the mail.")
+        return LinkInvalid("This sign-in link is not valid: copy the whole link from the mail.")
     if row.used_at is not None:
-        return SignInRefused(410, "link_used", "This sign-in link was already used. Ask for a new one.")
+        return LinkGone("link_used", "This sign-in link was already used. Ask for a new one.")
     if row.expires_at <= now_dt:
-        return SignInRefused(410, "link_expired",
-                             f"This sign-in link expired: links work for {LINK_SECONDS // 60} minutes. Ask for a new one.")
+        return LinkGone("link_expired",
+                         f"This sign-in link expired: links work for {LINK_SECONDS // 60} minutes. Ask for a new one.")
     return None
 
 
@@ -205,7 +198,7 @@ def external_id_for(email: str) -> str:
     return _HASH_PREFIX + hashlib.sha256(email.lower().encode("utf-8")).hexdigest()
 
 
-def _find_or_create(tenant, email: str, now_dt: datetime) -> EndUser:
+def _find_or_create(tenant: TenantSettings, email: str, now_dt: datetime) -> EndUser:
     """The user this proven address signs in as, marked verified; created in `create` mode."""
     user_id = snapshots.user_id_by_email(tenant.id, email)
     if user_id is None:
@@ -216,7 +209,7 @@ def _find_or_create(tenant, email: str, now_dt: datetime) -> EndUser:
         _mark_proven(tenant, user, email, now_dt)
         return user
     if tenant.email_sign_in != "create":
-        raise SignInRefused(403, "no_account", "There is no account with this email in this workspace.")
+        raise Forbidden("no_account", "There is no account with this email in this workspace.")
     seats.check_locked(tenant)  # a verified user takes a seat
     user = EndUser(tenant_id=tenant.id, external_id=external_id_for(email), email=email, attrs={},
                    created_via="email", verified=True, verified_via="email", verified_at=now_dt,
@@ -226,7 +219,7 @@ def _find_or_create(tenant, email: str, now_dt: datetime) -> EndUser:
     return user
 
 
-def _mark_proven(tenant, user: EndUser, email: str, now_dt: datetime) -> None:
+def _mark_proven(tenant: TenantSettings, user: EndUser, email: str, now_dt: datetime) -> None:
     """The sign-in proved this address: the user is verified by email (unless signed data verified
     them already, whose record is kept) and, when their stored email was not proven (the
     `email:` user found by its id), it becomes this address."""

@@ -11,11 +11,11 @@ import json
 from datetime import datetime, timezone
 
 from ..identity.forensics import Diagnosis, diagnose_signature
-from ..identity.errors import TokenError
+from ..identity.errors import TokenRefused
 from ..identity.verifier import candidate_keys
-from ..models import Tenant
 from ..templating import when
 from . import keyring
+from .snapshots import TenantSettings
 
 WIDGET_CHECKS = 6
 # The refusals whose log entry gets a cause (cheap to find, or bounded as above).
@@ -23,7 +23,7 @@ LOGGED = ("token_bad_signature", "token_unknown_key", "token_bad_audience", "tok
 DEBUGGER_CHECKS = 12
 
 
-def explain(tenant: Tenant, token: str, code: str, header: object, claims: object, now: float,
+def explain(tenant: TenantSettings, token: str, code: str, header: object, claims: object, now: float,
             checks: int = WIDGET_CHECKS) -> Diagnosis | None:
     """The likely cause of a refusal with `code`, or None when there is nothing more to say."""
     header = header if isinstance(header, dict) else {}
@@ -49,16 +49,16 @@ def explain(tenant: Tenant, token: str, code: str, header: object, claims: objec
     return None
 
 
-def _signature(tenant: Tenant, token: str, header: dict, now: float, checks: int) -> Diagnosis | None:
+def _signature(tenant: TenantSettings, token: str, header: dict, now: float, checks: int) -> Diagnosis | None:
     alg = header.get("alg")
     try:
         named = candidate_keys(header, keyring.live_keys(tenant, datetime.fromtimestamp(now, timezone.utc)))
-    except TokenError:
+    except TokenRefused:
         return None
     return diagnose_signature(token, named, keyring.suspects(tenant, alg), budget=checks, when=when)
 
 
-def _dead_kid(tenant: Tenant, kid: str) -> Diagnosis | None:
+def _dead_kid(tenant: TenantSettings, kid: str) -> Diagnosis | None:
     """A kid this workspace had: revoked, or replaced and past its grace window."""
     row = keyring.find(tenant, kid)
     if row is None:
@@ -73,7 +73,7 @@ def _dead_kid(tenant: Tenant, kid: str) -> Diagnosis | None:
     return None
 
 
-def grace_notice(tenant: Tenant, kid: str, now: float) -> str | None:
+def grace_notice(tenant: TenantSettings, kid: str, now: float) -> str | None:
     """For a token that verified with a key in its grace window: when it stops and what to move to."""
     row = keyring.find(tenant, kid)
     if row is None or row.grace_ends_at is None or row.revoked_at is not None:

@@ -15,12 +15,13 @@ from sqlalchemy import func, or_, select, update
 from ..database import writing
 from ..extensions import db
 from ..identity import keys as keytools
-from ..identity.errors import KeyRejected
+from ..identity.errors import KeyRefused
 from ..identity.secretbox import SecretBox
 from ..identity.verifier import VerificationKey
 from ..models import Tenant, VerificationKeyRow
 from ..models._types import utcnow
-from .errors import NotFound, ServiceError
+from .errors import Conflict, Invalid, NotFound
+from .snapshots import TenantSettings
 
 MAX_LIVE_PER_ALG = keytools.MAX_LIVE_PER_ALG
 
@@ -71,11 +72,8 @@ def create_secret(tenant: Tenant, replace: bool = False, label: str | None = Non
 def add_public_key(
     tenant: Tenant, pem: str, alg: str | None = None, replace: bool = False, label: str | None = None
 ) -> VerificationKeyRow:
-    """Pin an uploaded SPKI public key to one algorithm; KeyRejected → ServiceError for people."""
-    try:
-        parsed = keytools.parse_public_key(pem, alg or None)
-    except KeyRejected as error:
-        raise ServiceError(str(error), "pem") from None
+    """Pin an uploaded SPKI public key to one algorithm; KeyRefused (field "pem") when it cannot be."""
+    parsed = keytools.parse_public_key(pem, alg or None)
     label = _label(label)
     with writing():
         now = utcnow()
@@ -96,7 +94,7 @@ def revoke(tenant: Tenant, kid: str) -> VerificationKeyRow:
         select(VerificationKeyRow).where(VerificationKeyRow.tenant_id == tenant.id, VerificationKeyRow.kid == kid)
     )
     if row is None:
-        raise NotFound(f"No secret or key with kid '{kid}' in this workspace.", "kid")
+        raise NotFound("not_found", f"No secret or key with kid '{kid}' in this workspace.", "kid")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         _bump(tenant)
@@ -113,12 +111,12 @@ def list_keys(tenant: Tenant) -> list[VerificationKeyRow]:
     return list(db.session.scalars(stmt))
 
 
-def live_keys(tenant: Tenant, now: datetime) -> list[VerificationKey]:
+def live_keys(tenant: TenantSettings, now: datetime) -> list[VerificationKey]:
     """Every active or in-grace key of the tenant at `now`, loaded once per process and version."""
     return [c.key for c in _cached_keys(tenant) if c.grace_ends_at is None or c.grace_ends_at > now]
 
 
-def _cached_keys(tenant: Tenant) -> list[_Cached]:
+def _cached_keys(tenant: TenantSettings) -> list[_Cached]:
     """The tenant's unrevoked keys for its current keys_version, loaded once per process."""
     cache = _cache()
     cached = cache.get(tenant.id)
@@ -130,13 +128,13 @@ def _cached_keys(tenant: Tenant) -> list[_Cached]:
     return cached[1]
 
 
-def unrevoked(tenant: Tenant, kid: str | None) -> bool:
+def unrevoked(tenant: TenantSettings, kid: str | None) -> bool:
     """Whether the tenant still holds `kid` unrevoked (active, in grace or past it): a widget
     session made with it lives on until then. From the per-process cache, so no query."""
     return any(c.key.kid == kid for c in _cached_keys(tenant))
 
 
-def newest_active(tenant: Tenant, kind: str) -> VerificationKeyRow | None:
+def newest_active(tenant: TenantSettings, kind: str) -> VerificationKeyRow | None:
     """The tenant's newest active (not replaced, not revoked) secret or public key."""
     return db.session.scalar(
         select(VerificationKeyRow)
@@ -156,7 +154,7 @@ def newest_secret(tenant: Tenant) -> tuple[str, str] | None:
     return row.kid, secret_box().decrypt(row.secret_ciphertext, row.kid)
 
 
-def suspects(tenant: Tenant, alg: str, limit: int = 8) -> list:
+def suspects(tenant: TenantSettings, alg: str, limit: int = 8) -> list:
     """The tenant's newest `limit` secrets or keys of `alg`, revoked and expired ones included, for
     the signature forensics (identity/forensics.py). One query; not cached (only refused tokens
     ask, and only those that failed their signature). Keys that cannot be loaded are left out."""
@@ -170,14 +168,14 @@ def suspects(tenant: Tenant, alg: str, limit: int = 8) -> list:
         try:
             material: object = (keytools.hmac_key(secret_box().decrypt(row.secret_ciphertext, row.kid))
                                  if row.kind == "secret" else keytools.load_public_key(row.public_pem, row.alg))
-        except (ValueError, KeyRejected):
+        except (ValueError, KeyRefused):
             continue
         found.append(Suspect(VerificationKey(kid=row.kid, alg=row.alg, key=material, in_grace=row.grace_ends_at is not None),
                              revoked_at=row.revoked_at, grace_ends_at=row.grace_ends_at))
     return found
 
 
-def find(tenant: Tenant, kid: str) -> VerificationKeyRow | None:
+def find(tenant: TenantSettings, kid: str) -> VerificationKeyRow | None:
     """The tenant's secret or key with this kid, whatever its state."""
     return db.session.scalar(
         select(VerificationKeyRow).where(VerificationKeyRow.tenant_id == tenant.id, VerificationKeyRow.kid == kid))
@@ -199,14 +197,15 @@ def _make_room(tenant: Tenant, alg: str, now: datetime) -> None:
     )
     if live >= MAX_LIVE_PER_ALG:
         what = "signing secrets" if alg == "HS256" else f"{alg} public keys"
-        raise ServiceError(
+        raise Conflict(
+            "key_limit_reached",
             f"This workspace already has {live} live {what} (active or in their grace window), the "
             f"most it may hold. Revoke one you no longer sign with, then add the new one.",
             "alg" if alg != "HS256" else None,
         )
 
 
-def _load(tenant: Tenant) -> list[_Cached]:
+def _load(tenant: TenantSettings) -> list[_Cached]:
     """The tenant's unrevoked keys, newest first (the order a token without kid picks from)."""
     rows = db.session.scalars(
         select(VerificationKeyRow)
@@ -220,7 +219,7 @@ def _load(tenant: Tenant) -> list[_Cached]:
                 material: object = keytools.hmac_key(secret_box().decrypt(row.secret_ciphertext, row.kid))
             else:
                 material = keytools.load_public_key(row.public_pem, row.alg)
-        except (ValueError, KeyRejected):
+        except (ValueError, KeyRefused):
             # Sealed under another SIGNET_SECRET_KEY (a changed key, a restored backup) or no longer
             # an acceptable key: it verifies nothing, and the tenant's other keys keep working.
             current_app.logger.error("Signing key %s of tenant %s cannot be loaded: it verifies nothing. "
@@ -253,7 +252,7 @@ def _bump(tenant: Tenant) -> None:
 def _label(label: str | None) -> str | None:
     label = (label or "").strip()
     if len(label) > 120:
-        raise ServiceError("A label is at most 120 characters.", "label")
+        raise Invalid("invalid_field", "A label is at most 120 characters.", "label")
     return label or None
 
 

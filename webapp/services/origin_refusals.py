@@ -24,8 +24,9 @@ from sqlalchemy import delete, select
 from ..extensions import db
 from ..models import Rejection, Tenant
 from . import tenants
-from .errors import ServiceError
+from .errors import Invalid
 from .validation import normalize_origin
+from .snapshots import TenantSettings
 
 CODE = "origin_not_allowed"
 PER_MINUTE = 10
@@ -55,7 +56,7 @@ class _Throttle:
             return True
 
 
-def record(tenant, origin: str, method: str, path: str, now: float | None = None) -> bool:
+def record(tenant: TenantSettings, origin: str, method: str, path: str, now: float | None = None) -> bool:
     """Log that `origin` was refused by the widget API of `tenant` (a Tenant or TenantInfo).
 
     Returns whether a row was written. Never raises for a database problem: the refusal must
@@ -104,7 +105,7 @@ def can_allow(tenant: Tenant, origin: str | None) -> bool:
         return False
     try:
         normalized = normalize_origin(origin)
-    except ServiceError:
+    except Invalid:
         return False
     allowed = tenant.allowed_origins or []
     return bool(allowed) and normalized not in allowed
@@ -113,11 +114,11 @@ def can_allow(tenant: Tenant, origin: str | None) -> bool:
 def allow(tenant: Tenant, origin: str) -> str:
     """Add `origin` to the tenant's allowed origins, through the same rules as the settings pages.
 
-    Raises ServiceError for something that is not an origin or a full list."""
+    Raises Invalid for something that is not an origin or a full list."""
     normalized = normalize_origin(origin)
     current = list(tenant.allowed_origins or [])
     if not current:
-        raise ServiceError("Every origin is allowed already (the list is empty).", "allowed_origins")
+        raise Invalid("invalid_field", "Every origin is allowed already (the list is empty).", "allowed_origins")
     if normalized not in current:
         tenants.update_settings(tenant, tenants.Settings(allowed_origins=[*current, normalized]))
     return normalized

@@ -20,26 +20,19 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from ..database import writing
 from ..extensions import db
-from ..identity.errors import IdentityError, TokenError
+from ..identity.errors import TokenRefused
+from ..refusals import Forbidden, Unauthorized
 from ..identity.fields import same_attrs
 from ..identity.userdata import (MISSING, LoginOnly, UserData, classify_body, parse_claims, parse_ctx,
                                  parse_login_payload, parse_unsigned)
 from ..identity.verifier import VerifiedToken
-from ..models import Conversation, EndUser, Tenant
+from ..models import Conversation, EndUser
 from . import organizations, seats, sessions, snapshots, verification
-from .snapshots import UserInfo
+from .snapshots import TenantSettings, UserInfo
 
 LAST_SEEN_EVERY = timedelta(seconds=60)
 WRITE_ATTEMPTS = 3
 _FIELDS = (("email", "email"), ("name", "name"), ("avatar_url", "avatar_url"))
-
-
-class Refused(IdentityError):
-    """A refusal that is neither a token nor a field error: 401 unknown_user, the 403s."""
-
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
-        super().__init__(code, message, field)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -59,7 +52,7 @@ class Identified:
     session: sessions.WidgetSession
 
 
-def set_user(tenant: Tenant, body: dict, *, visitor_id: str | None = None, origin: str | None = None,
+def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = None, origin: str | None = None,
              now: float | None = None) -> Identified:
     """The widget's set-user call: anonymous, unsigned data, {jwt} or {externalAuthCode}."""
     now = time.time() if now is None else now
@@ -82,12 +75,12 @@ def set_user(tenant: Tenant, body: dict, *, visitor_id: str | None = None, origi
     return _identify(tenant, data, None, None, visitor_id, {}, "widget", origin, now)
 
 
-def login_with_code(tenant: Tenant, code: object, *, visitor_id: str | None = None, origin: str | None = None,
+def login_with_code(tenant: TenantSettings, code: object, *, visitor_id: str | None = None, origin: str | None = None,
                     now: float | None = None, stray=None) -> Identified:
     """A login link's externalAuthCode (§5), from the hosted page or the widget."""
     now = time.time() if now is None else now
     if not tenant.login_links_enabled:
-        raise Refused(403, "login_links_disabled", "Login links are turned off for this workspace.")
+        raise Forbidden("login_links_disabled", "Login links are turned off for this workspace.")
     verified = verification.verify(tenant, code, now=now, origin=origin, source="login_link")
     _check_link_policy(tenant, verified, origin)  # a token rule: before the body's field rules
     if stray is not None:
@@ -99,7 +92,7 @@ def login_with_code(tenant: Tenant, code: object, *, visitor_id: str | None = No
     return _login_only(tenant, payload, verified, visitor_id, origin, now)
 
 
-def _check_link_policy(tenant: Tenant, verified: VerifiedToken, origin: str | None) -> None:
+def _check_link_policy(tenant: TenantSettings, verified: VerifiedToken, origin: str | None) -> None:
     claims = verified.claims
     problem = None
     if tenant.login_links_require_jti and ("jti" not in claims or "iat" not in claims):
@@ -111,17 +104,17 @@ def _check_link_policy(tenant: Tenant, verified: VerifiedToken, origin: str | No
     if problem:
         verification.log_rejection(tenant, "token_malformed", problem, kid=verified.kid, alg=verified.alg,
                                    origin=origin, source="login_link")
-        raise TokenError("token_malformed", problem)
+        raise TokenRefused("token_malformed", problem)
 
 
-def _refuse_unsigned(tenant: Tenant, user_id: str, origin: str | None, message: str,
+def _refuse_unsigned(tenant: TenantSettings, user_id: str, origin: str | None, message: str,
                      field: str | None = None) -> None:
     verification.log_rejection(tenant, "verification_required", f"Unsigned data for user '{user_id[:100]}'. {message}",
                                origin=origin)
-    raise Refused(403, "verification_required", f"{field}: {message}" if field else message, field)
+    raise Forbidden("verification_required", f"{field}: {message}" if field else message, field)
 
 
-def _check_unsigned_orgs(tenant: Tenant, data: UserData, current, origin: str | None, lock: bool = False) -> None:
+def _check_unsigned_orgs(tenant: TenantSettings, data: UserData, current, origin: str | None, lock: bool = False) -> None:
     """Unsigned data may not join, rename or change an organization signed data described (§9)."""
     if data.organizations is MISSING:
         return
@@ -130,12 +123,12 @@ def _check_unsigned_orgs(tenant: Tenant, data: UserData, current, origin: str | 
         _refuse_signed_org(tenant, data, org, origin)
 
 
-def _refuse_signed_org(tenant: Tenant, data: UserData, org, origin: str | None) -> None:
+def _refuse_signed_org(tenant: TenantSettings, data: UserData, org, origin: str | None) -> None:
     _refuse_unsigned(tenant, data.id, origin, f"the organization '{org.id[:100]}' is managed by signed data:"
                      " unsigned data may not join, rename or change it (send {jwt}).", f"{org.path}.id")
 
 
-def _anonymous(tenant: Tenant, visitor_id: str | None, now: float) -> Identified:
+def _anonymous(tenant: TenantSettings, visitor_id: str | None, now: float) -> Identified:
     visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
     token, session = sessions.issue(tenant, visitor_id=visitor, now=now)
     return Identified(user=None, visitor_id=visitor, token=token, session=session)
@@ -149,7 +142,7 @@ def find_user(tenant_id: int, external_id: str, lock: bool = False) -> EndUser |
     return db.session.scalar(stmt)
 
 
-def _identify(tenant: Tenant, data: UserData, proof: Proof | None, verified: VerifiedToken | None,
+def _identify(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None,
               visitor_id: str | None, ctx: dict, created_via: str, origin: str | None, now: float) -> Identified:
     visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
     user = snapshots.user(tenant.id, data.id, visitor if visitor_id else None)
@@ -171,7 +164,7 @@ def _identify(tenant: Tenant, data: UserData, proof: Proof | None, verified: Ver
     return Identified(user=user, visitor_id=visitor, token=token, session=session)
 
 
-def _check_before_write(tenant: Tenant, user: UserInfo | None, data: UserData, proof: Proof | None,
+def _check_before_write(tenant: TenantSettings, user: UserInfo | None, data: UserData, proof: Proof | None,
                         origin: str | None) -> bool:
     """The read-only checks, in the contract's order (verification_required, then seats); whether
     this is the user's first verification (it takes a seat: `_apply` checks again under lock)."""
@@ -187,7 +180,7 @@ def _check_before_write(tenant: Tenant, user: UserInfo | None, data: UserData, p
     return first_proof
 
 
-def _check_may_change(tenant: Tenant, user: UserInfo | EndUser | None, external_id: str, proof: Proof | None,
+def _check_may_change(tenant: TenantSettings, user: UserInfo | EndUser | None, external_id: str, proof: Proof | None,
                       origin: str | None) -> None:
     if proof is None and user is not None and user.verified:
         _refuse_unsigned(tenant, external_id, origin,
@@ -228,7 +221,7 @@ def _email_verified(stored: str | None, proven: bool, data: UserData, proof: Pro
     return None if new == proven else new
 
 
-def _update_in_place(tenant: Tenant, user: UserInfo, data: UserData, proof: Proof | None, origin: str | None,
+def _update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proof: Proof | None, origin: str | None,
                      now_dt: datetime) -> UserInfo | None:
     """An existing user's fields, attrs, verification and last_seen in one UPDATE (organizations
     unchanged), or None when the row is no longer the one read: then nothing was written and the
@@ -263,7 +256,7 @@ def _update_in_place(tenant: Tenant, user: UserInfo, data: UserData, proof: Proo
     return replace(user, last_seen_at=now_dt, version=user.version + 1, **changes)
 
 
-def _write(tenant: Tenant, data: UserData, proof: Proof | None, verified: VerifiedToken | None, visitor: str,
+def _write(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None, visitor: str,
            created_via: str, origin: str | None, now: float) -> UserInfo:
     """Apply the call in one transaction and return the user as written (snapshotted inside the
     transaction, see snapshots.from_row); a concurrent insert of the same user is retried."""
@@ -283,7 +276,7 @@ def _write(tenant: Tenant, data: UserData, proof: Proof | None, verified: Verifi
     raise AssertionError("unreachable")
 
 
-def _apply(tenant: Tenant, data: UserData, proof: Proof | None, created_via: str, origin: str | None,
+def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_via: str, origin: str | None,
            now: float) -> EndUser:
     now_dt = datetime.fromtimestamp(now, timezone.utc)
     user = find_user(tenant.id, data.id, lock=True)
@@ -331,7 +324,7 @@ def _merge_visitor(tenant_id: int, visitor: str, user: EndUser) -> None:
     db.session.delete(anon)
 
 
-def _log_would_refuse(tenant: Tenant, user_id: str, origin: str | None, commit: bool = True) -> None:
+def _log_would_refuse(tenant: TenantSettings, user_id: str, origin: str | None, commit: bool = True) -> None:
     message = f"Unsigned data for user '{user_id[:100]}' was accepted; Required mode would refuse it."
     if commit:
         verification.log_rejection(tenant, "verification_required", message, origin=origin, outcome="would_refuse")
@@ -341,7 +334,7 @@ def _log_would_refuse(tenant: Tenant, user_id: str, origin: str | None, commit: 
                                  origin=(origin or None) and origin[:255], outcome="would_refuse"))
 
 
-def _login_only(tenant: Tenant, who: LoginOnly, verified: VerifiedToken, visitor_id: str | None,
+def _login_only(tenant: TenantSettings, who: LoginOnly, verified: VerifiedToken, visitor_id: str | None,
                 origin: str | None, now: float) -> Identified:
     """A login-only code signs in an existing user and changes none of their fields."""
     if who.id is not None:
@@ -352,7 +345,7 @@ def _login_only(tenant: Tenant, who: LoginOnly, verified: VerifiedToken, visitor
     if user_id is None:
         verification.log_rejection(tenant, "unknown_user", "A login-only link named no existing user.",
                                    kid=verified.kid, alg=verified.alg, origin=origin, source="login_link")
-        raise Refused(401, "unknown_user", "No user of this workspace matches this login link.")
+        raise Unauthorized("unknown_user", "No user of this workspace matches this login link.")
     ctx = parse_ctx(verified.claims)  # every check before the first write
     visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
     with writing():

@@ -11,12 +11,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..identity.errors import IdentityError
+from ..refusals import Forbidden
 from ..models import EndUser, Tenant
+from .snapshots import TenantSettings
 
 
-class NoSeat(IdentityError):
-    status = 403
+class NoSeat(Forbidden):
+    """No room for one more user: `seat_limit_reached`."""
 
     def __init__(self, message: str):
         super().__init__("seat_limit_reached", message)
@@ -28,11 +29,11 @@ def used(tenant_id: int, verified: bool = True) -> int:
         EndUser.tenant_id == tenant_id, EndUser.anonymous.is_(False), EndUser.verified.is_(verified))) or 0
 
 
-def limit(tenant, verified: bool) -> int | None:
+def limit(tenant: TenantSettings, verified: bool) -> int | None:
     return tenant.seat_limit if verified else tenant.unsigned_user_limit
 
 
-def check(tenant, verified: bool = True) -> None:
+def check(tenant: TenantSettings, verified: bool = True) -> None:
     """Room for one more verified user (seat limit) or unsigned user (unsigned users' limit)."""
     cap = limit(tenant, verified)
     if cap is None or used(tenant.id, verified) < cap:
@@ -43,7 +44,7 @@ def check(tenant, verified: bool = True) -> None:
                  " data ({jwt}), or ask its admin to raise the unsigned users' limit.")
 
 
-def check_locked(tenant, verified: bool = True) -> None:
+def check_locked(tenant: TenantSettings, verified: bool = True) -> None:
     """As `check`, inside a write transaction, holding the tenant's row so that two users taking
     the last place are counted one after the other."""
     if limit(tenant, verified) is not None:

@@ -32,6 +32,7 @@ from ..database import writing
 from ..extensions import db
 from ..models import EndUser, RevokedSession
 from . import keyring, snapshots
+from .snapshots import TenantSettings
 
 SESSION_SECONDS = 24 * 60 * 60
 PRUNE_EVERY = 200
@@ -123,7 +124,7 @@ def check_visitor_id(value: object) -> str | None:
     return value
 
 
-def issue(tenant, *, user=None, visitor_id: str | None = None, how: str = ANONYMOUS, kid: str | None = None,
+def issue(tenant: TenantSettings, *, user=None, visitor_id: str | None = None, how: str = ANONYMOUS, kid: str | None = None,
           ctx: dict | None = None, now: float | None = None) -> tuple[str, WidgetSession]:
     """A new session for `user` (a snapshot or row: its id and sessions_generation) or, with no
     user, for the anonymous `visitor_id`; `how` and `kid` say what vouched for it."""
@@ -149,7 +150,7 @@ def issue(tenant, *, user=None, visitor_id: str | None = None, how: str = ANONYM
     return _serializer("session").dumps(payload), session
 
 
-def check(token: object, tenant, now: float | None = None) -> WidgetSession | None:
+def check(token: object, tenant: TenantSettings, now: float | None = None) -> WidgetSession | None:
     """The session when the bearer token is ours, for this tenant (a snapshot), unexpired, not
     revoked, and what made it still holds. A user's session issued before sessions said how they
     were made counts as unsigned, the weakest kind (a verified user's such session has ended)."""
@@ -174,7 +175,7 @@ def _from_payload(data: dict) -> WidgetSession:
                          user_generation=data.get("g", 0), tenant_generation=data.get("tg", 0))
 
 
-def _still_holds(session: WidgetSession, tenant) -> bool:
+def _still_holds(session: WidgetSession, tenant: TenantSettings) -> bool:
     """What made the session still vouches for it (one read: the user's row with the revocation)."""
     if session.how == ANONYMOUS:
         return session.user_id is None and not snapshots.session_revoked(session.sid)

@@ -22,9 +22,11 @@ import os
 import re
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -32,6 +34,47 @@ from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
 from ..pgbounds import DatabaseTimeout
+
+
+@runtime_checkable
+class TenantSettings(Protocol):
+    """What a service reads of a tenant, as both forms have it: the ORM row `models.Tenant` (the
+    dashboard's `g.workspace`, the CLI's) and the read-only snapshot `TenantInfo` (the widget API's
+    and hosted page's `g.tenant_info`). A service typed with it reads these and writes nothing
+    through them; one that changes a tenant takes `models.Tenant`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def public_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def verification_mode(self) -> str: ...
+    @property
+    def allowed_origins(self) -> Sequence[str]: ...
+    @property
+    def seat_limit(self) -> int | None: ...
+    @property
+    def unsigned_user_limit(self) -> int | None: ...
+    @property
+    def audience(self) -> str: ...
+    @property
+    def require_audience(self) -> bool: ...
+    @property
+    def issuer(self) -> str | None: ...
+    @property
+    def login_links_enabled(self) -> bool: ...
+    @property
+    def login_links_require_jti(self) -> bool: ...
+    @property
+    def login_links_max_age(self) -> int | None: ...
+    @property
+    def email_sign_in(self) -> str: ...
+    @property
+    def keys_version(self) -> int: ...
+    @property
+    def unsigned_sessions_generation(self) -> int: ...
 
 
 @dataclass(frozen=True)

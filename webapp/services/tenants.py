@@ -1,10 +1,12 @@
 """Tenants: creation with their owner, and the settings of `signet tenant set`."""
 from __future__ import annotations
 
+import enum
 import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
+from typing import Final, Literal
 
 from sqlalchemy import select
 
@@ -12,7 +14,7 @@ from ..extensions import db
 from ..identity.verifier import default_audience
 from ..models import EMAIL_SIGN_IN_MODES, VERIFICATION_MODES, Membership, Tenant
 from . import members
-from .errors import NotFound, ServiceError
+from .errors import Invalid, NotFound
 from .validation import normalize_origin
 
 MAX_ORIGINS = 50
@@ -27,9 +29,9 @@ def _public_id(name: str) -> str:
 def check_name(name: str) -> str:
     name = (name or "").strip()
     if not 1 <= len(name) <= 120:
-        raise ServiceError("The workspace name must be 1 to 120 characters.", "name")
+        raise Invalid("invalid_field", "The workspace name must be 1 to 120 characters.", "name")
     if any(unicodedata.category(c) == "Cc" for c in name):  # it goes into mail headers and pages
-        raise ServiceError("The workspace name cannot contain line breaks or other control characters.", "name")
+        raise Invalid("invalid_field", "The workspace name cannot contain line breaks or other control characters.", "name")
     return name
 
 
@@ -71,25 +73,41 @@ def _new_tenant(name: str) -> Tenant:
 def get_tenant(public_id: str) -> Tenant:
     tenant = db.session.scalar(select(Tenant).where(Tenant.public_id == public_id))
     if tenant is None:
-        raise NotFound(f"No tenant with id '{public_id}'.", "tenant_id")
+        raise NotFound("not_found", f"No tenant with id '{public_id}'.", "tenant_id")
     return tenant
+
+
+class _Clear(enum.Enum):
+    """A setting to remove (no limit, no pinned issuer), as opposed to None: leave it as it is."""
+
+    CLEAR = "CLEAR"
+
+    def __repr__(self) -> str:
+        return "CLEAR"
+
+
+CLEAR: Final = _Clear.CLEAR
+Clear = Literal[_Clear.CLEAR]
 
 
 @dataclass
 class Settings:
-    """Every setting `signet tenant set` and the Workspace page change; None = leave as is."""
+    """Every setting the CLI and the settings pages change: None = leave as is, CLEAR = remove it.
+
+    A limit may also be the text of a whole number (as typed at the CLI: the CLI turns its
+    `none` into CLEAR itself)."""
 
     name: str | None = None
     verification_mode: str | None = None
     allowed_origins: list[str] | None = None
-    seat_limit: int | None | str = None  # "none" removes the limit
-    unsigned_user_limit: int | None | str = None  # "none" removes the limit
+    seat_limit: int | str | Clear | None = None
+    unsigned_user_limit: int | str | Clear | None = None
     audience: str | None = None
     require_audience: bool | None = None
-    issuer: str | None = None  # "" removes the pin
+    issuer: str | Clear | None = None  # blank text is no pin too
     login_links_enabled: bool | None = None
     login_links_require_jti: bool | None = None
-    login_links_max_age: int | None | str = None  # "none" removes it
+    login_links_max_age: int | str | Clear | None = None
     email_sign_in: str | None = None
 
 
@@ -115,7 +133,7 @@ def _validated(c: Settings) -> dict:
     if c.allowed_origins is not None:
         origins = [normalize_origin(o) for o in c.allowed_origins if o.strip()]
         if len(origins) > MAX_ORIGINS:
-            raise ServiceError(f"At most {MAX_ORIGINS} allowed origins.", "allowed_origins")
+            raise Invalid("invalid_field", f"At most {MAX_ORIGINS} allowed origins.", "allowed_origins")
         out["allowed_origins"] = list(dict.fromkeys(origins))
     if c.seat_limit is not None:
         out["seat_limit"] = _optional_int(c.seat_limit, "seat_limit", minimum=0)
@@ -126,7 +144,7 @@ def _validated(c: Settings) -> dict:
     if c.require_audience is not None:
         out["require_audience"] = bool(c.require_audience)
     if c.issuer is not None:
-        out["issuer"] = _text(c.issuer, "issuer", required=False) or None
+        out["issuer"] = None if c.issuer is CLEAR else (_text(c.issuer, "issuer", required=False) or None)
     if c.login_links_enabled is not None:
         out["login_links_enabled"] = bool(c.login_links_enabled)
     if c.login_links_require_jti is not None:
@@ -140,29 +158,31 @@ def _validated(c: Settings) -> dict:
 
 def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
     if value not in allowed:
-        raise ServiceError(f"Must be one of {', '.join(allowed)} (got '{value}').", field)
+        raise Invalid("invalid_field", f"Must be one of {', '.join(allowed)} (got '{value}').", field)
     return value
 
 
-def _optional_int(value, field: str, minimum: int) -> int | None:
+def _optional_int(value: int | str | Clear, field: str, minimum: int) -> int | None:
+    """A limit: a whole number (or its text), or CLEAR for none."""
+    if value is CLEAR:
+        return None
     if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("none", ""):
-            return None
+        text = value.strip()
         if not (text.isascii() and text.isdigit()):  # "²".isdigit() is true and int("²") fails
-            raise ServiceError(f"Must be a whole number or 'none' (got '{value}').", field)
+            # Text comes from the CLI only, where `none` (made CLEAR there) is the other choice.
+            raise Invalid("invalid_field", f"Must be a whole number or 'none' (got '{value}').", field)
         value = int(text)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum or value > 2**31 - 1:
-        raise ServiceError(f"Must be a whole number of at least {minimum}.", field)
+        raise Invalid("invalid_field", f"Must be a whole number of at least {minimum}.", field)
     return value
 
 
 def _text(value: str, field: str, required: bool) -> str:
     text = value.strip()
     if required and not text:
-        raise ServiceError("Must not be empty.", field)
+        raise Invalid("invalid_field", "Must not be empty.", field)
     if len(text) > 255 or "\x00" in text:
-        raise ServiceError("At most 255 characters.", field)
+        raise Invalid("invalid_field", "At most 255 characters.", field)
     return text
 
 

@@ -10,17 +10,18 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
-from ..identity.errors import TokenError
+from ..identity.errors import TokenRefused
 from ..identity.verifier import Policy, VerifiedToken, inspect_token, verify_token
 from ..models import Rejection, Tenant, UsedJti
 from . import keyring
+from .snapshots import TenantSettings
 
 LEEWAY = 60
 KEEP_REJECTIONS = 100
 PRUNE_EVERY = 200  # every 200th jti recorded in a process also deletes the expired ones
 
 
-def policy_for(tenant: Tenant) -> Policy:
+def policy_for(tenant: TenantSettings) -> Policy:
     return Policy(
         tenant_id=tenant.public_id,
         audience=tenant.audience,
@@ -30,19 +31,19 @@ def policy_for(tenant: Tenant) -> Policy:
     )
 
 
-def verify(tenant: Tenant, token: object, *, now: float | None = None, origin: str | None = None,
+def verify(tenant: TenantSettings, token: object, *, now: float | None = None, origin: str | None = None,
            source: str = "widget") -> VerifiedToken:
-    """Verified claims, or TokenError (logged in the tenant's recent rejections)."""
+    """Verified claims, or TokenRefused (logged in the tenant's recent rejections)."""
     now = time.time() if now is None else now
     keys = keyring.live_keys(tenant, datetime.fromtimestamp(now, timezone.utc))
     try:
         return verify_token(token, keys=keys, policy=policy_for(tenant), now=now)
-    except TokenError as error:
+    except TokenRefused as error:
         log_rejection(tenant, error.code, _with_cause(tenant, token, error, now), token=token, origin=origin, source=source)
         raise
 
 
-def _with_cause(tenant: Tenant, token: object, error: TokenError, now: float) -> str:
+def _with_cause(tenant: TenantSettings, token: object, error: TokenRefused, now: float) -> str:
     """The message kept in the rejection log: the error's, then the likely cause (bounded forensics)."""
     from . import forensics
 
@@ -53,7 +54,7 @@ def _with_cause(tenant: Tenant, token: object, error: TokenError, now: float) ->
     return f"{error.message} {found.cause}" if found else error.message
 
 
-def record_jti(tenant: Tenant, verified: VerifiedToken, *, now: float | None = None,
+def record_jti(tenant: TenantSettings, verified: VerifiedToken, *, now: float | None = None,
                origin: str | None = None, source: str = "widget") -> None:
     """Use up a one-time token, inside the caller's transaction; a second use is token_replayed.
 
@@ -75,7 +76,7 @@ def record_jti(tenant: Tenant, verified: VerifiedToken, *, now: float | None = N
     # RETURNING, not rowcount: psycopg reports -1 for an upsert. No row back = a live jti = replay.
     if db.session.execute(stmt).scalar() is None:
         db.session.rollback()
-        error = TokenError("token_replayed", "This token's jti was already used.")
+        error = TokenRefused("token_replayed", "This token's jti was already used.")
         log_rejection(tenant, error.code, error.message, kid=verified.kid, alg=verified.alg, origin=origin, source=source)
         raise error
     if _prune_now():
@@ -91,13 +92,13 @@ def _prune_now() -> bool:
     return _recorded[0] % PRUNE_EVERY == 0
 
 
-def jti_used(tenant: Tenant, jti: str, now: float) -> bool:
+def jti_used(tenant: TenantSettings, jti: str, now: float) -> bool:
     """For the token debugger: would this jti be a replay now? (Reads only.)"""
     expires = db.session.scalar(select(UsedJti.expires_at).where(UsedJti.tenant_id == tenant.id, UsedJti.jti == jti))
     return expires is not None and expires >= datetime.fromtimestamp(now, timezone.utc)
 
 
-def log_rejection(tenant: Tenant, code: str, message: str, *, token: object = None, kid: str | None = None,
+def log_rejection(tenant: TenantSettings, code: str, message: str, *, token: object = None, kid: str | None = None,
                   alg: str | None = None, origin: str | None = None, source: str = "widget",
                   outcome: str = "refused") -> None:
     """Record a refusal in its own short transaction (never the token itself)."""
@@ -159,7 +160,7 @@ def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
 
     Reads only: a debugged token's jti is not used up and nothing is logged.
     """
-    from ..identity.errors import FieldError, IdentityError
+    from ..identity.errors import FieldRefused, Refused
     from ..identity.userdata import parse_claims, parse_ctx
     from ..identity.verifier import candidate_keys, explain
     from . import forensics
@@ -172,17 +173,17 @@ def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
     if isinstance(seen["header"], dict):
         try:
             result["candidates"] = [k.kid for k in candidate_keys(seen["header"], keys)]
-        except TokenError:
+        except TokenRefused:
             pass
     try:
         verified = verify_token(token, keys=keys, policy=policy_for(tenant), now=now)
         parse_claims(verified.claims)
         parse_ctx(verified.claims)
         if verified.jti is not None and jti_used(tenant, verified.jti, now):
-            raise TokenError("token_replayed", "This token's jti was already used.")
-    except (TokenError, FieldError) as error:
+            raise TokenRefused("token_replayed", "This token's jti was already used.")
+    except (TokenRefused, FieldRefused) as error:
         result.update(code=error.code, message=error.message, field=error.field)
-    except IdentityError as error:
+    except Refused as error:
         result.update(code=error.code, message=error.message)
     else:
         result.update(verified={"kid": verified.kid, "alg": verified.alg, "exp": verified.exp})

@@ -34,14 +34,14 @@ def _pop_tenant(endpoint, values):
 
 @bp.before_request
 def guard():
-    g.tenant = snapshots.tenant(g.tenant_public_id)
-    if g.tenant is None:
+    g.tenant_info = snapshots.tenant(g.tenant_public_id)
+    if g.tenant_info is None:
         return api_error(404, "unknown_tenant", "No such tenant: check data-tenant in your snippet.")
     origin = request.headers.get("Origin")
     g.origin = origin
-    if origin is not None and not origin_allowed(g.tenant, origin):
+    if origin is not None and not origin_allowed(g.tenant_info, origin):
         # The browser hides this answer from the page: the dashboard shows it (bounded).
-        origin_refusals.record(g.tenant, origin, request.method, request.path)
+        origin_refusals.record(g.tenant_info, origin, request.method, request.path)
         return api_error(403, "origin_not_allowed", f"The origin {origin[:200]} is not in this workspace's allowed origins.")
     if request.method == "OPTIONS":
         return current_app.response_class(status=204)
@@ -144,7 +144,7 @@ def _read_body(size: int) -> bytes | None:
 def cors(response):
     response.headers.add("Vary", "Origin")
     origin = g.get("origin")
-    tenant = g.get("tenant")
+    tenant = g.get("tenant_info")
     if origin and tenant is not None and origin_allowed(tenant, origin):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "Retry-After, Idempotent-Replayed"

@@ -5,21 +5,16 @@ from functools import wraps
 
 from flask import g, jsonify, request
 
-from ..errors import api_error
-from ..identity.errors import IdentityError
+from ..errors import api_error, refusal_json
+from ..refusals import Refused
 from ..services import conversations, idempotency, people, sessions
-from ..services.conversations import NotReachable
 from . import bp
 
 
-@bp.errorhandler(IdentityError)
-def _identity_error(error: IdentityError):
-    return api_error(error.status, error.code, error.message, error.field)
-
-
-@bp.errorhandler(NotReachable)
-def _not_reachable(error: NotReachable):
-    return api_error(404, "not_found", "No such conversation or message for this session.")
+@bp.errorhandler(Refused)
+def _refused(error: Refused):
+    """Every refusal a service raises, in the contract's shape; its class decides the status."""
+    return refusal_json(error)
 
 
 def with_session(view):
@@ -28,7 +23,7 @@ def with_session(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        g.session = sessions.check(token.strip(), g.tenant) if scheme.lower() == "bearer" else None
+        g.session = sessions.check(token.strip(), g.tenant_info) if scheme.lower() == "bearer" else None
         if g.session is None:
             return api_error(401, "session_invalid", "The session is missing, unknown, expired or revoked: call set-user again.")
         return view(*args, **kwargs)
@@ -65,7 +60,7 @@ def idempotent(status: int):
 
 @bp.route("/set-user", methods=["POST"])
 def set_user():
-    result = people.set_user(g.tenant, g.body, visitor_id=request.headers.get("X-Signet-Visitor"), origin=g.origin)
+    result = people.set_user(g.tenant_info, g.body, visitor_id=request.headers.get("X-Signet-Visitor"), origin=g.origin)
     return jsonify({
         "user": people.to_public(result.user),
         "visitorId": result.visitor_id,
