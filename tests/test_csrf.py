@@ -1,23 +1,17 @@
 """Every dashboard POST without a valid CSRF token is refused and changes nothing."""
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Member, Membership, Tenant
+from webapp.models import Membership
 
+from . import factories
 from .conftest import PASSWORD
 
 
-def counts(app):
-    with app.app_context():
-        return tuple(db.session.scalar(select(func.count()).select_from(m)) for m in (Tenant, Member, Membership))
-
-
 def snapshot(app):
-    with app.app_context():
-        tenants = db.session.execute(select(Tenant.name, Tenant.verification_mode, Tenant.seat_limit)).all()
-        roles = db.session.execute(select(Membership.id, Membership.role)).all()
-        return counts(app), sorted(map(tuple, tenants)), sorted(map(tuple, roles))
+    """Every stored row of the workspace, staff and role tables (tests/factories.py)."""
+    return factories.snapshot(app, ("tenant", "member", "membership"))
 
 
 def forms(app, client):

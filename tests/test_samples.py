@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 
 from webapp.extensions import db
-from webapp.services import tenants
 
 from .conftest import PASSWORD
+from .factories import make_workspace
 from .helpers import csrf_of, login, post_form
 from .servers import ROOT, Server, migrated_app
 
@@ -85,18 +85,17 @@ def run_sample(language: str, code: str, folder: Path, secret: str | None) -> st
     return lines[0]
 
 
-class Workspace:
-    """One workspace made through the dashboard, with a secret and (for `alg`) an uploaded key."""
+class SampleWorkspace:
+    """One workspace (tests/factories.py) whose secret is made and key (for `alg`) uploaded through
+    the dashboard, with the code samples its pages show."""
 
     def __init__(self, app, alg: str | None, folder: Path):
         self.folder = folder
         folder.mkdir()
         email = f"owner-{(alg or 'hs').lower()}@example.com"
-        with app.app_context():
-            tenant = tenants.create_tenant(f"Samples {alg or 'HS256'}", email, PASSWORD)
-            tenants.update_settings(tenant, tenants.Settings(login_links_enabled=True))
-            self.tenant_id = tenant.public_id
-            db.session.remove()
+        self.workspace = make_workspace(app, f"Samples {alg or 'HS256'}", owner=email, secret=False,
+                                        login_links_enabled=True)
+        self.tenant_id = self.workspace.public_id
         self.client = app.test_client()
         assert login(self.client, email, PASSWORD).status_code == 302
         made = post_form(self.client, "/settings/keys/secret", {"label": "backend"}, page="/settings/keys")
@@ -126,7 +125,7 @@ def served(tmp_path_factory):
     and one workspace per public key algorithm (the first also stands for the HS256 secret)."""
     folder = tmp_path_factory.mktemp("samples")
     url, app = migrated_app(folder, SECRET_KEY, SIGNET_RATELIMIT=None)
-    workspaces = {alg: Workspace(app, alg, folder / alg) for alg in PUBLIC_ALGS}
+    workspaces = {alg: SampleWorkspace(app, alg, folder / alg) for alg in PUBLIC_ALGS}
     server = Server({"SIGNET_DATABASE_URL": url, "SIGNET_SECRET_KEY": SECRET_KEY})
     yield server, workspaces
     server.stop()

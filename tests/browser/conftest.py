@@ -6,14 +6,10 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import jwt
 import pytest
 
-from webapp.extensions import db
-from webapp.services import keyring, tenants
-
 from ..chromium import chromium, watched_page
-from ..conftest import PASSWORD
+from ..factories import Workspace, make_workspace
 from ..servers import Server, migrated_app
 
 SECRET_KEY = "browser-test-secret-key"
@@ -66,24 +62,21 @@ class Signet:
         self.url = self.server.url
 
     def tenant(self, origins: list[str], **settings) -> "TenantHandle":
-        owner = f"owner-{uuid.uuid4().hex[:8]}@example.com"
-        with self.app.app_context():
-            tenant = tenants.create_tenant("Shop", owner, PASSWORD)
-            tenants.update_settings(tenant, tenants.Settings(allowed_origins=origins, **settings))
-            row, secret = keyring.create_secret(tenant)
-            handle = TenantHandle(self, tenant.id, tenant.public_id, row.kid, secret, owner)
-            db.session.remove()
-        return handle
+        return TenantHandle(self, make_workspace(self.app, "Shop", allowed_origins=origins, **settings))
 
 
 class TenantHandle:
-    def __init__(self, signet, row_id, public_id, kid, secret, owner):
-        self.signet, self.id, self.public_id, self.kid, self.secret, self.owner = signet, row_id, public_id, kid, secret, owner
+    """A workspace (tests/factories.py) on the served Signet: its snippet and its users' tokens."""
+
+    def __init__(self, signet, workspace: Workspace):
+        self.signet, self.workspace = signet, workspace
+        self.id, self.public_id, self.owner = workspace.id, workspace.public_id, workspace.owner
+        self.secret, self.kid = workspace.secret, workspace.secret_kid
 
     def token(self, user_id: str, **claims) -> str:
         body = {"id": user_id, "name": f"User {user_id}", "email": f"{user_id}@example.com",
                 "exp": int(time.time()) + 600, **claims}
-        return jwt.encode(body, self.secret, algorithm="HS256", headers={"kid": self.kid})
+        return self.workspace.sign(body)
 
     def snippet(self, extra_attrs: str = "", stub: str = STUB) -> str:
         return (stub + f'<script async src="{self.signet.url}/static/widget/signet.js" '

@@ -11,44 +11,20 @@ import hmac
 import json
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from webapp.identity.keys import generate_secret, hmac_key, parse_public_key
+from webapp.identity.keys import generate_secret, hmac_key
 from webapp.identity.verifier import Policy, VerificationKey
+
+from ..factories import Key as Signer, public_pem  # one key of a workspace (tests/factories.py)
 
 NOW = 1_800_000_000.0
 TENANT = "t_acme"
 POLICY = Policy(tenant_id=TENANT)
-
-
-@dataclass(frozen=True)
-class Signer:
-    """One key of a test tenant: how to sign with it and how the verifier receives it."""
-
-    alg: str
-    kid: str
-    private: object  # cryptography private key, or the HS256 secret text
-    public_pem: str | None
-
-    @property
-    def vkey(self) -> VerificationKey:
-        if self.alg == "HS256":
-            return VerificationKey(self.kid, "HS256", hmac_key(self.private))
-        return VerificationKey(self.kid, self.alg, parse_public_key(self.public_pem, self.alg).key)
-
-    def sign(self, claims: dict, *, kid: bool = True, headers: dict | None = None) -> str:
-        """A token signed by PyJWT, with this key's kid unless `kid=False`."""
-        extra = dict(headers or {})
-        if kid:
-            extra.setdefault("kid", self.kid)
-        key = self.private.encode() if self.alg == "HS256" else self.private
-        return jwt.encode(claims, key, algorithm=self.alg, headers=extra)
 
 
 def b64url(data: bytes | str) -> str:
@@ -100,10 +76,7 @@ def claims(**changes: object) -> dict:
     return {name: value for name, value in base.items() if value is not DROP}
 
 
-def spki_pem(private: object) -> str:
-    return private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode("ascii")
+spki_pem = public_pem  # the SPKI PEM of a private key's public half
 
 
 def make_signers(tag: str) -> dict[str, Signer]:
