@@ -9,7 +9,7 @@ import json
 import pytest
 
 from webapp.services import tenants
-from webapp.services.errors import ServiceError
+from webapp.services.errors import Refused
 
 from .helpers import csrf_of
 
@@ -52,5 +52,5 @@ def test_odd_page_numbers_and_cursors_answer_400(owner_client, query):
 def test_a_seat_limit_in_other_digits_is_refused(app, owner_client):
     with app.app_context():
         tenant = tenants.get_tenant(owner_client.tenant.public_id)
-        with pytest.raises(ServiceError):
+        with pytest.raises(Refused):
             tenants.update_settings(tenant, tenants.Settings(seat_limit="²"))

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.identity.errors import TokenError
+from webapp.identity.errors import TokenRefused
 from webapp.models import RevokedSession, UsedJti
 from webapp.services import keyring, people, sessions, tenants
 from webapp.services.verification import LEEWAY, PRUNE_EVERY
@@ -41,7 +41,7 @@ def test_jti_table_stays_bounded_by_the_tokens_still_valid(app):
         assert kept <= still_valid + PRUNE_EVERY + 1
         # …and never below it: a pruner that deleted live jtis would let a token be replayed.
         assert kept >= min(CALLS, still_valid) - 1, kept
-        with pytest.raises(TokenError) as replay:
+        with pytest.raises(TokenRefused) as replay:
             people.set_user(tenant, {"jwt": token}, now=now)
         assert replay.value.code == "token_replayed"
 

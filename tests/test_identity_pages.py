@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.identity.errors import TokenError
+from webapp.identity.errors import TokenRefused
 from webapp.models import VerificationKeyRow
 from webapp.services import tenants, verification
 
@@ -130,7 +130,7 @@ def test_debugger_explains_a_refusal_and_reads_only(app, owner_client):
 def test_debugger_lists_recent_rejections(app, owner_client):
     with app.app_context():
         tenant = tenants.get_tenant(owner_client.tenant.public_id)
-        with pytest.raises(TokenError):
+        with pytest.raises(TokenRefused):
             verification.verify(tenant, "not.a.token!", origin="https://shop.example.com")
     html = owner_client.get("/settings/debugger").get_data(as_text=True)
     assert "token_malformed" in html and "https://shop.example.com" in html

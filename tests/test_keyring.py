@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 
 from webapp import create_app
 from webapp.extensions import db
-from webapp.identity.errors import TokenError
+from webapp.identity.errors import TokenRefused
 from webapp.models import Rejection, UsedJti, VerificationKeyRow
 from webapp.models._types import utcnow
 from webapp.services import keyring, tenants, verification
-from webapp.services.errors import ServiceError
+from webapp.services.errors import Refused
 
 GRACE = 7200
 
@@ -42,7 +42,7 @@ def verify(app, tenant_id, token, now=None, origin=None):
 def code_of(app, tenant_id, token, now=None):
     try:
         verify(app, tenant_id, token, now=now)
-    except TokenError as error:
+    except TokenRefused as error:
         return error.code
     return "ok"
 
@@ -179,7 +179,7 @@ def record(app, tenant_id, token, now=None):
         try:
             verification.record_jti(tenant, verified, now=now)
             db.session.commit()
-        except TokenError as error:
+        except TokenRefused as error:
             return error.code
     return "ok"
 
@@ -224,7 +224,7 @@ def test_rejections_are_logged_without_the_token(app, tenant_id):
         row, secret = keyring.create_secret(tenants.get_tenant(tenant_id))
         kid = row.kid
     token = jwt.encode({"id": "u", "exp": 1000}, secret, algorithm="HS256", headers={"kid": kid})
-    with pytest.raises(TokenError):
+    with pytest.raises(TokenRefused):
         verify(app, tenant_id, token, origin="https://app.example.com")
     with app.app_context():
         logged = db.session.scalar(select(Rejection))
@@ -299,7 +299,7 @@ def test_keys_past_their_grace_window_do_not_count(app, tenant_id, tmp_path):
         tenant = tenants.get_tenant(tenant_id)
         for _ in range(3):
             keyring.create_secret(tenant, replace=True)
-        with pytest.raises(ServiceError):
+        with pytest.raises(Refused):
             keyring.create_secret(tenant)
         for row in keyring.list_keys(tenant):  # their grace windows end
             if row.grace_ends_at is not None:
@@ -336,7 +336,7 @@ def test_a_stored_key_that_breaks_the_rsa_rules_verifies_nothing_and_counts(app,
         tenant.keys_version += 1
         db.session.commit()
         assert keyring.live_keys(tenant, utcnow()) == []
-        with pytest.raises(ServiceError) as caught:
+        with pytest.raises(Refused) as caught:
             keyring.add_public_key(tenant, crafted_rsa_pem(2048), "RS256")
         assert "already has 3 live RS256 public keys" in caught.value.message
     assert "key_old0" in caplog.text and "cannot be loaded" in caplog.text
@@ -388,7 +388,7 @@ def test_concurrent_adds_never_pass_the_cap(race_app):
             try:
                 keyring.create_secret(tenants.get_tenant(public_id))
                 return "added"
-            except ServiceError:
+            except Refused:
                 return "refused"
             finally:
                 db.session.remove()

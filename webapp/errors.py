@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .ratelimit import store_down
+from .refusals import Conflict, Forbidden, Gone, Invalid, NotFound, Refused, Unauthorized
 from .security import is_api
 
 TITLES = {
@@ -22,6 +23,25 @@ TITLES = {
     500: "Something went wrong",
     503: "Temporarily unavailable",
 }
+
+
+STATUS_OF: dict[type[Refused], int] = {
+    Invalid: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409, Gone: 410,
+}
+
+
+def http_status(error: Refused) -> int:
+    """The one place an HTTP face (widget API, hosted pages, staff link pages) turns a refusal
+    into a status: by the nearest family class in its MRO (a bare Refused is 400)."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 400
+
+
+def refusal_json(error: Refused):
+    """A refusal in the contract's error body, with its status."""
+    return api_error(http_status(error), error.code, error.message, error.field)
 
 
 def api_error(status: int, code: str, message: str, field: str | None = None, headers: dict | None = None):

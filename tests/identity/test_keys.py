@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x25519
 from cryptography.x509.oid import NameOID
 
-from webapp.identity.errors import KeyRejected
+from webapp.identity.errors import KeyRefused
 from webapp.identity.keys import (
     ALGORITHMS,
     ASYMMETRIC,
@@ -37,7 +37,7 @@ def small_rsa():
 
 
 def refusal(text: object, alg: str | None = None) -> str:
-    with pytest.raises(KeyRejected) as caught:
+    with pytest.raises(KeyRefused) as caught:
         parse_public_key(text, alg)
     return str(caught.value)
 
@@ -119,7 +119,7 @@ def test_rsa_pss_restricted_key_is_pinned_to_ps256(openssl_keys, name):
     assert "only be used with PS256" in refusal(text, "RS256")
     stored = parse_public_key(text, None).spki_pem
     assert parse_public_key(stored, None).alg == "PS256"  # the restriction survives storage
-    with pytest.raises(KeyRejected):
+    with pytest.raises(KeyRefused):
         load_public_key(stored, "RS256")
 
 
@@ -172,7 +172,7 @@ def test_load_public_key_rechecks_the_pinned_algorithm(signers):
     pem = signers["ES256"].public_pem
     assert key_fits("ES256", load_public_key(pem, "ES256"))
     for wrong in ("EdDSA", "RS256", "PS256", "HS256"):
-        with pytest.raises(KeyRejected):
+        with pytest.raises(KeyRefused):
             load_public_key(pem, wrong)
 
 

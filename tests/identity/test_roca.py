@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.identity.errors import KeyRejected
+from webapp.identity.errors import KeyRefused
 from webapp.identity.keys import ROCA_MASKS, ROCA_PRIMES, has_roca_fingerprint, key_fits, parse_public_key
 from webapp.models import VerificationKeyRow
 
@@ -42,7 +42,7 @@ def test_the_wycheproof_roca_key_has_the_fingerprint():
 
 @pytest.mark.parametrize("alg", [None, "RS256", "PS256"])
 def test_the_roca_key_is_refused_with_a_clear_message(alg):
-    with pytest.raises(KeyRejected) as refused:
+    with pytest.raises(KeyRefused) as refused:
         parse_public_key(ROCA_PEM, alg)
     assert WORDS in str(refused.value) and "Make a new key pair" in str(refused.value)
 

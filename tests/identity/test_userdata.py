@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from webapp.identity.errors import FieldError, IdentityError
+from webapp.errors import http_status
+from webapp.identity.errors import FieldRefused, Refused
 from webapp.identity.userdata import (
     MISSING, LoginOnly, NoLoginTarget, OrgData, UserData, classify_body, is_safe_https_url,
     is_valid_email, parse_claims, parse_login_payload, parse_unsigned,
@@ -32,8 +33,8 @@ def attrs(count: int) -> dict:
     return {f"k{i}": i for i in range(count)}
 
 
-def refused(parse, payload: object, code: str, field: str | None) -> FieldError:
-    with pytest.raises(FieldError) as caught:
+def refused(parse, payload: object, code: str, field: str | None) -> FieldRefused:
+    with pytest.raises(FieldRefused) as caught:
         parse(payload)
     assert (caught.value.code, caught.value.field) == (code, field), caught.value.message
     assert caught.value.message
@@ -483,9 +484,9 @@ def test_login_codes_refused(claims: dict, field: str) -> None:
 def test_login_code_naming_nobody_is_unknown_user(claims: dict) -> None:
     with pytest.raises(NoLoginTarget) as caught:
         parse_login_payload(claims)
-    assert isinstance(caught.value, IdentityError)
+    assert isinstance(caught.value, Refused)
     error = caught.value
-    assert (error.code, error.status, error.field) == ("unknown_user", 401, None)
+    assert (error.code, http_status(error), error.field) == ("unknown_user", 401, None)
 
 
 # --- the exported predicates -----------------------------------------------------------------

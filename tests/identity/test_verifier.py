@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from webapp.identity.errors import TokenError
+from webapp.errors import http_status
+from webapp.identity.errors import TokenRefused
 from webapp.identity.keys import parse_public_key
 from webapp.identity.verifier import (
     EXPLANATIONS,
@@ -42,9 +43,9 @@ ALL = ("HS256", "EdDSA", "ES256", "PS256", "RS256")
 
 def code_of(token: object, keys, policy: Policy = POLICY, now: float = NOW) -> str:
     """The contract code a token is refused with (fails the test if it is accepted)."""
-    with pytest.raises(TokenError) as caught:
+    with pytest.raises(TokenRefused) as caught:
         verify_token(token, keys=keys, policy=policy, now=now)
-    assert caught.value.status == 401
+    assert http_status(caught.value) == 401
     return caught.value.code
 
 
@@ -119,7 +120,7 @@ def test_without_kid_at_most_the_newest_active_and_newest_in_grace_key_are_tried
     keys = [vkey for _, vkey in made]
     assert candidate_keys({"alg": "ES256"}, keys) == [keys[0], keys[1]]
     oldest = made[2][0]
-    with pytest.raises(TokenError) as caught:
+    with pytest.raises(TokenRefused) as caught:
         accept(jwt.encode(claims(), oldest, algorithm="ES256"), keys)
     assert caught.value.code == "token_unknown_key"
     assert "more than 2 live ES256 keys" in caught.value.message and "kid" in caught.value.message
@@ -164,7 +165,7 @@ def test_candidate_keys(signers, all_keys):
     assert candidate_keys({"alg": "RS256"}, all_keys) == [signers["RS256"].vkey]
     hs = signers["HS256"]
     assert candidate_keys({"alg": "HS256", "kid": hs.kid}, all_keys) == [hs.vkey]
-    with pytest.raises(TokenError) as caught:
+    with pytest.raises(TokenRefused) as caught:
         candidate_keys({"alg": "EdDSA", "kid": hs.kid}, all_keys)
     assert caught.value.code == "token_algorithm_not_allowed"
 
@@ -598,7 +599,7 @@ def test_checks_after_the_signature_come_in_table_order(signers, all_keys, chang
 
 
 def test_odd_inputs_raise_only_token_errors(signers, all_keys):
-    """Random single-character mutations of valid tokens: accepted or TokenError, never else."""
+    """Random single-character mutations of valid tokens: accepted or TokenRefused, never else."""
     rng = random.Random(8725)
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.="
     seen = set()
@@ -610,7 +611,7 @@ def test_odd_inputs_raise_only_token_errors(signers, all_keys):
             try:
                 verify_token(mutated, keys=all_keys, policy=POLICY, now=NOW)
                 seen.add("accepted")
-            except TokenError as err:
+            except TokenRefused as err:
                 seen.add(err.code)
     assert {"token_malformed", "token_bad_signature"} <= seen
 
@@ -653,7 +654,7 @@ def signature_layer(token: str, key: VerificationKey) -> tuple[dict, bytes]:
     from webapp.identity import jose
     from webapp.identity.verifier import _verifying_key
 
-    assert _verifying_key(token, [key]) is key  # raises TokenError when the signature does not verify
+    assert _verifying_key(token, [key]) is key  # raises TokenRefused when the signature does not verify
     head, payload, _sig = token.split(".")
     return jose.decode_segment(head, "header"), jose.b64url_decode(payload, "payload")
 
@@ -661,12 +662,12 @@ def signature_layer(token: str, key: VerificationKey) -> tuple[dict, bytes]:
 def test_rfc8037_a4_ed25519_signature():
     header, payload = signature_layer(RFC8037_JWS, rfc8037_key())
     assert header == {"alg": "EdDSA"} and payload == b"Example of Ed25519 signing"
-    with pytest.raises(TokenError) as caught:
+    with pytest.raises(TokenRefused) as caught:
         signature_layer(flip_last_signature_char(RFC8037_JWS), rfc8037_key())
     assert caught.value.code == "token_bad_signature"
     head, _, sig = RFC8037_JWS.split(".")
     tampered_payload = f"{head}.{b64url('Example of Ed25519 signinG')}.{sig}"
-    with pytest.raises(TokenError) as caught:
+    with pytest.raises(TokenRefused) as caught:
         signature_layer(tampered_payload, rfc8037_key())
     assert caught.value.code == "token_bad_signature"
     # Its payload is text, not a claims object: as user data it is malformed.
@@ -677,7 +678,7 @@ def test_rfc7520_4_4_hs256_signature():
     header, payload = signature_layer(RFC7520_JWS, rfc7520_key())
     assert header["kid"] == "018c0ae5-4d9b-471b-bfd6-eef314bc7037"
     assert payload.decode("utf-8").startswith("It\u2019s a dangerous business, Frodo")
-    with pytest.raises(TokenError) as caught:
+    with pytest.raises(TokenRefused) as caught:
         signature_layer(flip_last_signature_char(RFC7520_JWS), rfc7520_key())
     assert caught.value.code == "token_bad_signature"
     assert code_of(RFC7520_JWS, [rfc7520_key()]) == "token_malformed"
@@ -692,11 +693,11 @@ def test_signature_layer_refuses_what_does_not_fit_the_pinned_algorithm(stranger
     for key in (VerificationKey("k", "ES256", ed.key), VerificationKey("k", "HS256", b"short"),
                 VerificationKey("k", "HS256", b"-----BEGIN PUBLIC KEY-----" + b"x" * 64),
                 VerificationKey("k", "RS256", strangers["ES256"].vkey.key), VerificationKey("k", "none", b"x" * 64)):
-        with pytest.raises(TokenError) as caught:
+        with pytest.raises(TokenRefused) as caught:
             _verifying_key(RFC8037_JWS, [key])
         assert caught.value.code == "token_bad_signature"
     head, payload, sig = RFC8037_JWS.split(".")
-    with pytest.raises(TokenError) as caught:
+    with pytest.raises(TokenRefused) as caught:
         _verifying_key(f"{head}.{payload}.{sig[:40]}", [ed])
     assert caught.value.code == "token_bad_signature"
 

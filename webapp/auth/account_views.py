@@ -5,13 +5,12 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user, logout_user
 
-from ..errors import page_error
+from ..errors import http_status, page_error
 from ..extensions import db
 from ..links import public_base
 from ..security import csrf_without_referrer
 from ..services import staff_tokens, throttle
-from ..services.errors import ServiceError
-from ..services.staff_tokens import LinkRefused
+from ..services.errors import LinkRefused, Refused
 from . import bp
 from .forms import ConfirmEmailForm, EmptyForm, ForgotForm, NewPasswordForm
 from .views import client_address, start_session, too_many
@@ -65,8 +64,8 @@ def verify_link(token: str):
             return _welcome(member)
     except LinkRefused as refused:
         db.session.rollback()
-        return page_error(refused.status, refused.message, NO_REFERRER)
-    except ServiceError as error:
+        return page_error(http_status(refused), refused.message, NO_REFERRER)
+    except Refused as error:
         db.session.rollback()
         form.password.errors.append(error.message)
         status = 401
@@ -96,7 +95,7 @@ def forgot_password():
             return too_many(retry)
         try:
             staff_tokens.request_reset(email, link_base=public_base())
-        except ServiceError as error:
+        except Refused as error:
             db.session.rollback()
             form.email.errors.append(error.message)
         else:
@@ -119,8 +118,8 @@ def reset_password(token: str):
             return redirect(url_for("auth.login"))
     except LinkRefused as refused:
         db.session.rollback()
-        return page_error(refused.status, refused.message, NO_REFERRER)
-    except ServiceError as error:
+        return page_error(http_status(refused), refused.message, NO_REFERRER)
+    except Refused as error:
         db.session.rollback()
         form.password.errors.append(error.message)
     status = 400 if form.errors else 200

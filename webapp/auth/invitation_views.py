@@ -9,13 +9,12 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user
 
-from ..errors import page_error
+from ..errors import http_status, page_error
 from ..extensions import db
 from ..security import csrf_without_referrer
 from ..services import invitations
-from ..services.errors import ServiceError
+from ..services.errors import LinkRefused, Refused
 from ..services.invitations import WrongAccount
-from ..services.staff_tokens import LinkRefused
 from . import bp
 from .account_views import NO_REFERRER
 from .forms import EmptyForm, NewPasswordForm
@@ -39,7 +38,7 @@ def invitation(token: str):
     try:
         row = invitations.describe(token)
     except LinkRefused as refused:
-        return page_error(refused.status, refused.message, NO_REFERRER)
+        return page_error(http_status(refused), refused.message, NO_REFERRER)
     return _page(row, token, NewPasswordForm())
 
 
@@ -61,9 +60,9 @@ def invitation_accept(token: str):
             return redirect(url_for("auth.login", next=url_for("auth.invitation_pending")))
         link = invitations.accept(token, current_user._get_current_object())
     except LinkRefused as refused:
-        return page_error(refused.status, refused.message, NO_REFERRER)
+        return page_error(http_status(refused), refused.message, NO_REFERRER)
     except WrongAccount as error:
-        return page_error(403, error.message, NO_REFERRER)
+        return page_error(http_status(error), error.message, NO_REFERRER)
     session.pop(PENDING, None)
     session["tenant"] = link.tenant_id
     flash(f"You joined {link.tenant.name} as {link.role}.", "success")
@@ -84,8 +83,8 @@ def invitation_signup(token: str):
             return redirect(url_for("dashboard.home"))
     except LinkRefused as refused:
         db.session.rollback()
-        return page_error(refused.status, refused.message, NO_REFERRER)
-    except ServiceError as error:
+        return page_error(http_status(refused), refused.message, NO_REFERRER)
+    except Refused as error:
         db.session.rollback()
         form.password.errors.append(error.message)
     return _page(row, token, form, 400)

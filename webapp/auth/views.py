@@ -13,7 +13,7 @@ from ..links import public_base
 from ..models import Member
 from ..security import csrf_without_referrer
 from ..services import members, staff_tokens, tenants, throttle
-from ..services.errors import ServiceError
+from ..services.errors import Refused
 from . import bp
 from .forms import EmptyForm, LoginForm, SignupForm
 from .guard import verified_required
@@ -85,7 +85,7 @@ def signup():
             return too_many(retry)
         try:
             staff_tokens.sign_up(form.workspace.data, form.email.data, form.password.data, link_base=public_base())
-        except ServiceError as error:
+        except Refused as error:
             db.session.rollback()
             getattr(form, _signup_field(error.field)).errors.append(error.message)
         else:
@@ -150,7 +150,7 @@ def no_workspace():
     if form.validate_on_submit():
         try:
             tenant = tenants.create_tenant_for(current_user, form.workspace.data)
-        except ServiceError as error:
+        except Refused as error:
             db.session.rollback()
             form.workspace.errors.append(error.message)
         else:

@@ -1,7 +1,7 @@
 """The field rules of API.md §3, one value at a time.
 
 Every checker takes the value and the path it was found at (`organizations[3].name`), returns
-the normalized value and raises `FieldError` with that path when a rule is broken. Messages are
+the normalized value and raises `FieldRefused` with that path when a rule is broken. Messages are
 for the people integrating Signet: they start with the path, say what is allowed and what was
 sent. `userdata.py` puts the checkers together into the payload forms of §3, §4 and §5.
 """
@@ -16,7 +16,7 @@ import unicodedata
 from typing import Final, Literal, Mapping, Union
 from urllib.parse import urlsplit
 
-from webapp.identity.errors import FieldError
+from webapp.identity.errors import FieldRefused
 
 
 class _Missing(enum.Enum):
@@ -127,8 +127,8 @@ def describe(value: object) -> str:
     return type(value).__name__
 
 
-def invalid(path: str, problem: str) -> FieldError:
-    return FieldError(INVALID, f"{path}: {problem}", path)
+def invalid(path: str, problem: str) -> FieldRefused:
+    return FieldRefused(INVALID, f"{path}: {problem}", path)
 
 
 def _check_string(value: str, path: str) -> str:
@@ -339,4 +339,4 @@ def reject_unknown_keys(
         else:
             hint = f"the fields are {', '.join(allowed)}" + (
                 " (put custom data in attrs)" if "attrs" in allowed else "")
-        raise FieldError(UNKNOWN, f"{path}: unknown field; {hint}", path)
+        raise FieldRefused(UNKNOWN, f"{path}: unknown field; {hint}", path)

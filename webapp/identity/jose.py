@@ -13,7 +13,7 @@ import json
 import math
 import re
 
-from .errors import TokenError
+from .errors import TokenRefused
 
 MAX_TOKEN_BYTES = 8192
 MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z
@@ -23,9 +23,9 @@ NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
-def malformed(message: str) -> TokenError:
+def malformed(message: str) -> TokenRefused:
     """A `token_malformed` refusal with a message for the customer's developers."""
-    return TokenError("token_malformed", message)
+    return TokenRefused("token_malformed", message)
 
 
 def check_shape(token: object) -> list[str]:

@@ -21,7 +21,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
-from .errors import KeyRejected
+from .errors import KeyRefused
 
 ALGORITHMS = ("HS256", "EdDSA", "ES256", "PS256", "RS256")
 ASYMMETRIC = ("EdDSA", "ES256", "PS256", "RS256")
@@ -144,17 +144,17 @@ def fingerprint(spki_der: bytes) -> str:
 
 
 def parse_public_key(pem_text: str, alg: str | None) -> ParsedPublicKey:
-    """Accept one SPKI PEM public key for `alg` (None: detect it), or raise KeyRejected.
+    """Accept one SPKI PEM public key for `alg` (None: detect it), or raise KeyRefused.
 
     Messages are for the person who pasted the key and never quote key material.
     """
     der = _spki_der(pem_text)  # first, so a pasted private key always gets its warning
     if alg is not None and alg not in ASYMMETRIC:
-        raise KeyRejected(_unknown_alg_message(alg))
+        raise KeyRefused(_unknown_alg_message(alg))
     try:
         key = serialization.load_der_public_key(der)
     except (ValueError, UnsupportedAlgorithm, TypeError):
-        raise KeyRejected(
+        raise KeyRefused(
             "This public key could not be read. Paste a PEM public key exported with "
             "openssl pkey -pubout."
         ) from None
@@ -182,19 +182,19 @@ def _unknown_alg_message(alg: object) -> str:
 def _spki_der(pem_text: object) -> bytes:
     """The DER inside exactly one ``BEGIN PUBLIC KEY`` block, after refusing look-alikes."""
     if not isinstance(pem_text, str):
-        raise KeyRejected("Paste the public key as PEM text.")
+        raise KeyRefused("Paste the public key as PEM text.")
     if _PRIVATE_MARKERS.search(pem_text):
-        raise KeyRejected(PRIVATE_KEY_MESSAGE)
+        raise KeyRefused(PRIVATE_KEY_MESSAGE)
     if len(pem_text) > MAX_PEM_CHARS:
-        raise KeyRejected("This text is too long to be one public key.")
+        raise KeyRefused("This text is too long to be one public key.")
     lines = pem_text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     text = "\n".join(line.strip() for line in lines).strip()
     _refuse_lookalikes(text)
     if text.count("-----BEGIN") > 1:
-        raise KeyRejected("Paste exactly one public key (this text holds several PEM blocks).")
+        raise KeyRefused("Paste exactly one public key (this text holds several PEM blocks).")
     match = _PEM_BLOCK.fullmatch(text)
     if match is None:
-        raise KeyRejected(
+        raise KeyRefused(
             "This is not a PEM public key. Paste the whole block from "
             "-----BEGIN PUBLIC KEY----- to -----END PUBLIC KEY-----."
         )
@@ -202,23 +202,23 @@ def _spki_der(pem_text: object) -> bytes:
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
-        raise KeyRejected("This public key's PEM body is not valid base64.") from None
+        raise KeyRefused("This public key's PEM body is not valid base64.") from None
 
 
 def _refuse_lookalikes(text: str) -> None:
     """Name the common mistakes: a certificate, an OpenSSH or a PKCS#1 public key."""
     if "BEGIN CERTIFICATE" in text:
-        raise KeyRejected(
+        raise KeyRefused(
             "This is a certificate, not a public key. Extract its key with "
             "openssl x509 -in cert.pem -pubkey -noout"
         )
     if text.startswith(_SSH_PREFIXES):
-        raise KeyRejected(
+        raise KeyRefused(
             "This is an OpenSSH public key. Convert it to PEM with "
             "ssh-keygen -e -m PKCS8 -f key.pub"
         )
     if "BEGIN RSA PUBLIC KEY" in text:
-        raise KeyRejected(
+        raise KeyRefused(
             "This is a PKCS#1 RSA key. Convert it with "
             "openssl rsa -RSAPublicKey_in -in key.pem -pubout"
         )
@@ -229,19 +229,19 @@ def _detect_alg(key: object, pss_only: bool) -> str:
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "EdDSA"
     if isinstance(key, ed448.Ed448PublicKey):
-        raise KeyRejected("Ed448 keys are not supported: use an Ed25519 key for EdDSA.")
+        raise KeyRefused("Ed448 keys are not supported: use an Ed25519 key for EdDSA.")
     if isinstance(key, ec.EllipticCurvePublicKey):
         if not isinstance(key.curve, ec.SECP256R1):
-            raise KeyRejected(
+            raise KeyRefused(
                 f"The {key.curve.name} curve is not supported: ES256 needs a P-256 key."
             )
         return "ES256"
     if isinstance(key, rsa.RSAPublicKey):
         problem = rsa_problem(key)
         if problem is not None:
-            raise KeyRejected(problem)
+            raise KeyRefused(problem)
         return "PS256" if pss_only else "RS256"
-    raise KeyRejected(
+    raise KeyRefused(
         "Unsupported key type: upload an Ed25519, P-256 or RSA (2048 to 4096 bits) public key."
     )
 
@@ -251,14 +251,14 @@ def _check_requested(alg: str | None, detected: str, pss_only: bool) -> str:
     if alg is None or alg == detected:
         return detected
     if pss_only and alg == "RS256":
-        raise KeyRejected(
+        raise KeyRefused(
             "This RSA key is restricted to RSASSA-PSS (openssl -algorithm RSA-PSS): "
             "it can only be used with PS256."
         )
     if detected == "RS256" and alg == "PS256":
         return alg
     kinds = {"EdDSA": "an Ed25519", "ES256": "a P-256", "PS256": "an RSA", "RS256": "an RSA"}
-    raise KeyRejected(f"{alg} needs {kinds[alg]} key, but this is {kinds[detected]} key.")
+    raise KeyRefused(f"{alg} needs {kinds[alg]} key, but this is {kinds[detected]} key.")
 
 
 def _is_pss_restricted(der: bytes) -> bool:
@@ -268,7 +268,7 @@ def _is_pss_restricted(der: bytes) -> bool:
         return False
     params = algorithm_id[len(_RSASSA_PSS_OID):]
     if any(oid in params for oid in _OTHER_HASH_OIDS) and _SHA256_OID not in params:
-        raise KeyRejected("This RSA-PSS key is restricted to a hash other than SHA-256 (PS256).")
+        raise KeyRefused("This RSA-PSS key is restricted to a hash other than SHA-256 (PS256).")
     return True
 
 

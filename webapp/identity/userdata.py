@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Literal, Mapping, TypeVar
 
-from webapp.identity.errors import FieldError, IdentityError
+from webapp.identity.errors import FieldRefused
+from webapp.refusals import Unauthorized
 from webapp.identity.fields import (
     INVALID, MAX_NAME_CHARS, MAX_ORGANIZATIONS, MISSING, ORG_FIELDS, UNKNOWN, USER_FIELDS,
     AttrValue, Missing, check_attr_count, check_attr_key, check_attr_value, check_attrs,
@@ -78,10 +79,8 @@ class LoginOnly:
     email: str | None
 
 
-class NoLoginTarget(IdentityError):
-    """A login-only code naming no user at all: §5 answers `unknown_user` (401)."""
-
-    status = 401
+class NoLoginTarget(Unauthorized):
+    """A login-only code naming no user at all: §5 answers `unknown_user`."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ class Classified:
     def raise_for_stray(self) -> None:
         if self.stray_key is not None:
             path = key_path("", self.stray_key)
-            raise FieldError(
+            raise FieldRefused(
                 UNKNOWN,
                 f'{path}: unknown field; "{self.token_key}" must be sent alone'
                 " (put user fields in the token's claims)",
@@ -136,7 +135,7 @@ def parse_unsigned(body: object) -> UserData:
     """`setUser({...})` data: every key must be in the table and `id` must be present, and not an id
     reserved for users Signet creates (`fields.RESERVED_ID_PREFIXES`)."""
     if not isinstance(body, dict):
-        raise FieldError(INVALID, f"user data must be a JSON object; got {describe(body)}")
+        raise FieldRefused(INVALID, f"user data must be a JSON object; got {describe(body)}")
     reject_unknown_keys(body, USER_FIELDS, "")
     if "id" not in body:
         raise invalid("id", "missing; send the user's id, or null for an anonymous visitor")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import jwt
 
 from . import jose
-from .errors import TokenError
+from .errors import TokenRefused
 from .keys import ALGORITHMS, MAX_TRIED_WITHOUT_KID, key_fits
 
 
@@ -114,7 +114,7 @@ def explain(code: str) -> str:
 def verify_token(
     token: object, *, keys: Sequence[VerificationKey], policy: Policy, now: float
 ) -> VerifiedToken:
-    """The verified token, or TokenError with the first failing check's contract code."""
+    """The verified token, or TokenRefused with the first failing check's contract code."""
     segments = jose.check_shape(token)
     header = jose.decode_header(segments)
     claims = jose.decode_claims(segments)
@@ -123,14 +123,14 @@ def verify_token(
     _check_audience(claims, policy)
     _check_issuer(claims, policy)
     if "tid" in claims and claims["tid"] != policy.tenant_id:
-        raise TokenError("token_wrong_tenant", "The token's tid is not this workspace.")
+        raise TokenRefused("token_wrong_tenant", "The token's tid is not this workspace.")
     return VerifiedToken(
         header=header, claims=claims, alg=key.alg, kid=key.kid, jti=claims.get("jti"), exp=exp
     )
 
 
 def candidate_keys(header: dict, keys: Sequence[VerificationKey]) -> list[VerificationKey]:
-    """The keys a token with this header is tried with; TokenError when there are none.
+    """The keys a token with this header is tried with; TokenRefused when there are none.
 
     With `kid`: the key with exactly that kid, which must be pinned to the header's alg
     (else token_algorithm_not_allowed). Without: the keys of the header's alg, at most two (see
@@ -139,24 +139,24 @@ def candidate_keys(header: dict, keys: Sequence[VerificationKey]) -> list[Verifi
     """
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in ALGORITHMS:
-        raise TokenError(
+        raise TokenRefused(
             "token_algorithm_not_allowed",
             "The token's alg is not one of " + ", ".join(ALGORITHMS) + ".",
         )
     if "kid" not in header:
         found = [key for key in keys if key.alg == alg]
         if not found:
-            raise TokenError("token_unknown_key", f"No live {alg} key or secret in this workspace.")
+            raise TokenRefused("token_unknown_key", f"No live {alg} key or secret in this workspace.")
         return tried_without_kid(found)
     kid = header["kid"]
     if not isinstance(kid, str):
         raise jose.malformed("The kid header must be a string.")
     named = [key for key in keys if key.kid == kid]
     if not named:
-        raise TokenError("token_unknown_key", "No live key or secret has the token's kid.")
+        raise TokenRefused("token_unknown_key", "No live key or secret has the token's kid.")
     found = [key for key in named if key.alg == alg]
     if not found:
-        raise TokenError(
+        raise TokenRefused(
             "token_algorithm_not_allowed",
             "The token's alg is not the algorithm of the key its kid names.",
         )
@@ -193,7 +193,7 @@ def inspect_token(token: object) -> dict:
         segments = jose.check_shape(token)
         result["header"] = jose.decode_segment(segments[0], "header")
         result["claims"] = jose.decode_segment(segments[1], "payload")
-    except TokenError as err:
+    except TokenRefused as err:
         result["error"] = err.message
     return result
 
@@ -208,13 +208,13 @@ def _verifying_key(token: str, candidates: list[VerificationKey], untried: int =
         if _signature_verifies(signed, raw, key):
             return key
     if untried:
-        raise TokenError(
+        raise TokenRefused(
             "token_unknown_key",
             f"This workspace has more than {MAX_TRIED_WITHOUT_KID} live {candidates[0].alg} keys or "
             "secrets: a token without kid is tried with two of them only (the newest active and "
             "the newest in-grace one), and neither verifies it. Put the key's kid in the token's header.",
         )
-    raise TokenError("token_bad_signature", "The token's signature does not verify.")
+    raise TokenRefused("token_bad_signature", "The token's signature does not verify.")
 
 
 def _prepare(alg: str, key: object) -> object:
@@ -243,13 +243,13 @@ def _signature_verifies(signing_input: bytes, signature: bytes, key: Verificatio
 def _check_times(claims: dict, now: float, leeway: int) -> float:
     """exp is required and not past; nbf and iat, when present, are not in the future."""
     if "exp" not in claims:
-        raise TokenError("token_missing_exp", "The token has no exp claim.")
+        raise TokenRefused("token_missing_exp", "The token has no exp claim.")
     exp = jose.numeric_date(claims["exp"], "exp")
     if exp <= now - leeway:
-        raise TokenError("token_expired", "The token has expired.")
+        raise TokenRefused("token_expired", "The token has expired.")
     for name in ("nbf", "iat"):
         if name in claims and jose.numeric_date(claims[name], name) > now + leeway:
-            raise TokenError("token_not_yet_valid", f"The token's {name} is in the future.")
+            raise TokenRefused("token_not_yet_valid", f"The token's {name} is in the future.")
     return exp
 
 
@@ -257,7 +257,7 @@ def _check_audience(claims: dict, policy: Policy) -> None:
     """aud, a string or list of strings, must contain the tenant's audience when present."""
     if "aud" not in claims:
         if policy.require_audience:
-            raise TokenError("token_bad_audience", "This workspace requires an aud claim.")
+            raise TokenRefused("token_bad_audience", "This workspace requires an aud claim.")
         return
     aud = claims["aud"]
     audiences = [aud] if isinstance(aud, str) else aud
@@ -266,10 +266,10 @@ def _check_audience(claims: dict, policy: Policy) -> None:
         or not all(isinstance(item, str) for item in audiences)
         or policy.audience not in audiences
     ):
-        raise TokenError("token_bad_audience", "The token's aud is not this workspace's audience.")
+        raise TokenRefused("token_bad_audience", "The token's aud is not this workspace's audience.")
 
 
 def _check_issuer(claims: dict, policy: Policy) -> None:
     """iss must equal the pinned issuer, when the tenant pins one."""
     if policy.issuer is not None and claims.get("iss") != policy.issuer:
-        raise TokenError("token_bad_issuer", "The token's iss is not this workspace's issuer.")
+        raise TokenRefused("token_bad_issuer", "The token's iss is not this workspace's issuer.")

@@ -10,9 +10,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ..database import writing
 from ..extensions import db
-from ..identity.errors import FieldError
+from ..identity.errors import FieldRefused
 from ..models import Conversation, EndUser, Member, Message, Organization, OrgMembership
 from ..models._types import utcnow
+from ..refusals import Conflict, NotFound
 from . import idempotency
 from .sessions import WidgetSession
 
@@ -21,8 +22,13 @@ LIST_LIMIT = 100
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-class NotReachable(LookupError):
-    """A conversation or message outside the session's reach (404 not_found)."""
+class NotReachable(NotFound):
+    """A conversation or message outside the session's reach: `not_found`, one message for both
+    (`what`, the id asked for, is kept for logs only: the answer never says which one was wrong)."""
+
+    def __init__(self, what: str | None = None):
+        super().__init__("not_found", "No such conversation or message for this session.")
+        self.what = what
 
 
 def _public_id(prefix: str) -> str:
@@ -31,9 +37,9 @@ def _public_id(prefix: str) -> str:
 
 def check_body(value: object, field: str = "body") -> str:
     if not isinstance(value, str) or not value.strip():
-        raise FieldError("invalid_field", f"{field}: must be a non-empty string", field)
+        raise FieldRefused("invalid_field", f"{field}: must be a non-empty string", field)
     if len(value) > MAX_BODY or "\x00" in value:
-        raise FieldError("invalid_field", f"{field}: at most {MAX_BODY} characters, no U+0000", field)
+        raise FieldRefused("invalid_field", f"{field}: at most {MAX_BODY} characters, no U+0000", field)
     return value.strip()
 
 
@@ -41,7 +47,7 @@ def check_connection_id(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not 1 <= len(value) <= 255 or "\x00" in value:
-        raise FieldError("invalid_field", "connectionId: must be a string of 1 to 255 characters", "connectionId")
+        raise FieldRefused("invalid_field", "connectionId: must be a string of 1 to 255 characters", "connectionId")
     return value
 
 
@@ -50,7 +56,7 @@ def check_client_message_id(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not _CLIENT_ID.fullmatch(value):
-        raise FieldError("invalid_field", "clientMessageId: 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
+        raise FieldRefused("invalid_field", "clientMessageId: 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
                          "clientMessageId")
     return value
 
@@ -165,7 +171,7 @@ def post_user_message(conversation: Conversation, body: object, client_message_i
             Message.conversation_id == conversation.id, Message.client_message_id == client_id))
         if earlier:
             if earlier.author != "user" or earlier.body != text:
-                raise idempotency.Conflict("idempotency_key_reused", "clientMessageId: this conversation already"
+                raise Conflict("idempotency_key_reused", "clientMessageId: this conversation already"
                                            " has another message with this id.", "clientMessageId")
             answer = message_json(earlier)
         else:

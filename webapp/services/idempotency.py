@@ -28,7 +28,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..identity.errors import FieldError, IdentityError
+from ..identity.errors import FieldRefused
+from ..refusals import Conflict
 from ..models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -42,12 +43,6 @@ _records = [0]  # per process: every PRUNE_EVERY-th record also deletes expired 
 def clock() -> float:
     """Now, in seconds (tests replace it to age keys)."""
     return time.time()
-
-
-class Conflict(IdentityError):
-    """409: the key was used for another request, or its first request's answer is not there."""
-
-    status = 409
 
 
 class Taken(Exception):
@@ -76,7 +71,7 @@ def guard_for(session, header: str | None, method: str, path: str, body: dict, s
     if header is None:
         return None
     if not _KEY.fullmatch(header) or not header.strip():
-        raise FieldError("invalid_field", f"{HEADER}: 1 to 255 printable ASCII characters", HEADER)
+        raise FieldRefused("invalid_field", f"{HEADER}: 1 to 255 printable ASCII characters", HEADER)
     subject = f"user:{session.user_id}" if session.user_id is not None else f"visitor:{session.visitor_id}"
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()

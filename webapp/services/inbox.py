@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from ..database import writing
 from ..extensions import db
 from ..models import Conversation, Message
+from ..refusals import Invalid
 
 STATUSES = ("open", "closed")
 
@@ -36,6 +37,6 @@ def needs_marking(conversation: Conversation, up_to: int | None) -> bool:
 def set_status(conversation_id: int, status: str) -> None:
     """Close or reopen; `updated_at` stays, so the inbox order is by conversation activity only."""
     if status not in STATUSES:
-        raise ValueError(status)
+        raise Invalid("invalid_field", f"The status must be one of {', '.join(STATUSES)} (got '{status}').", "status")
     with writing():
         db.session.execute(update(Conversation).where(Conversation.id == conversation_id).values(status=status))

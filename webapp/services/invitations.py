@@ -19,15 +19,18 @@ from ..extensions import db
 from ..models import Invitation, Member, Membership, Tenant
 from ..models._types import utcnow
 from . import mailer, members
-from .errors import Conflict, NotFound, ServiceError
-from .staff_tokens import LinkRefused, new_token, refusal, token_hash, well_formed
+from .errors import Conflict, Forbidden, LinkGone, LinkInvalid, LinkRefused, NotFound
+from .staff_tokens import new_token, refusal, token_hash, well_formed
 from .validation import check_password, normalize_email
 
 INVITE_SECONDS = 7 * 24 * 3600
 
 
-class WrongAccount(ServiceError):
+class WrongAccount(Forbidden):
     """Signed in as another address than the invitation's."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__("wrong_account", message, field)
 
 
 def invite(tenant: Tenant, email: str, role: str, inviter: Member, acting_role: str, *, link_base: str) -> Invitation:
@@ -37,7 +40,7 @@ def invite(tenant: Tenant, email: str, role: str, inviter: Member, acting_role: 
     address = normalize_email(email)
     existing = members.find_member(address)
     if existing is not None and members.membership(existing.id, tenant.id) is not None:
-        raise Conflict(f"{address} is already a member of this workspace.", "email")
+        raise Conflict("already_member", f"{address} is already a member of this workspace.", "email")
     token, digest = new_token()
     now = utcnow()
     tenant_id, tenant_name, inviter_id, inviter_email = tenant.id, tenant.name, inviter.id, inviter.email
@@ -67,7 +70,7 @@ def revoke(tenant: Tenant, invitation_id: int, acting_role: str) -> None:
     row = db.session.scalar(select(Invitation).where(Invitation.id == invitation_id, Invitation.tenant_id == tenant.id,
                                                      Invitation.accepted_at.is_(None)))
     if row is None:
-        raise NotFound("No such pending invitation in this workspace.")
+        raise NotFound("not_found", "No such pending invitation in this workspace.")
     members.check_may_grant(acting_role, row.role)
     db.session.delete(row)
     db.session.commit()
@@ -116,7 +119,7 @@ def sign_up_and_accept(token: str, password: str) -> Member:
 
 
 def _has_account(email: str) -> Conflict:
-    return Conflict(f"{email} already has a Signet account: log in to accept (or reset its password).", "password")
+    return Conflict("account_exists", f"{email} already has a Signet account: log in to accept (or reset its password).", "password")
 
 
 def _accept(row: Invitation, member: Member) -> int:
@@ -139,7 +142,7 @@ def _check_inviter(row: Invitation) -> None:
     """An invitation is only as good as its inviter's role today."""
     link = members.membership(row.invited_by_id, row.tenant_id) if row.invited_by_id else None
     if link is None or not link.can_manage or (row.role == "owner" and link.role != "owner"):
-        raise LinkRefused(410, "This invitation is no longer valid: ask the workspace for a new one.")
+        raise LinkGone("link_expired", "This invitation is no longer valid: ask the workspace for a new one.")
 
 
 def _row(token: str, lock: bool = False) -> Invitation | None:
@@ -154,5 +157,5 @@ def _row(token: str, lock: bool = False) -> Invitation | None:
 
 def _problem(row: Invitation | None) -> LinkRefused | None:
     if row is None:
-        return LinkRefused(400, "This invitation link is not valid, or it was revoked.")
+        return LinkInvalid("This invitation link is not valid, or it was revoked.")
     return refusal(row.accepted_at is not None, row.expires_at <= utcnow(), "invitation")

@@ -17,7 +17,7 @@ import jwt
 
 from ..models import Tenant
 from . import keyring, snapshots
-from .errors import ServiceError
+from .errors import Invalid
 
 TEST_LINK_SECONDS = 300
 
@@ -35,15 +35,15 @@ def link_url(base: str, tenant_public_id: str, code: str) -> str:
 
 
 def mint_test_link(tenant: Tenant, external_id: str, base: str, now: float | None = None) -> MintedLink:
-    """A one-time, five-minute login link for an existing user; ServiceError when there is no
+    """A one-time, five-minute login link for an existing user; Invalid when there is no
     such user or no secret to sign with."""
     # Ids are kept exactly as sent (the core's rule): " u-1 " and "u-1" are two users.
     user = snapshots.user(tenant.id, external_id) if external_id else None
     if user is None or user.anonymous:
-        raise ServiceError("No user of this workspace has this id: pick one from the Users page.", "user_id")
+        raise Invalid("invalid_field", "No user of this workspace has this id: pick one from the Users page.", "user_id")
     secret = keyring.newest_secret(tenant)
     if secret is None:
-        raise ServiceError("This workspace has no active signing secret: create one under Secrets and keys first.",
+        raise Invalid("invalid_field", "This workspace has no active signing secret: create one under Secrets and keys first.",
                            "user_id")
     kid, key = secret
     now = int(time.time() if now is None else now)

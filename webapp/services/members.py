@@ -8,7 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..extensions import db
 from ..models import ROLES, Member, Membership, Tenant
 from ..models._types import utcnow
-from .errors import Conflict, NotFound, ServiceError
+from .errors import Conflict, Invalid, NotFound
 from .validation import check_password, normalize_email
 
 # Compared against when no account matches, so an unknown email costs the same time.
@@ -34,7 +34,7 @@ def create_member(email: str, password: str, *, verified: bool, password_hash: s
     if password_hash is None:
         check_password(password)
     if find_member(email) is not None:
-        raise Conflict(f"An account with the email {email} already exists.", "email")
+        raise Conflict("account_exists", f"An account with the email {email} already exists.", "email")
     member = Member(email=email, password_hash=password_hash or generate_password_hash(password),
                     email_verified_at=utcnow() if verified else None)
     db.session.add(member)
@@ -98,13 +98,13 @@ def add_to_tenant(tenant: Tenant, email: str, password: str | None, role: str) -
     member = find_member(email)
     if member is None:
         if not password:
-            raise ServiceError("A new account needs a password.", "password")
+            raise Invalid("invalid_field", "A new account needs a password.", "password")
         member = create_member(email, password, verified=True)
     elif not member.is_verified:
-        raise Conflict(f"The account {email} has not proven its address yet: its owner must open the "
-                       "link mailed at sign-up (or reset the password) first.", "email")
+        raise Conflict("account_unverified", f"The account {email} has not proven its address yet: its owner "
+                       "must open the link mailed at sign-up (or reset the password) first.", "email")
     elif membership(member.id, tenant.id) is not None:
-        raise Conflict(f"{email} is already a member of this workspace.", "email")
+        raise Conflict("already_member", f"{email} is already a member of this workspace.", "email")
     link = Membership(tenant=tenant, member=member, role=role)
     db.session.add(link)
     db.session.commit()
@@ -150,7 +150,7 @@ def _team_link(tenant: Tenant, membership_id: int) -> Membership:
         select(Membership).where(Membership.id == membership_id, Membership.tenant_id == tenant.id)
     )
     if link is None:
-        raise NotFound("No such member in this workspace.")
+        raise NotFound("not_found", "No such member in this workspace.")
     return link
 
 
@@ -159,15 +159,15 @@ def _keep_an_owner(tenant: Tenant) -> None:
         select(func.count()).select_from(Membership).where(Membership.tenant_id == tenant.id, Membership.role == "owner")
     )
     if owners <= 1:
-        raise ServiceError("A workspace keeps at least one owner: make someone else owner first.", "role")
+        raise Invalid("invalid_field", "A workspace keeps at least one owner: make someone else owner first.", "role")
 
 
 def check_role(role: str) -> None:
     if role not in ROLES:
-        raise ServiceError(f"The role must be one of {', '.join(ROLES)} (got '{role}').", "role")
+        raise Invalid("invalid_field", f"The role must be one of {', '.join(ROLES)} (got '{role}').", "role")
 
 
 def check_may_grant(acting_role: str, role: str) -> None:
     """Admins manage admins and agents; only owners make or unmake owners."""
     if role == "owner" and acting_role != "owner":
-        raise ServiceError("Only an owner can grant, change or remove the owner role.", "role")
+        raise Invalid("invalid_field", "Only an owner can grant, change or remove the owner role.", "role")

@@ -22,7 +22,7 @@ from ..extensions import db
 from ..models import Conversation, EndUser, Message, Organization, OrgMembership, Tenant
 from ..models._types import utcnow
 from ..models.conversation import STAFF_NAME_FALLBACK
-from .errors import ServiceError
+from .errors import Invalid
 
 BATCH = 5000
 PREFIX = "user-"
@@ -53,9 +53,9 @@ class Result:
 
 def _check(users: int, conversations: int, per_conversation: int) -> None:
     if not 0 <= users <= MAX_USERS:
-        raise ServiceError(f"--users must be from 0 to {MAX_USERS:,}.", "users")
+        raise Invalid("invalid_field", f"--users must be from 0 to {MAX_USERS:,}.", "users")
     if conversations < 0 or per_conversation < 1:
-        raise ServiceError("--conversations must be 0 or more and --messages-per-conversation 1 or more.",
+        raise Invalid("invalid_field", "--conversations must be 0 or more and --messages-per-conversation 1 or more.",
                            "conversations")
 
 
@@ -75,7 +75,7 @@ def seed(tenant: Tenant, users: int, conversations: int, per_conversation: int =
         used = db.session.scalar(select(func.count()).select_from(EndUser).where(
             EndUser.tenant_id == tenant_id, EndUser.anonymous.is_(False)))
         if used + users > tenant.seat_limit:
-            raise ServiceError(f"The workspace's seat limit ({tenant.seat_limit}) leaves room for "
+            raise Invalid("invalid_field", f"The workspace's seat limit ({tenant.seat_limit}) leaves room for "
                                f"{max(0, tenant.seat_limit - used)} more users, not {users}.", "users")
     start = highest_seeded(tenant_id) + 1
     existing: list[int] = []
@@ -83,7 +83,7 @@ def seed(tenant: Tenant, users: int, conversations: int, per_conversation: int =
         existing = list(db.session.scalars(select(EndUser.id).where(EndUser.tenant_id == tenant_id)
                                            .order_by(EndUser.id).limit(100_000)))
         if not existing:
-            raise ServiceError("There are no users to give conversations to: add --users.", "conversations")
+            raise Invalid("invalid_field", "There are no users to give conversations to: add --users.", "conversations")
     now = utcnow()
     orgs = _organizations(tenant_id, max(3, min(20, users // 2000)), now) if users else []
     user_ids, memberships = _users(tenant_id, start, users, orgs, now, progress)

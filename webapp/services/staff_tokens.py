@@ -30,21 +30,13 @@ from ..extensions import db
 from ..models import Member, StaffToken
 from ..models._types import utcnow
 from . import background, mailer, members, tenants
-from .errors import Conflict, ServiceError
+from .errors import Conflict, Invalid, LinkGone, LinkInvalid, LinkRefused, link_gone
 from .validation import check_password, normalize_email
 
 VERIFY_SECONDS = 24 * 3600
 RESET_SECONDS = 30 * 60
 TOKEN_BYTES = 32
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
-
-
-class LinkRefused(ServiceError):
-    """A mailed link that cannot be used: unknown (400), used or expired (410)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 def new_token() -> tuple[str, str]:
@@ -61,12 +53,9 @@ def well_formed(token: object) -> bool:
     return isinstance(token, str) and bool(TOKEN_SHAPE.match(token))
 
 
-def refusal(used: bool, expired: bool, what: str) -> LinkRefused | None:
-    if used:
-        return LinkRefused(410, f"This {what} link was already used. Ask for a new one.")
-    if expired:
-        return LinkRefused(410, f"This {what} link expired. Ask for a new one.")
-    return None
+def refusal(used: bool, expired: bool, what: str) -> LinkGone | None:
+    return link_gone(used, expired, f"This {what} link was already used. Ask for a new one.",
+                     f"This {what} link expired. Ask for a new one.")
 
 
 def sign_up(workspace: str, email: str, password: str, *, link_base: str) -> None:
@@ -165,7 +154,7 @@ def confirm_verification(token: str, password: str) -> Member:
     link unused. The password is checked before the write transaction (hashing is slow)."""
     member = describe(token, "verify")
     if not members.password_matches(member, password):
-        raise ServiceError("That is not the password chosen at sign-up. Didn't sign up? Reset the password "
+        raise Invalid("invalid_field", "That is not the password chosen at sign-up. Didn't sign up? Reset the password "
                            "to claim this address.", "password")
     with writing():
         member_id = _claim(token, "verify")
@@ -197,7 +186,7 @@ def _row(token: str, purpose: str) -> StaffToken | None:
 def _problem(row: StaffToken | None, purpose: str) -> LinkRefused | None:
     what = "confirmation" if purpose == "verify" else "password reset"
     if row is None:
-        return LinkRefused(400, f"This {what} link is not valid: copy the whole link from the mail.")
+        return LinkInvalid(f"This {what} link is not valid: copy the whole link from the mail.")
     return refusal(row.used_at is not None, row.expires_at <= utcnow(), what)
 
 
@@ -213,5 +202,5 @@ def _claim(token: str, purpose: str) -> int:
                                 table.c.used_at.is_(None), table.c.expires_at > now)
             .values(used_at=now).returning(table.c.member_id)).scalar()
     if member_id is None:
-        raise _problem(_row(token, purpose), purpose) or LinkRefused(410, "This link cannot be used any more.")
+        raise _problem(_row(token, purpose), purpose) or LinkGone("link_used", "This link cannot be used any more.")
     return member_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ..identity.userdata import is_valid_email
-from .errors import ServiceError
+from .errors import Invalid
 
 MIN_PASSWORD = 10
 
@@ -12,24 +12,25 @@ MIN_PASSWORD = 10
 def normalize_email(value: str) -> str:
     email = (value or "").strip().lower()
     if not is_valid_email(email):  # the one rule, shared with end users' emails
-        raise ServiceError("Enter a valid email address.", "email")
+        raise Invalid("invalid_field", "Enter a valid email address.", "email")
     return email
 
 
 def check_password(value: str) -> str:
     if len(value or "") < MIN_PASSWORD:
-        raise ServiceError(f"The password is too weak: use at least {MIN_PASSWORD} characters.", "password")
+        raise Invalid("invalid_field", f"The password is too weak: use at least {MIN_PASSWORD} characters.", "password")
     if len(value) > 1024:
-        raise ServiceError("The password is too long (1024 characters at most).", "password")
+        raise Invalid("invalid_field", "The password is too long (1024 characters at most).", "password")
     if len(set(value)) < 4:
-        raise ServiceError("The password is too weak: use more different characters.", "password")
+        raise Invalid("invalid_field", "The password is too weak: use more different characters.", "password")
     return value
 
 
 def normalize_origin(value: str) -> str:
     """An origin as browsers send it: scheme://host[:port], lower-case, default port dropped."""
     text = (value or "").strip()
-    bad = ServiceError(
+    bad = Invalid(
+        "invalid_field",
         f"'{text}' is not an origin: use scheme and host only, like https://app.example.com", "allowed_origins"
     )
     if not text or text.lower() == "null" or any(c.isspace() or not c.isprintable() for c in text):
@@ -44,7 +45,7 @@ def normalize_origin(value: str) -> str:
     if parts.username or parts.password or parts.query or parts.fragment or parts.path not in ("", "/"):
         raise bad
     if "*" in parts.hostname:
-        raise ServiceError("Wildcard origins are not supported: list each origin.", "allowed_origins")
+        raise Invalid("invalid_field", "Wildcard origins are not supported: list each origin.", "allowed_origins")
     scheme = parts.scheme.lower()
     try:
         host = parts.hostname.encode("idna").decode("ascii").lower()
