@@ -9,7 +9,6 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from .extensions import db
 from .services import keyring, members, tenants, verification
 from .services.errors import Invalid, Refused
 
@@ -29,7 +28,6 @@ def command(group, name: str):
             try:
                 return fn(*args, **kwargs)
             except Refused as error:
-                db.session.rollback()
                 where = f" ({error.field})" if error.field else ""
                 click.echo(f"Error{where}: {error.message}", err=True)
                 sys.exit(1)

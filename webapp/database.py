@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import wraps
 
 from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from . import models  # noqa: F401  (registers every table on the metadata)
 from . import pgbounds
@@ -106,7 +108,12 @@ def is_sqlite() -> bool:
 
 @contextmanager
 def writing():
-    """A fresh transaction meant to write; commits on success, rolls back on any error."""
+    """The one way a service writes: a fresh transaction that commits on success and rolls back on
+    any error. The outermost `writing()` owns the transaction; a nested one (a service called by
+    another inside its transaction) joins it and neither commits nor rolls back."""
+    if _immediate.get():
+        yield db.session
+        return
     db.session.rollback()
     token = _immediate.set(True)
     try:
@@ -117,6 +124,39 @@ def writing():
         raise
     finally:
         _immediate.reset(token)
+
+
+def writes(service):
+    """A service whose whole body is one `writing()` transaction (joined when called inside one)."""
+
+    @wraps(service)
+    def wrapper(*args, **kwargs):
+        with writing():
+            return service(*args, **kwargs)
+
+    return wrapper
+
+
+@contextmanager
+def writing_apart():
+    """A short write transaction on a connection of its own, for a record that must be kept
+    whatever becomes of the caller's transaction (a refusal's log row): the request's session is
+    neither committed nor rolled back. Call it holding no write transaction (SQLite has one
+    writer: it would wait for itself). Only this connection's BEGIN is IMMEDIATE."""
+    with db.engine.connect() as connection:
+        token = _immediate.set(True)
+        try:
+            transaction = connection.begin()
+        finally:
+            _immediate.reset(token)
+        with Session(bind=connection, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.flush()
+                transaction.commit()
+            except BaseException:
+                transaction.rollback()
+                raise
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -67,6 +67,7 @@ def test_over_many_minutes_only_the_newest_origin_refusals_are_kept(app, tenant)
         for minute in range(12):
             for i in range(30):
                 origin_refusals.record(info, f"https://m{minute}-{i}.example", "OPTIONS", "/x", now=start + 61 * minute)
+        db.session.rollback()  # a fresh snapshot: each refusal was written apart, on its own connection
         total = db.session.scalar(select(func.count()).select_from(Rejection).where(Rejection.tenant_id == tenant.id))
     assert total == origin_refusals.KEEP
 

@@ -6,7 +6,6 @@ from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user, logout_user
 
 from ..errors import http_status, page_error
-from ..extensions import db
 from ..links import public_base
 from ..security import csrf_without_referrer
 from ..services import staff_tokens, throttle
@@ -63,10 +62,8 @@ def verify_link(token: str):
             start_session(member)
             return _welcome(member)
     except LinkRefused as refused:
-        db.session.rollback()
         return page_error(http_status(refused), refused.message, NO_REFERRER)
     except Refused as error:
-        db.session.rollback()
         form.password.errors.append(error.message)
         status = 401
     return render_template("auth/confirm_email.html", form=form, email=member.email), status, NO_REFERRER
@@ -96,7 +93,6 @@ def forgot_password():
         try:
             staff_tokens.request_reset(email, link_base=public_base())
         except Refused as error:
-            db.session.rollback()
             form.email.errors.append(error.message)
         else:
             return render_template("auth/reset_sent.html", email=email)
@@ -117,10 +113,8 @@ def reset_password(token: str):
             flash("Your password is changed and every session ended. Log in with the new password.", "success")
             return redirect(url_for("auth.login"))
     except LinkRefused as refused:
-        db.session.rollback()
         return page_error(http_status(refused), refused.message, NO_REFERRER)
     except Refused as error:
-        db.session.rollback()
         form.password.errors.append(error.message)
     status = 400 if form.errors else 200
     return render_template("auth/reset.html", form=form, email=member.email), status, NO_REFERRER

@@ -10,7 +10,6 @@ from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user
 
 from ..errors import http_status, page_error
-from ..extensions import db
 from ..security import csrf_without_referrer
 from ..services import invitations
 from ..services.errors import LinkRefused, Refused
@@ -82,9 +81,7 @@ def invitation_signup(token: str):
             flash(f"Welcome to {row.tenant.name}.", "success")
             return redirect(url_for("dashboard.home"))
     except LinkRefused as refused:
-        db.session.rollback()
         return page_error(http_status(refused), refused.message, NO_REFERRER)
     except Refused as error:
-        db.session.rollback()
         form.password.errors.append(error.message)
     return _page(row, token, form, 400)

@@ -86,7 +86,6 @@ def signup():
         try:
             staff_tokens.sign_up(form.workspace.data, form.email.data, form.password.data, link_base=public_base())
         except Refused as error:
-            db.session.rollback()
             getattr(form, _signup_field(error.field)).errors.append(error.message)
         else:
             return render_template("auth/check_email.html", email=email, resend=False)
@@ -151,7 +150,6 @@ def no_workspace():
         try:
             tenant = tenants.create_tenant_for(current_user, form.workspace.data)
         except Refused as error:
-            db.session.rollback()
             form.workspace.errors.append(error.message)
         else:
             session["tenant"] = tenant.id

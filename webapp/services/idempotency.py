@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from ..database import writing
 from ..extensions import db
 from ..identity.errors import FieldRefused
 from ..refusals import Conflict
@@ -125,9 +126,8 @@ def record(guard: Guard | None, body: dict) -> None:
 
 def prune(now: float | None = None) -> int:
     """Delete every expired key (`signet prune`); the number deleted."""
-    deleted = _delete_expired(_now() if now is None else datetime.fromtimestamp(now, timezone.utc))
-    db.session.commit()
-    return deleted
+    with writing():
+        return _delete_expired(_now() if now is None else datetime.fromtimestamp(now, timezone.utc))
 
 
 def _delete_expired(now: datetime) -> int:

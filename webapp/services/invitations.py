@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ..database import writing
+from ..database import writes, writing
 from ..extensions import db
 from ..models import Invitation, Member, Membership, Tenant
 from ..models._types import utcnow
@@ -66,6 +66,7 @@ def pending(tenant: Tenant) -> list[Invitation]:
         .order_by(Invitation.email)))
 
 
+@writes
 def revoke(tenant: Tenant, invitation_id: int, acting_role: str) -> None:
     row = db.session.scalar(select(Invitation).where(Invitation.id == invitation_id, Invitation.tenant_id == tenant.id,
                                                      Invitation.accepted_at.is_(None)))
@@ -73,7 +74,6 @@ def revoke(tenant: Tenant, invitation_id: int, acting_role: str) -> None:
         raise NotFound("not_found", "No such pending invitation in this workspace.")
     members.check_may_grant(acting_role, row.role)
     db.session.delete(row)
-    db.session.commit()
 
 
 def describe(token: str, *, lock: bool = False) -> Invitation:

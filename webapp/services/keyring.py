@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
-from ..database import writing
+from ..database import writes, writing
 from ..extensions import db
 from ..identity import keys as keytools
 from ..identity.errors import KeyRefused
@@ -88,6 +88,7 @@ def add_public_key(
     return row
 
 
+@writes
 def revoke(tenant: Tenant, kid: str) -> VerificationKeyRow:
     """End a secret or key at once, and every widget session it made (sessions.check)."""
     row = db.session.scalar(
@@ -98,7 +99,6 @@ def revoke(tenant: Tenant, kid: str) -> VerificationKeyRow:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         _bump(tenant)
-    db.session.commit()
     return row
 
 

@@ -5,6 +5,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..database import writes, writing
 from ..extensions import db
 from ..models import ROLES, Member, Membership, Tenant
 from ..models._types import utcnow
@@ -56,8 +57,8 @@ def password_matches(member: Member, password: str | None) -> bool:
 def end_sessions(member: Member) -> None:
     """Log the member out everywhere: every dashboard cookie issued so far stops working, copies
     included (the cookie names the member's session version)."""
-    bump_session_version(member.id)
-    db.session.commit()
+    with writing():
+        bump_session_version(member.id)
 
 
 def bump_session_version(member_id: int) -> None:
@@ -86,6 +87,7 @@ def team(tenant: Tenant) -> list[Membership]:
     return list(db.session.scalars(stmt))
 
 
+@writes
 def add_to_tenant(tenant: Tenant, email: str, password: str | None, role: str) -> Membership:
     """The operator's `signet member add` (trusted): add an account to a workspace at once,
     creating it verified when the email is new. Pages invite instead (services/invitations).
@@ -107,7 +109,6 @@ def add_to_tenant(tenant: Tenant, email: str, password: str | None, role: str) -
         raise Conflict("already_member", f"{email} is already a member of this workspace.", "email")
     link = Membership(tenant=tenant, member=member, role=role)
     db.session.add(link)
-    db.session.commit()
     return link
 
 
@@ -124,6 +125,7 @@ def mark_verified(member_id: int) -> None:
                        .values(email_verified_at=utcnow()))
 
 
+@writes
 def change_role(tenant: Tenant, membership_id: int, role: str, acting_role: str) -> Membership:
     check_role(role)
     link = _team_link(tenant, membership_id)
@@ -132,17 +134,16 @@ def change_role(tenant: Tenant, membership_id: int, role: str, acting_role: str)
     if link.role == "owner" and role != "owner":
         _keep_an_owner(tenant)
     link.role = role
-    db.session.commit()
     return link
 
 
+@writes
 def remove_from_tenant(tenant: Tenant, membership_id: int, acting_role: str) -> None:
     link = _team_link(tenant, membership_id)
     check_may_grant(acting_role, link.role)
     if link.role == "owner":
         _keep_an_owner(tenant)
     db.session.delete(link)
-    db.session.commit()
 
 
 def _team_link(tenant: Tenant, membership_id: int) -> Membership:

@@ -20,8 +20,9 @@ from datetime import datetime, timezone
 
 from flask import current_app
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from ..extensions import db
+from ..database import writing_apart
 from ..models import Rejection, Tenant
 from . import tenants
 from .errors import Invalid
@@ -69,33 +70,37 @@ def record(tenant: TenantSettings, origin: str, method: str, path: str, now: flo
     since = datetime.fromtimestamp(now - 60, timezone.utc)
     recent = select(Rejection.origin).where(
         Rejection.tenant_id == tenant.id, Rejection.code == CODE, Rejection.created_at >= since)
+    tenant_id = tenant.id
     try:
-        origins = list(db.session.scalars(recent.limit(PER_MINUTE)))
-        if origin in origins or len(origins) >= PER_MINUTE:
-            return False
-        what = "preflight of" if method == "OPTIONS" else "request to"
-        db.session.add(Rejection(
-            tenant_id=tenant.id, code=CODE, origin=origin, source="widget",
-            created_at=datetime.fromtimestamp(now, timezone.utc),
-            message=f"A browser page on this origin was refused ({what} {path[:200]}): it is not in this "
-                    "workspace's allowed origins.",
-        ))
-        db.session.flush()
-        _trim(tenant.id)
-        db.session.commit()
+        with writing_apart() as session:  # its own short transaction: never the request's
+            origins = list(session.scalars(recent.limit(PER_MINUTE)))
+            if origin in origins or len(origins) >= PER_MINUTE:
+                return False
+            _add(session, tenant_id, origin, method, path, now)
     except Exception:  # noqa: BLE001 - logging must never turn a 403 into a 500
-        db.session.rollback()
         current_app.logger.exception("could not record an origin refusal")
         return False
     return True
 
 
-def _trim(tenant_id: int) -> None:
-    cutoff = db.session.scalar(
+def _add(session: Session, tenant_id: int, origin: str, method: str, path: str, now: float) -> None:
+    what = "preflight of" if method == "OPTIONS" else "request to"
+    session.add(Rejection(
+        tenant_id=tenant_id, code=CODE, origin=origin, source="widget",
+        created_at=datetime.fromtimestamp(now, timezone.utc),
+        message=f"A browser page on this origin was refused ({what} {path[:200]}): it is not in this "
+                "workspace's allowed origins.",
+    ))
+    session.flush()
+    _trim(session, tenant_id)
+
+
+def _trim(session: Session, tenant_id: int) -> None:
+    cutoff = session.scalar(
         select(Rejection.id).where(Rejection.tenant_id == tenant_id, Rejection.code == CODE)
         .order_by(Rejection.id.desc()).offset(KEEP).limit(1))
     if cutoff is not None:
-        db.session.execute(delete(Rejection).where(
+        session.execute(delete(Rejection).where(
             Rejection.tenant_id == tenant_id, Rejection.code == CODE, Rejection.id <= cutoff))
 
 

@@ -21,13 +21,14 @@ from sqlalchemy.orm.attributes import flag_modified
 from ..database import writing
 from ..extensions import db
 from ..identity.errors import TokenRefused
-from ..refusals import Forbidden, Unauthorized
 from ..identity.fields import same_attrs
 from ..identity.userdata import (MISSING, LoginOnly, UserData, classify_body, parse_claims, parse_ctx,
                                  parse_login_payload, parse_unsigned)
 from ..identity.verifier import VerifiedToken
+from ..refusals import Forbidden, Unauthorized
 from ..models import Conversation, EndUser
 from . import organizations, seats, sessions, snapshots, verification
+from .rejections import add_rejection, record_rejection_now, records_refusals, to_record
 from .snapshots import TenantSettings, UserInfo
 
 LAST_SEEN_EVERY = timedelta(seconds=60)
@@ -52,6 +53,7 @@ class Identified:
     session: sessions.WidgetSession
 
 
+@records_refusals
 def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = None, origin: str | None = None,
              now: float | None = None) -> Identified:
     """The widget's set-user call: anonymous, unsigned data, {jwt} or {externalAuthCode}."""
@@ -75,6 +77,7 @@ def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = Non
     return _identify(tenant, data, None, None, visitor_id, {}, "widget", origin, now)
 
 
+@records_refusals
 def login_with_code(tenant: TenantSettings, code: object, *, visitor_id: str | None = None, origin: str | None = None,
                     now: float | None = None, stray=None) -> Identified:
     """A login link's externalAuthCode (§5), from the hosted page or the widget."""
@@ -102,16 +105,14 @@ def _check_link_policy(tenant: TenantSettings, verified: VerifiedToken, origin: 
     elif tenant.login_links_max_age and verified.exp - claims["iat"] > tenant.login_links_max_age:
         problem = f"This login link lives longer than the workspace's maximum of {tenant.login_links_max_age} s (exp − iat)."
     if problem:
-        verification.log_rejection(tenant, "token_malformed", problem, kid=verified.kid, alg=verified.alg,
-                                   origin=origin, source="login_link")
-        raise TokenRefused("token_malformed", problem)
+        raise to_record(TokenRefused("token_malformed", problem), tenant, kid=verified.kid, alg=verified.alg,
+                        origin=origin, source="login_link")
 
 
 def _refuse_unsigned(tenant: TenantSettings, user_id: str, origin: str | None, message: str,
                      field: str | None = None) -> None:
-    verification.log_rejection(tenant, "verification_required", f"Unsigned data for user '{user_id[:100]}'. {message}",
-                               origin=origin)
-    raise Forbidden("verification_required", f"{field}: {message}" if field else message, field)
+    raise to_record(Forbidden("verification_required", f"{field}: {message}" if field else message, field), tenant,
+                    f"Unsigned data for user '{user_id[:100]}'. {message}", origin=origin)
 
 
 def _check_unsigned_orgs(tenant: TenantSettings, data: UserData, current, origin: str | None, lock: bool = False) -> None:
@@ -249,7 +250,7 @@ def _update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, pro
         stmt = stmt.values(last_seen_at=now_dt, version=table.c.version + 1, **changes).returning(table.c.id)
         updated = db.session.connection().execute(stmt).scalar()
         if updated is not None and proof is None and tenant.verification_mode == "report":
-            _log_would_refuse(tenant, data.id, origin, commit=False)
+            _log_would_refuse(tenant, data.id, origin, in_transaction=True)
     if updated is None:
         return None
     changes.pop("verified_at", None)
@@ -309,7 +310,7 @@ def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_
         user.verified, user.verified_via, user.verified_alg, user.verified_kid = True, proof.via, proof.alg, proof.kid
         user.verified_at = user.verified_at or now_dt
     elif tenant.verification_mode == "report":
-        _log_would_refuse(tenant, data.id, origin, commit=False)
+        _log_would_refuse(tenant, data.id, origin, in_transaction=True)
     user.last_seen_at = now_dt
     user.version = (user.version or 0) + 1  # under the row lock: any attrs-only UPDATE that read before this misses
     return user
@@ -324,14 +325,13 @@ def _merge_visitor(tenant_id: int, visitor: str, user: EndUser) -> None:
     db.session.delete(anon)
 
 
-def _log_would_refuse(tenant: TenantSettings, user_id: str, origin: str | None, commit: bool = True) -> None:
+def _log_would_refuse(tenant: TenantSettings, user_id: str, origin: str | None, in_transaction: bool = False) -> None:
+    """Report mode's note: a row added to the caller's write transaction, or else recorded now, apart."""
     message = f"Unsigned data for user '{user_id[:100]}' was accepted; Required mode would refuse it."
-    if commit:
-        verification.log_rejection(tenant, "verification_required", message, origin=origin, outcome="would_refuse")
+    if in_transaction:
+        add_rejection(db.session, tenant.id, "verification_required", message, origin=origin, outcome="would_refuse")
     else:
-        from ..models import Rejection
-        db.session.add(Rejection(tenant_id=tenant.id, code="verification_required", message=message,
-                                 origin=(origin or None) and origin[:255], outcome="would_refuse"))
+        record_rejection_now(tenant, "verification_required", message, origin=origin, outcome="would_refuse")
 
 
 def _login_only(tenant: TenantSettings, who: LoginOnly, verified: VerifiedToken, visitor_id: str | None,
@@ -343,9 +343,9 @@ def _login_only(tenant: TenantSettings, who: LoginOnly, verified: VerifiedToken,
     else:
         user_id = snapshots.user_id_by_email(tenant.id, who.email)
     if user_id is None:
-        verification.log_rejection(tenant, "unknown_user", "A login-only link named no existing user.",
-                                   kid=verified.kid, alg=verified.alg, origin=origin, source="login_link")
-        raise Unauthorized("unknown_user", "No user of this workspace matches this login link.")
+        raise to_record(Unauthorized("unknown_user", "No user of this workspace matches this login link."), tenant,
+                        "A login-only link named no existing user.", kid=verified.kid, alg=verified.alg,
+                        origin=origin, source="login_link")
     ctx = parse_ctx(verified.claims)  # every check before the first write
     visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
     with writing():

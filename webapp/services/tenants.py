@@ -10,6 +10,7 @@ from typing import Final, Literal
 
 from sqlalchemy import select
 
+from ..database import writes
 from ..extensions import db
 from ..identity.verifier import default_audience
 from ..models import EMAIL_SIGN_IN_MODES, VERIFICATION_MODES, Membership, Tenant
@@ -35,6 +36,7 @@ def check_name(name: str) -> str:
     return name
 
 
+@writes
 def create_tenant(name: str, owner_email: str, owner_password: str, *, verified: bool = True,
                   password_hash: str | None = None) -> Tenant:
     """A new workspace and a new owner account, in one transaction.
@@ -46,15 +48,14 @@ def create_tenant(name: str, owner_email: str, owner_password: str, *, verified:
     owner = members.create_member(owner_email, owner_password, verified=verified, password_hash=password_hash)
     tenant = _new_tenant(name)
     db.session.add(Membership(tenant=tenant, member=owner, role="owner"))
-    db.session.commit()
     return tenant
 
 
+@writes
 def create_tenant_for(member, name: str) -> Tenant:
     """A further workspace owned by an existing member."""
     tenant = _new_tenant(check_name(name))
     db.session.add(Membership(tenant=tenant, member=member, role="owner"))
-    db.session.commit()
     return tenant
 
 
@@ -111,6 +112,7 @@ class Settings:
     email_sign_in: str | None = None
 
 
+@writes
 def update_settings(tenant: Tenant, changes: Settings) -> Tenant:
     """Validate every change first, then apply them together: a refusal changes nothing.
 
@@ -120,7 +122,6 @@ def update_settings(tenant: Tenant, changes: Settings) -> Tenant:
         tenant.unsigned_sessions_generation = Tenant.unsigned_sessions_generation + 1
     for key, value in values.items():
         setattr(tenant, key, value)
-    db.session.commit()
     return tenant
 
 

@@ -2,22 +2,22 @@
 from __future__ import annotations
 
 import json
-import random
 import time
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..database import writing
 from ..extensions import db
 from ..identity.errors import TokenRefused
 from ..identity.verifier import Policy, VerifiedToken, inspect_token, verify_token
 from ..models import Rejection, Tenant, UsedJti
 from . import keyring
+from .rejections import KEEP_REJECTIONS, record_rejection_now, to_record, trim
 from .snapshots import TenantSettings
 
 LEEWAY = 60
-KEEP_REJECTIONS = 100
 PRUNE_EVERY = 200  # every 200th jti recorded in a process also deletes the expired ones
 
 
@@ -39,7 +39,8 @@ def verify(tenant: TenantSettings, token: object, *, now: float | None = None, o
     try:
         return verify_token(token, keys=keys, policy=policy_for(tenant), now=now)
     except TokenRefused as error:
-        log_rejection(tenant, error.code, _with_cause(tenant, token, error, now), token=token, origin=origin, source=source)
+        record_rejection_now(tenant, error.code, _with_cause(tenant, token, error, now), token=token, origin=origin,
+                             source=source)
         raise
 
 
@@ -74,11 +75,9 @@ def record_jti(tenant: TenantSettings, verified: VerifiedToken, *, now: float | 
         where=UsedJti.expires_at < now_dt,
     ).returning(UsedJti.jti)
     # RETURNING, not rowcount: psycopg reports -1 for an upsert. No row back = a live jti = replay.
-    if db.session.execute(stmt).scalar() is None:
-        db.session.rollback()
-        error = TokenRefused("token_replayed", "This token's jti was already used.")
-        log_rejection(tenant, error.code, error.message, kid=verified.kid, alg=verified.alg, origin=origin, source=source)
-        raise error
+    if db.session.execute(stmt).scalar() is None:  # recorded by the caller's @records_refusals
+        raise to_record(TokenRefused("token_replayed", "This token's jti was already used."), tenant,
+                        kid=verified.kid, alg=verified.alg, origin=origin, source=source)
     if _prune_now():
         # On the fly, in the same transaction: the table stays bounded by the tokens still valid.
         db.session.execute(delete(UsedJti).where(UsedJti.expires_at < now_dt))
@@ -98,41 +97,11 @@ def jti_used(tenant: TenantSettings, jti: str, now: float) -> bool:
     return expires is not None and expires >= datetime.fromtimestamp(now, timezone.utc)
 
 
-def log_rejection(tenant: TenantSettings, code: str, message: str, *, token: object = None, kid: str | None = None,
-                  alg: str | None = None, origin: str | None = None, source: str = "widget",
-                  outcome: str = "refused") -> None:
-    """Record a refusal in its own short transaction (never the token itself)."""
-    if token is not None:
-        header = inspect_token(token).get("header") or {}
-        kid = kid or _short(header.get("kid"))
-        alg = alg or _short(header.get("alg"))
-    db.session.rollback()
-    db.session.add(Rejection(
-        tenant_id=tenant.id, code=code, message=message[:500], kid=kid, alg=alg,
-        origin=_short(origin, 255), source=source, outcome=outcome,
-    ))
-    if random.random() < 0.05:
-        _trim_rejections(tenant.id)
-    db.session.commit()
-
-
 def recent_rejections(tenant: Tenant, limit: int = KEEP_REJECTIONS, outcome: str | None = None) -> list[Rejection]:
     stmt = select(Rejection).where(Rejection.tenant_id == tenant.id)
     if outcome:
         stmt = stmt.where(Rejection.outcome == outcome)
     return list(db.session.scalars(stmt.order_by(Rejection.created_at.desc(), Rejection.id.desc()).limit(limit)))
-
-
-def _trim_rejections(tenant_id: int) -> None:
-    """Keep the newest KEEP_REJECTIONS rows of each outcome for a tenant."""
-    for outcome in ("refused", "would_refuse"):
-        cutoff = db.session.scalar(
-            select(Rejection.id).where(Rejection.tenant_id == tenant_id, Rejection.outcome == outcome)
-            .order_by(Rejection.id.desc()).offset(KEEP_REJECTIONS).limit(1)
-        )
-        if cutoff is not None:
-            db.session.execute(delete(Rejection).where(
-                Rejection.tenant_id == tenant_id, Rejection.outcome == outcome, Rejection.id <= cutoff))
 
 
 def prune(now: float | None = None) -> dict:
@@ -141,18 +110,14 @@ def prune(now: float | None = None) -> dict:
     from . import email_signin
 
     now_dt = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
-    jtis = db.session.execute(delete(UsedJti).where(UsedJti.expires_at < now_dt)).rowcount
-    revoked = db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now_dt)).rowcount
-    old = db.session.execute(delete(Rejection).where(Rejection.created_at < now_dt - timedelta(days=30))).rowcount
-    for tenant_id in db.session.scalars(select(Rejection.tenant_id).distinct()):
-        _trim_rejections(tenant_id)
-    db.session.commit()
+    with writing() as session:
+        jtis = session.execute(delete(UsedJti).where(UsedJti.expires_at < now_dt)).rowcount
+        revoked = session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now_dt)).rowcount
+        old = session.execute(delete(Rejection).where(Rejection.created_at < now_dt - timedelta(days=30))).rowcount
+        for tenant_id in list(session.scalars(select(Rejection.tenant_id).distinct())):
+            trim(session, tenant_id)
     links = email_signin.prune(now)
     return {"jti": jtis, "revoked_sessions": revoked, "email_links": links, "rejections": old}
-
-
-def _short(value: object, limit: int = 64) -> str | None:
-    return value[:limit] if isinstance(value, str) and value else None
 
 
 def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
