@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.servers import Server, free_port, migrated_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.services import keyring, people, snapshots, tenants  # noqa: E402
+from webapp.services import keyring, identify, snapshots, tenants  # noqa: E402
 
 SECRET_KEY = "bench-email-signin-secret-key"
 WARMUP = 20
@@ -58,7 +58,7 @@ def setup(folder: Path, users: int) -> tuple[str, str]:
         for i in range(users):
             token = jwt.encode({"sub": f"known-{i}", "email": f"known-{i}@example.com", "exp": int(time.time()) + 600},
                                secret, algorithm="HS256", headers={"kid": row.kid})
-            people.set_user(info, {"jwt": token})
+            identify.set_user(info, {"jwt": token})
         public_id = tenant.public_id
         db.session.remove()
         db.engine.dispose()

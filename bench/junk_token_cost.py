@@ -9,7 +9,7 @@ tokens without `kid` and with random signatures: the attacker's cheapest way to 
 keys. For each algorithm it prints the median and 99th percentile of one token's cost, in µs:
 
 - `verifier`: keyring.live_keys + verify_token (the keys as the widget API gets them, cached);
-- `service`: verification.verify, the widget API's whole path for a refused token (it also
+- `service`: tokens.verify, the widget API's whole path for a refused token (it also
   writes the refusal to the rejection log in its own short transaction, on SQLite here);
 - `with kid`: the same junk token naming one of the keys (exactly one key is tried).
 
@@ -41,7 +41,7 @@ from webapp.extensions import db  # noqa: E402
 from webapp.identity.errors import TokenError  # noqa: E402
 from webapp.identity.verifier import verify_token  # noqa: E402
 from webapp.models._types import utcnow  # noqa: E402
-from webapp.services import keyring, tenants, verification  # noqa: E402
+from webapp.services import debugger, keyring, tenants, tokens  # noqa: E402
 
 SIGNATURE_BYTES = {"HS256": 32, "EdDSA": 64, "ES256": 64, "PS256": 512, "RS256": 512}
 
@@ -138,7 +138,7 @@ def main() -> None:
         db.create_all()
         tenant = tenants.create_tenant("Junk", f"junk-{time.time_ns()}@example.com", "correct horse battery staple")
         kids = fill_to_the_cap(tenant)
-        policy = verification.policy_for(tenant)
+        policy = tokens.policy_for(tenant)
         states = {}
         for row in keyring.list_keys(tenant):
             states.setdefault(row.alg, []).append(row.state(utcnow()))
@@ -152,8 +152,8 @@ def main() -> None:
             def bare(token):
                 return verify_token(token, keys=keyring.live_keys(tenant, utcnow()), policy=policy, now=time.time())
 
-            tried = len(verification.diagnose(tenant, no_kid[0])["candidates"])
-            rows = [timed(bare, no_kid), timed(lambda t: verification.verify(tenant, t), no_kid[: args.tokens // 4]),
+            tried = len(debugger.diagnose(tenant, no_kid[0])["candidates"])
+            rows = [timed(bare, no_kid), timed(lambda t: tokens.verify(tenant, t), no_kid[: args.tokens // 4]),
                     timed(bare, named)]
             live = f"{states[alg].count('active')}+{states[alg].count('grace')}"
             print(f"{alg:6} {live:>19} {tried:>5} " + " ".join(f"{med:8.1f} / {p99:6.1f}" for med, p99 in rows))

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.identity.errors import TokenRefused
 from webapp.models import RevokedSession, UsedJti
-from webapp.services import keyring, people, sessions, tenants
-from webapp.services.verification import LEEWAY, PRUNE_EVERY
+from webapp.services import keyring, identify, sessions, tenants
+from webapp.services.jtis import PRUNE_EVERY
+from webapp.services.tokens import LEEWAY
 
 from .conftest import PASSWORD
 
@@ -30,7 +31,7 @@ def test_jti_table_stays_bounded_by_the_tokens_still_valid(app):
             now = start + i * STEP
             token = jwt.encode({"id": f"user-{i % 50}", "exp": now + LIFETIME, "jti": f"soak-{i}"}, secret,
                                algorithm="HS256", headers={"kid": row.kid})
-            people.set_user(tenant, {"jwt": token}, now=now)
+            identify.set_user(tenant, {"jwt": token}, now=now)
             if i % 250 == 0:
                 largest = max(largest, db.session.scalar(select(func.count()).select_from(UsedJti)))
         # Rows live until exp + leeway: that many calls' worth are legitimately kept, plus at most
@@ -42,7 +43,7 @@ def test_jti_table_stays_bounded_by_the_tokens_still_valid(app):
         # …and never below it: a pruner that deleted live jtis would let a token be replayed.
         assert kept >= min(CALLS, still_valid) - 1, kept
         with pytest.raises(TokenRefused) as replay:
-            people.set_user(tenant, {"jwt": token}, now=now)
+            identify.set_user(tenant, {"jwt": token}, now=now)
         assert replay.value.code == "token_replayed"
 
 

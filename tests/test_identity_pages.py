@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.identity.errors import TokenRefused
 from webapp.models import VerificationKeyRow
-from webapp.services import tenants, verification
+from webapp.services import jtis, tenants, tokens
 
 from .helpers import csrf_of, post_form
 
@@ -121,7 +121,7 @@ def test_debugger_explains_a_refusal_and_reads_only(app, owner_client):
     # The debugger did not use up the jti: the real verification still accepts it once.
     with app.app_context():
         tenant = tenants.get_tenant(owner_client.tenant.public_id)
-        verification.record_jti(tenant, verification.verify(tenant, good))
+        jtis.record_jti(tenant, tokens.verify(tenant, good))
         db.session.commit()
     html = post_form(owner_client, "/settings/debugger", {"token": good}).get_data(as_text=True)
     assert "token_replayed" in html
@@ -131,7 +131,7 @@ def test_debugger_lists_recent_rejections(app, owner_client):
     with app.app_context():
         tenant = tenants.get_tenant(owner_client.tenant.public_id)
         with pytest.raises(TokenRefused):
-            verification.verify(tenant, "not.a.token!", origin="https://shop.example.com")
+            tokens.verify(tenant, "not.a.token!", origin="https://shop.example.com")
     html = owner_client.get("/settings/debugger").get_data(as_text=True)
     assert "token_malformed" in html and "https://shop.example.com" in html
 

@@ -16,7 +16,7 @@ from webapp.extensions import db
 from webapp.identity.errors import TokenRefused
 from webapp.models import Rejection, UsedJti, VerificationKeyRow
 from webapp.models._types import utcnow
-from webapp.services import keyring, tenants, verification
+from webapp.services import jtis, keyring, pruning, tenants, tokens
 from webapp.services.errors import Refused
 
 GRACE = 7200
@@ -36,7 +36,7 @@ def tenant_id(factory):
 def verify(app, tenant_id, token, now=None, origin=None):
     with app.app_context():
         tenant = tenants.get_tenant(tenant_id)
-        return verification.verify(tenant, token, now=now, origin=origin)
+        return tokens.verify(tenant, token, now=now, origin=origin)
 
 
 def code_of(app, tenant_id, token, now=None):
@@ -175,9 +175,9 @@ def test_a_change_in_one_process_is_seen_by_another_at_once(app, tmp_path, tenan
 def record(app, tenant_id, token, now=None):
     with app.app_context():
         tenant = tenants.get_tenant(tenant_id)
-        verified = verification.verify(tenant, token, now=now)
+        verified = tokens.verify(tenant, token, now=now)
         try:
-            verification.record_jti(tenant, verified, now=now)
+            jtis.record_jti(tenant, verified, now=now)
             db.session.commit()
         except TokenRefused as error:
             return error.code
@@ -215,7 +215,7 @@ def test_jti_rows_are_kept_until_exp_plus_leeway_then_pruned(app, cli, tenant_id
         assert abs(expires.timestamp() - (int(now) + 30 + 60)) < 1
     assert json.loads(cli("prune").stdout)["jti"] == 0
     with app.app_context():
-        assert verification.prune(now=now + 200)["jti"] == 1
+        assert pruning.prune(now=now + 200)["jti"] == 1
         assert db.session.scalar(select(func.count()).select_from(UsedJti)) == 0
 
 

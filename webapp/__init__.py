@@ -53,11 +53,11 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
 
     hosted.init_app(app)  # the /m/ pages, and the middleware that keeps their URL secrets out of logs
 
-    from . import errors, cli, links
+    from . import errors, cli, hosts
     from .services import background
 
     errors.init_app(app)
     cli.init_app(app)
     background.init_app(app)  # work a request hands off starts once its response is made
-    links.init_app(app)  # last: its Host check becomes the first request hook
+    hosts.init_app(app)  # last: its Host check becomes the first request hook
     return app

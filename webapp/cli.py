@@ -9,7 +9,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from .services import keyring, members, tenants, verification
+from .services import keyring, members, pruning, tenants
 from .services.errors import Invalid, Refused
 
 signet = AppGroup("signet", help="Manage Signet tenants, members, secrets and keys.")
@@ -128,7 +128,7 @@ def member_add(tenant_id: str, email: str, password: str, role: str):
 
 
 def init_app(app: Flask) -> None:
-    from . import demo  # noqa: F401  (registers `signet demo`)
+    from . import demo_workspace  # noqa: F401  (registers `signet demo`)
 
     app.cli.add_command(signet)
 
@@ -189,7 +189,7 @@ def prune():
     """Delete expired one-time-token records, idempotency keys and old rejection-log rows."""
     from .services import idempotency
 
-    emit({**verification.prune(), "idempotency_keys": idempotency.prune()})
+    emit({**pruning.prune(), "idempotency_keys": idempotency.prune()})
 
 
 @command(signet, "seed")

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import EndUser
-from webapp.services import background, people, snapshots, tenants
+from webapp.services import background, identify, snapshots, tenants
 
 from ..factories import Workspace, make_workspace, snapshot
 from ..helpers import csrf_of
@@ -40,14 +40,14 @@ def configure(app, tenant: Workspace, **changes) -> None:
 def add_user(app, tenant: Workspace, external_id: str, **fields) -> None:
     """An end user as the widget makes them (unsigned set-user)."""
     with app.app_context():
-        people.set_user(snapshots.tenant(tenant.public_id), {"id": external_id, **fields})
+        identify.set_user(snapshots.tenant(tenant.public_id), {"id": external_id, **fields})
 
 
 def add_signed_user(app, tenant: Workspace, external_id: str, **fields) -> None:
     """An end user as the widget makes them from signed data (setUser({jwt})): verified, and the
     email it carries is proven, so email sign-in and login-only links may sign them in."""
     with app.app_context():
-        people.set_user(snapshots.tenant(tenant.public_id), {"jwt": tenant.sign({"id": external_id, **fields})})
+        identify.set_user(snapshots.tenant(tenant.public_id), {"jwt": tenant.sign({"id": external_id, **fields})})
 
 
 def user_row(app, tenant: Workspace, external_id: str) -> EndUser | None:

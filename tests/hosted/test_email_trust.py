@@ -80,8 +80,8 @@ def test_a_planted_account_never_catches_the_victims_sign_in_create_mode(app, cl
     configure(app, tenant, email_sign_in="create")
     add_user(app, tenant, "mallory", email=VICTIM, name="Mallory")
     with app.app_context():  # the tenant's own backend signs Mallory's id, not her email
-        from webapp.services import people, snapshots
-        people.set_user(snapshots.tenant(tenant.public_id), {"jwt": tenant.sign({"id": "mallory"})})
+        from webapp.services import identify, snapshots
+        identify.set_user(snapshots.tenant(tenant.public_id), {"jwt": tenant.sign({"id": "mallory"})})
     mallory = user_row(app, tenant, "mallory")
 
     sign_in_by_email(app, client, tenant, smtp, VICTIM)

@@ -12,7 +12,7 @@ import pytest
 
 from webapp.extensions import db
 from webapp.hosted.logsafe import AUTH_CODE_KEY, EMAIL_TOKEN_KEY, scrub
-from webapp.services import keyring, people, snapshots, tenants
+from webapp.services import keyring, identify, snapshots, tenants
 
 from ..conftest import PASSWORD
 from ..servers import Server, migrated_app
@@ -77,7 +77,7 @@ def live(tmp_path):
         tenant = tenants.create_tenant("Logs", "logs@example.com", PASSWORD)
         row, secret = keyring.create_secret(tenant)
         tenants.update_settings(tenant, tenants.Settings(login_links_enabled=True))
-        people.set_user(snapshots.tenant(tenant.public_id), {"id": "u-1", "email": "jane@example.com"})
+        identify.set_user(snapshots.tenant(tenant.public_id), {"id": "u-1", "email": "jane@example.com"})
         public_id, kid = tenant.public_id, row.kid
         db.session.remove()
         db.engine.dispose()

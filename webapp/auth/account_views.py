@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user, logout_user
 
 from ..errors import http_status, page_error
-from ..links import public_base
+from ..hosts import public_base
 from ..security import csrf_without_referrer
 from ..services import staff_tokens, throttle
 from ..services.errors import LinkRefused, Refused

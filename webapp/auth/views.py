@@ -9,7 +9,7 @@ from flask_login import current_user, login_user, logout_user
 
 from ..errors import page_error
 from ..extensions import db, login_manager
-from ..links import public_base
+from ..hosts import public_base
 from ..models import Member
 from ..security import csrf_without_referrer
 from ..services import members, staff_tokens, tenants, throttle

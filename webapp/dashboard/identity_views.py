@@ -5,7 +5,8 @@ from flask import abort, flash, redirect, render_template, url_for
 
 from ..auth.forms import EmptyForm
 from ..models._types import utcnow
-from ..services import keyring, origin_refusals, verification
+from ..services import debugger, keyring, origin_refusals
+from ..services.rejections import recent_rejections
 from ..services.errors import NotFound, Refused
 from ..templating import add_settings_page
 from . import bp
@@ -93,7 +94,7 @@ def settings_identity():
     return edit_settings(VerificationForm(obj=workspace), "Identity verification settings saved.",
                          lambda form: render_template(
         "dashboard/settings/identity.html", tenant=workspace, form=form, rows=keyring.list_keys(workspace), now=utcnow(),
-        would_refuse=verification.recent_rejections(workspace, outcome="would_refuse"),
+        would_refuse=recent_rejections(workspace, outcome="would_refuse"),
         sample=signing_sample(workspace)))
 
 
@@ -101,8 +102,8 @@ def settings_identity():
 def settings_debugger():
     tenant = current_workspace()
     form = DebuggerForm()
-    result = verification.diagnose(tenant, form.token.data) if form.validate_on_submit() else None
-    rejections = verification.recent_rejections(tenant, outcome="refused")
+    result = debugger.diagnose(tenant, form.token.data) if form.validate_on_submit() else None
+    rejections = recent_rejections(tenant, outcome="refused")
     return render_template(
         "dashboard/settings/debugger.html", form=form, result=result, now=utcnow(), rejections=rejections,
         refused_origins=origin_refusals.still_refused(tenant, rejections),

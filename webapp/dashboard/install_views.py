@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, render_template, url_for
 
-from ..links import public_base
+from ..hosts import public_base
 from ..services import activity, origin_refusals
 from ..services.errors import Refused
 from ..templating import add_settings_page

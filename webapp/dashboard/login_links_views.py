@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import render_template
 
-from ..links import public_base
+from ..hosts import public_base
 from ..services import login_links, seats
 from ..services.errors import Refused
 from ..templating import add_settings_page

@@ -5,7 +5,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..auth.forms import EmptyForm
-from ..links import public_base
+from ..hosts import public_base
 from ..services import invitations, members
 from ..services.errors import NotFound, Refused
 from . import bp

@@ -9,4 +9,4 @@ def home():
     return redirect(url_for("dashboard.inbox"))
 
 
-from . import inbox_views, people_views  # noqa: E402,F401  (register the Inbox, Users and Organizations pages)
+from . import inbox_views, users_views  # noqa: E402,F401  (register the Inbox, Users and Organizations pages)

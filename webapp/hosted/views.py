@@ -15,9 +15,9 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from ..extensions import limiter
-from ..links import public_base
+from ..hosts import public_base
 from ..refusals import Invalid, Refused
-from ..services import email_signin, people, sessions, snapshots
+from ..services import email_signin, identify, sessions, snapshots
 from . import bp, cookies, pages
 from .forms import ButtonForm, EmailSignInForm
 from .logsafe import AUTH_CODE_KEY, EMAIL_TOKEN_KEY
@@ -69,7 +69,7 @@ def page():
         if request.method == "HEAD":  # a link checker's HEAD never uses a one-time code up
             return "", 200
         try:
-            result = people.login_with_code(g.tenant_info, code)
+            result = identify.login_with_code(g.tenant_info, code)
         except Refused as error:
             return pages.refused(error)
         return cookies.signed_in(g.tenant_info, result.token, result.session)
@@ -78,7 +78,7 @@ def page():
     if user is None or user.anonymous:
         response = make_response(_sign_in_page(EmailSignInForm(formdata=None)))
         return cookies.clear(response, g.tenant_info) if request.cookies.get(cookies.name(g.tenant_info)) else response
-    return render_template("hosted/messenger.html", tenant=g.tenant_info, user=user, public_user=people.to_public(user),
+    return render_template("hosted/messenger.html", tenant=g.tenant_info, user=user, public_user=identify.to_public(user),
                            display=user.name or user.email or user.external_id, bearer=signed[0], form=ButtonForm())
 
 

@@ -3,7 +3,7 @@ from .conversation import Conversation, Message
 from .idempotency import IdempotencyKey
 from .keys import Rejection, UsedJti, VerificationKeyRow
 from .member import ROLES, Member, Membership
-from .people import EndUser, Organization, OrgMembership, RevokedSession
+from .end_user import EndUser, Organization, OrgMembership, RevokedSession
 from .signin import EmailSignIn
 from .staff import Invitation, StaffThrottle, StaffToken
 from .tenant import EMAIL_SIGN_IN_MODES, VERIFICATION_MODES, Tenant

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ._types import UTCDateTime, utcnow
-from .people import EndUser
+from .end_user import EndUser
 
 STAFF_NAME_FALLBACK = "Support"  # a staff message without a stored staff name
 

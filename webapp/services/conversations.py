@@ -214,7 +214,7 @@ def _staff_name(member: Member | None) -> str | None:
     return member.email.split("@")[0].replace(".", " ").title() if member else None
 
 
-def dashboard(session: WidgetSession) -> dict:
+def user_dashboard(session: WidgetSession) -> dict:
     """<signet-dashboard>: the user's own conversations; with ctx role admin and an orgId of one of
     their organizations, every conversation of that organization's members. Never anything else.
     Only memberships made by signed data count, the admin's and the members' alike (API.md §9):

@@ -107,9 +107,9 @@ def add_to_tenant(tenant: Tenant, email: str, password: str | None, role: str) -
                        "must open the link mailed at sign-up (or reset the password) first.", "email")
     elif membership(member.id, tenant.id) is not None:
         raise Conflict("already_member", f"{email} is already a member of this workspace.", "email")
-    link = Membership(tenant=tenant, member=member, role=role)
-    db.session.add(link)
-    return link
+    team_member = Membership(tenant=tenant, member=member, role=role)
+    db.session.add(team_member)
+    return team_member
 
 
 def set_password(member_id: int, password: str) -> None:
@@ -128,31 +128,31 @@ def mark_verified(member_id: int) -> None:
 @writes
 def change_role(tenant: Tenant, membership_id: int, role: str, acting_role: str) -> Membership:
     check_role(role)
-    link = _team_link(tenant, membership_id)
-    check_may_grant(acting_role, link.role)
+    team_member = _team_membership(tenant, membership_id)
+    check_may_grant(acting_role, team_member.role)
     check_may_grant(acting_role, role)
-    if link.role == "owner" and role != "owner":
+    if team_member.role == "owner" and role != "owner":
         _keep_an_owner(tenant)
-    link.role = role
-    return link
+    team_member.role = role
+    return team_member
 
 
 @writes
 def remove_from_tenant(tenant: Tenant, membership_id: int, acting_role: str) -> None:
-    link = _team_link(tenant, membership_id)
-    check_may_grant(acting_role, link.role)
-    if link.role == "owner":
+    team_member = _team_membership(tenant, membership_id)
+    check_may_grant(acting_role, team_member.role)
+    if team_member.role == "owner":
         _keep_an_owner(tenant)
-    db.session.delete(link)
+    db.session.delete(team_member)
 
 
-def _team_link(tenant: Tenant, membership_id: int) -> Membership:
-    link = db.session.scalar(
+def _team_membership(tenant: Tenant, membership_id: int) -> Membership:
+    team_member = db.session.scalar(
         select(Membership).where(Membership.id == membership_id, Membership.tenant_id == tenant.id)
     )
-    if link is None:
+    if team_member is None:
         raise NotFound("not_found", "No such member in this workspace.")
-    return link
+    return team_member
 
 
 def _keep_an_owner(tenant: Tenant) -> None:

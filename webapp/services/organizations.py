@@ -4,7 +4,7 @@ What unsigned data may touch (API.md §9): an organization that signed data (a t
 link) has described is `signed` from then on, and unsigned data may not join it, rename it or
 change its attrs (`refused_for_unsigned`); it may still create and edit organizations nothing
 signed has described. Each membership records whether signed data made it, and only signed
-memberships widen a `ctx` scope (conversations.dashboard).
+memberships widen a `ctx` scope (conversations.user_dashboard).
 """
 from __future__ import annotations
 

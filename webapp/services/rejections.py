@@ -18,8 +18,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..database import writing_apart
+from ..extensions import db
 from ..identity.verifier import inspect_token
-from ..models import Rejection
+from ..models import Rejection, Tenant
 from ..refusals import Refused
 
 KEEP_REJECTIONS = 100
@@ -88,3 +89,10 @@ def trim(session: Session, tenant_id: int) -> None:
 
 def _short(value: object, limit: int = 64) -> str | None:
     return value[:limit] if isinstance(value, str) and value else None
+
+
+def recent_rejections(tenant: Tenant, limit: int = KEEP_REJECTIONS, outcome: str | None = None) -> list[Rejection]:
+    stmt = select(Rejection).where(Rejection.tenant_id == tenant.id)
+    if outcome:
+        stmt = stmt.where(Rejection.outcome == outcome)
+    return list(db.session.scalars(stmt.order_by(Rejection.created_at.desc(), Rejection.id.desc()).limit(limit)))

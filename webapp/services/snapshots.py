@@ -7,7 +7,7 @@ pool and giving it back cost as much again under load (checkout, reset, the pool
 each thread keeps one connection per engine, detached from the pool and in autocommit: every
 statement sees what is committed at that moment, and no transaction stays open between
 requests. Snapshots are immutable; writes go through the ORM models under a lock
-(people._write).
+(identify._write).
 
 A read that meets a dropped connection (the database restarted) reconnects and runs once more,
 unless the server did not answer in time (webapp/pgbounds.py: the connections are bounded);

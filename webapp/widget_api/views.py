@@ -7,7 +7,7 @@ from flask import g, jsonify, request
 
 from ..errors import api_error, refusal_json
 from ..refusals import Refused
-from ..services import conversations, idempotency, people, sessions
+from ..services import conversations, idempotency, identify, sessions
 from . import bp
 
 
@@ -60,9 +60,9 @@ def idempotent(status: int):
 
 @bp.route("/set-user", methods=["POST"])
 def set_user():
-    result = people.set_user(g.tenant_info, g.body, visitor_id=request.headers.get("X-Signet-Visitor"), origin=g.origin)
+    result = identify.set_user(g.tenant_info, g.body, visitor_id=request.headers.get("X-Signet-Visitor"), origin=g.origin)
     return jsonify({
-        "user": people.to_public(result.user),
+        "user": identify.to_public(result.user),
         "visitorId": result.visitor_id,
         "session": result.token,
         "sessionExpiresAt": sessions.expires_iso(result.session),
@@ -108,5 +108,5 @@ def post_message(conversation_id: str):
 
 @bp.route("/dashboard", methods=["GET"])
 @with_session
-def dashboard():
-    return jsonify(conversations.dashboard(g.session))
+def user_dashboard():
+    return jsonify(conversations.user_dashboard(g.session))

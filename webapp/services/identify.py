@@ -27,7 +27,7 @@ from ..identity.userdata import (MISSING, LoginOnly, UserData, classify_body, pa
 from ..identity.verifier import VerifiedToken
 from ..refusals import Forbidden, Unauthorized
 from ..models import Conversation, EndUser
-from . import organizations, seats, sessions, snapshots, verification
+from . import jtis, organizations, seats, sessions, snapshots, tokens
 from .rejections import add_rejection, record_rejection_now, records_refusals, to_record
 from .snapshots import TenantSettings, UserInfo
 
@@ -63,7 +63,7 @@ def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = Non
         return login_with_code(tenant, form.payload, visitor_id=visitor_id, origin=origin, now=now,
                                stray=form.raise_for_stray)
     if form.kind == "jwt":
-        verified = verification.verify(tenant, form.payload, now=now, origin=origin)
+        verified = tokens.verify(tenant, form.payload, now=now, origin=origin)
         form.raise_for_stray()
         data = parse_claims(verified.claims)
         ctx = parse_ctx(verified.claims)
@@ -84,7 +84,7 @@ def login_with_code(tenant: TenantSettings, code: object, *, visitor_id: str | N
     now = time.time() if now is None else now
     if not tenant.login_links_enabled:
         raise Forbidden("login_links_disabled", "Login links are turned off for this workspace.")
-    verified = verification.verify(tenant, code, now=now, origin=origin, source="login_link")
+    verified = tokens.verify(tenant, code, now=now, origin=origin, source="login_link")
     _check_link_policy(tenant, verified, origin)  # a token rule: before the body's field rules
     if stray is not None:
         stray()
@@ -268,7 +268,7 @@ def _write(tenant: TenantSettings, data: UserData, proof: Proof | None, verified
                 _merge_visitor(tenant.id, visitor, user)
                 if verified is not None:
                     source = "login_link" if created_via == "login_link" else "widget"
-                    verification.record_jti(tenant, verified, now=now, origin=origin, source=source)
+                    jtis.record_jti(tenant, verified, now=now, origin=origin, source=source)
                 written = snapshots.from_row(user)
             return written
         except IntegrityError:
@@ -352,7 +352,7 @@ def _login_only(tenant: TenantSettings, who: LoginOnly, verified: VerifiedToken,
         user = db.session.get(EndUser, user_id, with_for_update=True)
         user.last_seen_at = datetime.fromtimestamp(now, timezone.utc)
         _merge_visitor(tenant.id, visitor, user)
-        verification.record_jti(tenant, verified, now=now, origin=origin, source="login_link")
+        jtis.record_jti(tenant, verified, now=now, origin=origin, source="login_link")
         db.session.flush()
         user = snapshots.from_row(user)  # the answer from what was written, not a read after the commit
     token, session = sessions.issue(tenant, user=user, how=sessions.LOGIN_LINK, kid=verified.kid, ctx=ctx, now=now)

@@ -1,4 +1,4 @@
-/* dashboard.js: <signet-dashboard>, a read-only table of the conversations the page-wide
+/* user_dashboard.js: <signet-dashboard>, a read-only table of the conversations the page-wide
  * identity may see (GET dashboard: its own, or with a token ctx {role: "admin", orgId}
  * every conversation of that organization's members). Reloads on identified/logout. */
 
