@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from webapp.extensions import db
+from webapp import read_connections
 from webapp.services import snapshots
 
 from .conftest import make_app, provision
@@ -24,7 +25,7 @@ def set_user(client, tenant: dict, origin: str | None = None):
 
 def held(app):
     with app.app_context():
-        current = getattr(snapshots._local, "held", None)
+        current = getattr(read_connections._local, "held", None)
         return current if current is not None and current.engine is db.engine else None
 
 
@@ -106,7 +107,7 @@ def test_a_thread_that_ends_closes_its_read_connection(app, ed_key):
     def read():
         with app.app_context():
             assert snapshots.tenant(tenant.public_id) is not None
-            opened.append(snapshots._local.held.connection)
+            opened.append(read_connections._local.held.connection)
 
     for _ in range(20):
         worker = threading.Thread(target=read)
@@ -118,7 +119,7 @@ def test_a_thread_that_ends_closes_its_read_connection(app, ed_key):
         with pytest.raises(sqlite3.ProgrammingError):
             connection.execute("SELECT 1")  # closed when its thread ended
     with app.app_context():
-        assert len(snapshots._by_engine.get(db.engine, ())) <= 1  # at most this thread's own
+        assert len(read_connections._by_engine.get(db.engine, ())) <= 1  # at most this thread's own
 
 
 def test_a_bad_value_keeps_the_connection(app, ed_key):
@@ -126,7 +127,7 @@ def test_a_bad_value_keeps_the_connection(app, ed_key):
     tenant = provision(app, ed_key)
     with app.app_context():
         snapshots.tenant(tenant.public_id)
-        first = snapshots._local.held
+        first = read_connections._local.held
         with pytest.raises(DBAPIError):
             snapshots._run("SELECT no_such_column FROM tenant", {})
-        assert snapshots._local.held is first
+        assert read_connections._local.held is first

@@ -31,10 +31,10 @@ def load_membership():
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if not current_user.is_verified:  # an unproven address can only verify it (auth/guard.py)
         return redirect(url_for("auth.verify_pending"))
-    links = members.memberships_of(current_user)
-    chosen = next((m for m in links if m.tenant_id == session.get("tenant")), None)
-    if chosen is None and links:
-        chosen = links[0]
+    memberships = members.memberships_of(current_user)
+    chosen = next((m for m in memberships if m.tenant_id == session.get("tenant")), None)
+    if chosen is None and memberships:
+        chosen = memberships[0]
         session["tenant"] = chosen.tenant_id
     if chosen is None:
         return redirect(url_for("auth.no_workspace"))

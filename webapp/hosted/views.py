@@ -17,7 +17,7 @@ from flask_limiter.util import get_remote_address
 from ..extensions import limiter
 from ..hosts import public_base
 from ..refusals import Invalid, Refused
-from ..services import email_signin, identify, sessions, snapshots
+from ..services import email_signin, identify, login_codes, sessions, snapshots
 from . import bp, cookies, pages
 from .forms import ButtonForm, EmailSignInForm
 from .logsafe import AUTH_CODE_KEY, EMAIL_TOKEN_KEY
@@ -69,7 +69,7 @@ def page():
         if request.method == "HEAD":  # a link checker's HEAD never uses a one-time code up
             return "", 200
         try:
-            result = identify.login_with_code(g.tenant_info, code)
+            result = login_codes.login_with_code(g.tenant_info, code)
         except Refused as error:
             return pages.refused(error)
         return cookies.signed_in(g.tenant_info, result.token, result.session)

@@ -13,17 +13,19 @@ A field left out is `MISSING` (keep the stored value); `null` is None (clear it)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator, Literal, Mapping, TypeVar
 
 from webapp.identity.errors import FieldRefused
 from webapp.refusals import Unauthorized
 from webapp.identity.fields import (
-    INVALID, MAX_NAME_CHARS, MAX_ORGANIZATIONS, MISSING, ORG_FIELDS, UNKNOWN, USER_FIELDS,
+    INVALID, MISSING, UNKNOWN, USER_FIELDS,
     AttrValue, Missing, check_attr_count, check_attr_key, check_attr_value, check_attrs,
     check_avatar_url, check_email, check_id, check_name, check_unsigned_id, describe, invalid,
-    is_safe_https_url, is_valid_email, key_path, reject_unknown_keys,
+    is_safe_https_url, is_valid_email, key_path,
 )
+from webapp.identity.orgdata import OrgData, parse_orgs
+from webapp.identity.unknown_keys import reject_unknown_keys
 
 __all__ = [
     "MISSING", "Missing", "OrgData", "UserData", "LoginOnly", "Classified", "NoLoginTarget",
@@ -34,19 +36,6 @@ __all__ = [
 Attrs = dict[str, AttrValue]
 _T = TypeVar("_T")
 BodyKind = Literal["anonymous", "unsigned", "jwt", "external_auth_code"]
-
-
-@dataclass(frozen=True)
-class OrgData:
-    """One membership. `attrs` left out keeps the organization's stored attrs; null gives {}.
-
-    `path`: where it was sent (`organizations[3]`, the last occurrence of its id), for refusals.
-    """
-
-    id: str
-    name: str
-    attrs: Attrs | Missing = MISSING
-    path: str = field(default="organizations[0]", compare=False)
 
 
 @dataclass(frozen=True)
@@ -239,7 +228,7 @@ def _user_fields(source: Mapping[str, object], prefix: str, user_id: str | None,
     attrs = optional("attrs", check_attrs)
     if extras:
         attrs = _merge_extras(attrs, extras, prefix)
-    organizations = (_parse_orgs(source["organizations"], path("organizations"), strict=strict)
+    organizations = (parse_orgs(source["organizations"], path("organizations"), strict=strict)
                      if "organizations" in source else MISSING)
     return UserData(id=user_id, email=email, name=name, avatar_url=avatar_url, attrs=attrs,
                     organizations=organizations)
@@ -260,46 +249,3 @@ def _merge_extras(attrs: Attrs | None | Missing, extras: Mapping[str, object],
     merged.update(explicit)
     check_attr_count(len(merged), key_path(prefix, "attrs"))
     return merged
-
-
-def _parse_orgs(value: object, path: str, *, strict: bool) -> tuple[OrgData, ...]:
-    """The complete membership list, deduplicated by id.
-
-    The last occurrence of an id wins and takes its place in the order, as if the earlier
-    duplicates had not been sent. The limit of 10 applies after deduplication.
-    """
-    if value is None:
-        return ()
-    if not isinstance(value, (list, tuple)):
-        raise invalid(path, f"must be an array of organizations, or null; got {describe(value)}")
-    by_id: dict[str, OrgData] = {}
-    for index, item in enumerate(value):
-        org = _parse_org(item, f"{path}[{index}]", strict=strict)
-        by_id.pop(org.id, None)
-        by_id[org.id] = org
-    if len(by_id) > MAX_ORGANIZATIONS:
-        raise invalid(path, f"at most {MAX_ORGANIZATIONS} organizations after removing"
-                            f" duplicates (got {len(by_id)})")
-    return tuple(by_id.values())
-
-
-def _parse_org(item: object, path: str, *, strict: bool) -> OrgData:
-    if not isinstance(item, dict):
-        raise invalid(
-            path, f"must be an object with id, name and optional attrs; got {describe(item)}"
-        )
-    if strict:
-        reject_unknown_keys(item, ORG_FIELDS, path)
-    if "id" not in item:
-        raise invalid(f"{path}.id", "missing; an organization needs an id (string or integer)")
-    org_id = check_id(item["id"], f"{path}.id")
-    name = item.get("name")
-    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_CHARS:
-        got = describe(name) if "name" in item else "no name"
-        raise invalid(f"{path}.name", f"must be a string of 1 to {MAX_NAME_CHARS} characters"
-                                      f" (required); got {got}")
-    check_name(name, f"{path}.name")  # the U+0000 rule
-    attrs: Attrs | Missing = MISSING
-    if "attrs" in item:
-        attrs = check_attrs(item["attrs"], f"{path}.attrs") or {}
-    return OrgData(id=org_id, name=name, attrs=attrs, path=path)

@@ -20,15 +20,12 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from ..database import writing
 from ..extensions import db
-from ..identity.errors import TokenRefused
 from ..identity.fields import same_attrs
-from ..identity.userdata import (MISSING, LoginOnly, UserData, classify_body, parse_claims, parse_ctx,
-                                 parse_login_payload, parse_unsigned)
+from ..identity.userdata import MISSING, UserData, classify_body, parse_claims, parse_ctx, parse_unsigned
 from ..identity.verifier import VerifiedToken
-from ..refusals import Forbidden, Unauthorized
 from ..models import Conversation, EndUser
-from . import jtis, organizations, seats, sessions, snapshots, tokens
-from .rejections import add_rejection, record_rejection_now, records_refusals, to_record
+from . import jtis, organizations, seats, sessions, snapshots, tokens, unsigned
+from .rejections import records_refusals
 from .snapshots import TenantSettings, UserInfo
 
 LAST_SEEN_EVERY = timedelta(seconds=60)
@@ -60,6 +57,8 @@ def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = Non
     now = time.time() if now is None else now
     form = classify_body(body)
     if form.kind == "external_auth_code":
+        from .login_codes import login_with_code  # that module builds on this one
+
         return login_with_code(tenant, form.payload, visitor_id=visitor_id, origin=origin, now=now,
                                stray=form.raise_for_stray)
     if form.kind == "jwt":
@@ -68,65 +67,13 @@ def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = Non
         data = parse_claims(verified.claims)
         ctx = parse_ctx(verified.claims)
         proof = Proof("token", verified.alg, verified.kid)
-        return _identify(tenant, data, proof, verified, visitor_id, ctx, "widget", origin, now)
+        return identify_with(tenant, data, proof, verified, visitor_id, ctx, "widget", origin, now)
     data = parse_unsigned(body)
     if data.id is None:
         return _anonymous(tenant, visitor_id, now)
     if tenant.verification_mode == "required":
-        _refuse_unsigned(tenant, data.id, origin, "This workspace requires signed user data: send {jwt}.")
-    return _identify(tenant, data, None, None, visitor_id, {}, "widget", origin, now)
-
-
-@records_refusals
-def login_with_code(tenant: TenantSettings, code: object, *, visitor_id: str | None = None, origin: str | None = None,
-                    now: float | None = None, stray=None) -> Identified:
-    """A login link's externalAuthCode (§5), from the hosted page or the widget."""
-    now = time.time() if now is None else now
-    if not tenant.login_links_enabled:
-        raise Forbidden("login_links_disabled", "Login links are turned off for this workspace.")
-    verified = tokens.verify(tenant, code, now=now, origin=origin, source="login_link")
-    _check_link_policy(tenant, verified, origin)  # a token rule: before the body's field rules
-    if stray is not None:
-        stray()
-    payload = parse_login_payload(verified.claims)
-    proof = Proof("login_link", verified.alg, verified.kid)
-    if isinstance(payload, UserData):
-        return _identify(tenant, payload, proof, verified, visitor_id, parse_ctx(verified.claims), "login_link", origin, now)
-    return _login_only(tenant, payload, verified, visitor_id, origin, now)
-
-
-def _check_link_policy(tenant: TenantSettings, verified: VerifiedToken, origin: str | None) -> None:
-    claims = verified.claims
-    problem = None
-    if tenant.login_links_require_jti and ("jti" not in claims or "iat" not in claims):
-        problem = "This workspace requires every login link to carry a jti and an iat."
-    elif tenant.login_links_max_age and "iat" not in claims:
-        problem = "This workspace limits the age of login links: add an iat claim."
-    elif tenant.login_links_max_age and verified.exp - claims["iat"] > tenant.login_links_max_age:
-        problem = f"This login link lives longer than the workspace's maximum of {tenant.login_links_max_age} s (exp − iat)."
-    if problem:
-        raise to_record(TokenRefused("token_malformed", problem), tenant, kid=verified.kid, alg=verified.alg,
-                        origin=origin, source="login_link")
-
-
-def _refuse_unsigned(tenant: TenantSettings, user_id: str, origin: str | None, message: str,
-                     field: str | None = None) -> None:
-    raise to_record(Forbidden("verification_required", f"{field}: {message}" if field else message, field), tenant,
-                    f"Unsigned data for user '{user_id[:100]}'. {message}", origin=origin)
-
-
-def _check_unsigned_orgs(tenant: TenantSettings, data: UserData, current, origin: str | None, lock: bool = False) -> None:
-    """Unsigned data may not join, rename or change an organization signed data described (§9)."""
-    if data.organizations is MISSING:
-        return
-    org = organizations.refused_for_unsigned(tenant.id, current, data.organizations, lock=lock)
-    if org is not None:
-        _refuse_signed_org(tenant, data, org, origin)
-
-
-def _refuse_signed_org(tenant: TenantSettings, data: UserData, org, origin: str | None) -> None:
-    _refuse_unsigned(tenant, data.id, origin, f"the organization '{org.id[:100]}' is managed by signed data:"
-                     " unsigned data may not join, rename or change it (send {jwt}).", f"{org.path}.id")
+        unsigned.refuse(tenant, data.id, origin, "This workspace requires signed user data: send {jwt}.")
+    return identify_with(tenant, data, None, None, visitor_id, {}, "widget", origin, now)
 
 
 def _anonymous(tenant: TenantSettings, visitor_id: str | None, now: float) -> Identified:
@@ -143,7 +90,7 @@ def find_user(tenant_id: int, external_id: str, lock: bool = False) -> EndUser |
     return db.session.scalar(stmt)
 
 
-def _identify(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None,
+def identify_with(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None,
               visitor_id: str | None, ctx: dict, created_via: str, origin: str | None, now: float) -> Identified:
     visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
     user = snapshots.user(tenant.id, data.id, visitor if visitor_id else None)
@@ -159,7 +106,7 @@ def _identify(tenant: TenantSettings, data: UserData, proof: Proof | None, verif
         user = (_update_in_place(tenant, user, data, proof, origin, now_dt)
                 or _write(tenant, data, proof, verified, visitor, created_via, origin, now))
     elif tenant.verification_mode == "report" and proof is None:
-        _log_would_refuse(tenant, data.id, origin)
+        unsigned.log_would_refuse(tenant, data.id, origin)
     how = proof.via if proof is not None else sessions.UNSIGNED  # the session ends with what vouched for it
     token, session = sessions.issue(tenant, user=user, how=how, kid=proof and proof.kid, ctx=ctx, now=now)
     return Identified(user=user, visitor_id=visitor, token=token, session=session)
@@ -172,7 +119,7 @@ def _check_before_write(tenant: TenantSettings, user: UserInfo | None, data: Use
     _check_may_change(tenant, user, data.id, proof, origin)
     if user is None:
         if proof is None:
-            _check_unsigned_orgs(tenant, data, (), origin)
+            unsigned.check_orgs(tenant, data, (), origin)
         seats.check(tenant, verified=proof is not None)
         return False
     first_proof = proof is not None and not user.verified
@@ -184,7 +131,7 @@ def _check_before_write(tenant: TenantSettings, user: UserInfo | None, data: Use
 def _check_may_change(tenant: TenantSettings, user: UserInfo | EndUser | None, external_id: str, proof: Proof | None,
                       origin: str | None) -> None:
     if proof is None and user is not None and user.verified:
-        _refuse_unsigned(tenant, external_id, origin,
+        unsigned.refuse(tenant, external_id, origin,
                          "This user is verified: their data can only come signed (send {jwt}).")
 
 
@@ -250,7 +197,7 @@ def _update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, pro
         stmt = stmt.values(last_seen_at=now_dt, version=table.c.version + 1, **changes).returning(table.c.id)
         updated = db.session.connection().execute(stmt).scalar()
         if updated is not None and proof is None and tenant.verification_mode == "report":
-            _log_would_refuse(tenant, data.id, origin, in_transaction=True)
+            unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
     if updated is None:
         return None
     changes.pop("verified_at", None)
@@ -265,7 +212,7 @@ def _write(tenant: TenantSettings, data: UserData, proof: Proof | None, verified
         try:
             with writing():
                 user = _apply(tenant, data, proof, created_via, origin, now)
-                _merge_visitor(tenant.id, visitor, user)
+                merge_visitor(tenant.id, visitor, user)
                 if verified is not None:
                     source = "login_link" if created_via == "login_link" else "widget"
                     jtis.record_jti(tenant, verified, now=now, origin=origin, source=source)
@@ -284,7 +231,7 @@ def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_
     _check_may_change(tenant, user, data.id, proof, origin)  # again, under the lock
     if proof is None:
         current = [m.organization for m in user.memberships] if user is not None else []
-        _check_unsigned_orgs(tenant, data, current, origin, lock=True)
+        unsigned.check_orgs(tenant, data, current, origin, lock=True)
     if user is None or (proof is not None and not user.verified):  # a new user, or one newly vouched for
         seats.check_locked(tenant, verified=proof is not None)
     if user is None:
@@ -305,58 +252,24 @@ def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_
     if data.organizations is not MISSING:
         refused = organizations.apply(user, data.organizations, signed=proof is not None)
         if refused is not None:  # described by signed data since the check above (another user's call)
-            _refuse_signed_org(tenant, data, refused, origin)
+            unsigned.refuse_signed_org(tenant, data, refused, origin)
     if proof is not None:
         user.verified, user.verified_via, user.verified_alg, user.verified_kid = True, proof.via, proof.alg, proof.kid
         user.verified_at = user.verified_at or now_dt
     elif tenant.verification_mode == "report":
-        _log_would_refuse(tenant, data.id, origin, in_transaction=True)
+        unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
     user.last_seen_at = now_dt
     user.version = (user.version or 0) + 1  # under the row lock: any attrs-only UPDATE that read before this misses
     return user
 
 
-def _merge_visitor(tenant_id: int, visitor: str, user: EndUser) -> None:
+def merge_visitor(tenant_id: int, visitor: str, user: EndUser) -> None:
     """An anonymous visitor who identifies brings their conversations along."""
     anon = _visitor_row(tenant_id, visitor)
     if anon is None or anon.id == user.id:
         return
     db.session.execute(update(Conversation).where(Conversation.user_id == anon.id).values(user_id=user.id))
     db.session.delete(anon)
-
-
-def _log_would_refuse(tenant: TenantSettings, user_id: str, origin: str | None, in_transaction: bool = False) -> None:
-    """Report mode's note: a row added to the caller's write transaction, or else recorded now, apart."""
-    message = f"Unsigned data for user '{user_id[:100]}' was accepted; Required mode would refuse it."
-    if in_transaction:
-        add_rejection(db.session, tenant.id, "verification_required", message, origin=origin, outcome="would_refuse")
-    else:
-        record_rejection_now(tenant, "verification_required", message, origin=origin, outcome="would_refuse")
-
-
-def _login_only(tenant: TenantSettings, who: LoginOnly, verified: VerifiedToken, visitor_id: str | None,
-                origin: str | None, now: float) -> Identified:
-    """A login-only code signs in an existing user and changes none of their fields."""
-    if who.id is not None:
-        found = snapshots.user(tenant.id, who.id)
-        user_id = found.id if found is not None and not found.anonymous else None
-    else:
-        user_id = snapshots.user_id_by_email(tenant.id, who.email)
-    if user_id is None:
-        raise to_record(Unauthorized("unknown_user", "No user of this workspace matches this login link."), tenant,
-                        "A login-only link named no existing user.", kid=verified.kid, alg=verified.alg,
-                        origin=origin, source="login_link")
-    ctx = parse_ctx(verified.claims)  # every check before the first write
-    visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
-    with writing():
-        user = db.session.get(EndUser, user_id, with_for_update=True)
-        user.last_seen_at = datetime.fromtimestamp(now, timezone.utc)
-        _merge_visitor(tenant.id, visitor, user)
-        jtis.record_jti(tenant, verified, now=now, origin=origin, source="login_link")
-        db.session.flush()
-        user = snapshots.from_row(user)  # the answer from what was written, not a read after the commit
-    token, session = sessions.issue(tenant, user=user, how=sessions.LOGIN_LINK, kid=verified.kid, ctx=ctx, now=now)
-    return Identified(user=user, visitor_id=visitor, token=token, session=session)
 
 
 def to_public(user: UserInfo | None) -> dict:
