@@ -38,7 +38,7 @@ def load_membership():
         session["tenant"] = chosen.tenant_id
     if chosen is None:
         return redirect(url_for("auth.no_workspace"))
-    g.memberships = links
+    g.memberships = memberships
     g.membership = chosen
     g.workspace = chosen.tenant  # the ORM row (the widget API and hosted page hold g.tenant_info)
     if _is_settings_path() and not chosen.can_manage:
