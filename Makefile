@@ -61,12 +61,12 @@ demo: migrate
 	  --site-url http://localhost:$(DEMO_PORT) >/dev/null
 
 # Requests are read whole on the worker's event loop before a thread takes them, so slow clients
-# cannot pin the threads (webapp/serving.py; tests/test_slow_clients.py).
-WORKER = --worker-class webapp.serving.BufferingWorker
+# cannot pin the threads (webapp/infra/serving.py; tests/test_slow_clients.py).
+WORKER = --worker-class webapp.infra.serving.BufferingWorker
 
-# The two servers under one supervisor (webapp/devserve.py): Ctrl-C stops both and frees both
+# The two servers under one supervisor (webapp/infra/devserve.py): Ctrl-C stops both and frees both
 # ports. Each command follows a `--`; NAME=value words before the program are its environment.
-SERVE = $(BIN)/python -m webapp.devserve \
+SERVE = $(BIN)/python -m webapp.infra.devserve \
 	-- SIGNET_DEMO_SIGNET_URL=http://$(HOST):$(PORT) $(BIN)/gunicorn --bind localhost:$(DEMO_PORT) --workers 1 \
 	  --threads 4 $(WORKER) --log-level warning --no-control-socket demo.app:app \
 	-- SIGNET_TRUSTED_HOSTS=$(SIGNET_TRUSTED_HOSTS) $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 $(WORKER) \

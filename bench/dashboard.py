@@ -30,7 +30,7 @@ from tests.helpers import login  # noqa: E402
 from tests.servers import migrate  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.services import seed, tenants  # noqa: E402
+from webapp.services.workspace import seed, tenants  # noqa: E402
 
 SECRET_KEY = "bench-secret-key"
 PASSWORD = "correct horse battery staple"

@@ -33,7 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.servers import Server, free_port, migrated_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.services import keyring, identify, snapshots, tenants  # noqa: E402
+from webapp.services.keys import keyring
+from webapp.services.end_users import identify, snapshots
+from webapp.services.workspace import tenants  # noqa: E402
 
 SECRET_KEY = "bench-email-signin-secret-key"
 WARMUP = 20

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from tests.servers import PostgresServer, RedisServer, Server, migrate  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.services import tenants  # noqa: E402
+from webapp.services.workspace import tenants  # noqa: E402
 
 
 def post(url: str, body: dict) -> tuple[int, float]:
@@ -78,7 +78,7 @@ def redis_frozen(seconds: float, clients: int) -> None:
     redis = RedisServer()
     server = Server({"SIGNET_DATABASE_URL": database, "SIGNET_SECRET_KEY": "k", "SIGNET_RATELIMIT": "1000000/minute",
                      "SIGNET_RATELIMIT_STORAGE_URL": redis.url, "SIGNET_RATELIMIT_FAIL": "open"},
-                    workers=2, threads=4, args=("--worker-class", "webapp.serving.BufferingWorker"))
+                    workers=2, threads=4, args=("--worker-class", "webapp.infra.serving.BufferingWorker"))
     url = f"{server.url}/api/v1/widget/{tenant_id}/set-user"
     try:
         normal, counts = rate(url, seconds, clients)
@@ -97,7 +97,7 @@ def postgres_frozen() -> None:
     try:
         tenant_id = tenant_on(postgres.url, tempfile.mkdtemp(prefix="signet-faults-"))
         server = Server({"SIGNET_DATABASE_URL": postgres.url, "SIGNET_SECRET_KEY": "k"},
-                        args=("--worker-class", "webapp.serving.BufferingWorker"))
+                        args=("--worker-class", "webapp.infra.serving.BufferingWorker"))
         url = f"{server.url}/api/v1/widget/{tenant_id}/set-user"
         try:
             for index in range(8):

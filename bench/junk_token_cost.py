@@ -41,7 +41,8 @@ from webapp.extensions import db  # noqa: E402
 from webapp.identity.errors import TokenError  # noqa: E402
 from webapp.identity.verifier import verify_token  # noqa: E402
 from webapp.models._types import utcnow  # noqa: E402
-from webapp.services import debugger, keyring, tenants, tokens  # noqa: E402
+from webapp.services.keys import debugger, keyring, tokens
+from webapp.services.workspace import tenants  # noqa: E402
 
 SIGNATURE_BYTES = {"HS256": 32, "EdDSA": 64, "ES256": 64, "PS256": 512, "RS256": 512}
 

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from webapp.extensions import db
-from webapp.services import snapshots
+from webapp.services.end_users import snapshots
 
 FAIL_AFTER_COMMIT = "X-Test-Fail-After-Commit"
 

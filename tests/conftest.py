@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from webapp import create_app
 from webapp.extensions import db, limiter
-from webapp.services import members, tenants
+from webapp.services.workspace import members, tenants
 
 from .factories import PASSWORD, Key, Workspace, cheap_passwords, make_workspace  # noqa: F401
 from .helpers import login

@@ -30,7 +30,7 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def cheap_passwords(monkeypatch):
     """Skip scrypt's deliberate cost when making accounts (logins still verify the same password)."""
-    from webapp.services import members
+    from webapp.services.workspace import members
 
     monkeypatch.setattr(members, "generate_password_hash",
                         lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
@@ -212,7 +212,8 @@ def make_workspace(app, name: str = "Acme", *, owner: str | None = None, secret:
     """A workspace made through the services the product uses: the owner (a fresh address unless
     given), `settings` applied when given, an HS256 secret unless secret=False, and the public
     half of each of `keys` uploaded (the Key's kid is replaced by the one the keyring gives)."""
-    from webapp.services import keyring, tenants
+    from webapp.services.keys import keyring
+    from webapp.services.workspace import tenants
 
     owner = owner or f"owner-{uuid.uuid4().hex[:8]}@example.com"
     with app.app_context():

@@ -68,7 +68,7 @@ def smtp_server(app):
     try:
         yield inbox
     finally:
-        from webapp.services import background
+        from webapp.infra import background
 
         background.wait_idle()  # email sign-in mails from a background worker: let it finish first
         controller.stop()

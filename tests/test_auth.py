@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Member, Membership, Tenant
-from webapp.services import background
+from webapp.infra import background
 
 from .conftest import PASSWORD
 from .helpers import csrf_of, login, post_form

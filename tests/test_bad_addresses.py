@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from webapp.services import tenants
+from webapp.services.workspace import tenants
 from webapp.services.errors import Refused
 
 from .helpers import csrf_of

@@ -10,9 +10,11 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.identity.errors import TokenRefused
 from webapp.models import RevokedSession, UsedJti
-from webapp.services import keyring, identify, sessions, tenants
-from webapp.services.jtis import PRUNE_EVERY
-from webapp.services.tokens import LEEWAY
+from webapp.services.keys import keyring
+from webapp.services.end_users import identify, sessions
+from webapp.services.workspace import tenants
+from webapp.services.keys.jtis import PRUNE_EVERY
+from webapp.services.keys.tokens import LEEWAY
 
 from .conftest import PASSWORD
 

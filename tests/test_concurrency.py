@@ -13,7 +13,8 @@ from sqlalchemy import select
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import EndUser
-from webapp.services import keyring, tenants
+from webapp.services.keys import keyring
+from webapp.services.workspace import tenants
 
 from .conftest import PASSWORD
 from .servers import Server, migrate

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from webapp.extensions import db
-from webapp.services import tenants
+from webapp.services.workspace import tenants
 
 from .conftest import PASSWORD, make_app
 from .helpers import csrf_of

@@ -6,7 +6,7 @@ import pytest
 
 from webapp import create_app
 from webapp.extensions import db
-from webapp.services import tenants
+from webapp.services.workspace import tenants
 
 from .conftest import PASSWORD
 from .helpers import csrf_of
@@ -48,7 +48,7 @@ def raw_post(port: int, path: str, body: bytes, half_close: bool = False) -> tup
     return int(status_line.split()[1]), json.loads(payload)
 
 
-@pytest.mark.parametrize("worker", ["gthread", "webapp.serving.BufferingWorker"])
+@pytest.mark.parametrize("worker", ["gthread", "webapp.infra.serving.BufferingWorker"])
 def test_malformed_chunked_body_is_400_invalid_json(tmp_path, worker):
     """gunicorn's body reader raises (InvalidChunkSize, NoMoreData) inside the JSON reader: a 400,
     with gunicorn's threaded worker and with `make run`'s."""

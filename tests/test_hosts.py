@@ -15,7 +15,7 @@ from webapp import create_app
 from webapp.config import trusted_hosts
 from webapp.extensions import db
 from webapp.models import EmailSignIn
-from webapp.services import background
+from webapp.infra import background
 
 from .conftest import PASSWORD
 from .helpers import csrf_of, login
@@ -152,7 +152,7 @@ def test_a_forged_host_never_makes_its_origin_signets_own(app, client, jane):
     """Signet's own origin is always allowed on the widget API. With SIGNET_PUBLIC_URL set any Host
     is answered (links ignore it), so a page whose Origin equals the Host it forged (DNS
     rebinding) must not pass as Signet's own origin past the workspace's allowed origins."""
-    from webapp.services import tenants
+    from webapp.services.workspace import tenants
 
     app.config["SIGNET_PUBLIC_URL"] = "https://chat.example.com"
     app.config["TRUSTED_HOSTS"] = None

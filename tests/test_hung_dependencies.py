@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from webapp.extensions import db
-from webapp.services import tenants
+from webapp.services.workspace import tenants
 
 from .conftest import PASSWORD, make_app
 from .helpers import csrf_of

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.identity.errors import TokenRefused
 from webapp.models import VerificationKeyRow
-from webapp.services import jtis, tenants, tokens
+from webapp.services.keys import jtis, tokens
+from webapp.services.workspace import tenants
 
 from .helpers import csrf_of, post_form
 
@@ -156,7 +157,7 @@ def test_identity_forms_need_csrf(app, owner_client):
 def test_revoking_another_tenants_key_is_404(app, owner_client, factory):
     other = factory.tenant("Other")
     with app.app_context():
-        from webapp.services import keyring
+        from webapp.services.keys import keyring
         row, _ = keyring.create_secret(tenants.get_tenant(other.public_id))
         kid = row.kid
     assert post_form(owner_client, f"/settings/keys/{kid}/revoke", {}, page="/settings/keys").status_code == 404

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import Member, Membership
-from webapp.services import invitations, mailer, members, tenants
+from webapp.services.workspace import invitations, members, tenants
+from webapp.infra import mailer
 
 from .conftest import PASSWORD
 from .helpers import csrf_of

@@ -16,7 +16,8 @@ from webapp.extensions import db
 from webapp.identity.errors import TokenRefused
 from webapp.models import Rejection, UsedJti, VerificationKeyRow
 from webapp.models._types import utcnow
-from webapp.services import jtis, keyring, pruning, tenants, tokens
+from webapp.services.keys import jtis, keyring, pruning, tokens
+from webapp.services.workspace import tenants
 from webapp.services.errors import Refused
 
 GRACE = 7200

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from webapp.extensions import db
-from webapp.services import tenants
+from webapp.services.workspace import tenants
 
 from .conftest import PASSWORD
 from .helpers import csrf_of

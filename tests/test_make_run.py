@@ -122,7 +122,7 @@ def test_make_run_on_other_ports_allows_the_demo_site_there(app):
     too, so the demo page on the new port can still load the widget."""
     import json
 
-    from webapp.services import tenants
+    from webapp.services.workspace import tenants
 
     runner = app.test_cli_runner()
     first = runner.invoke(args=["signet", "demo", "--if-missing", "--quiet"])

@@ -7,7 +7,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from webapp.extensions import db
-from webapp.services import keyring, sessions, tenants
+from webapp.services.keys import keyring
+from webapp.services.end_users import sessions
+from webapp.services.workspace import tenants
 
 from .conftest import PASSWORD, make_app
 

@@ -7,8 +7,8 @@ import urllib.request
 import pytest
 
 from webapp.extensions import db
-from webapp.ratelimit import BREAKER_COOLDOWN
-from webapp.services import tenants
+from webapp.infra.ratelimit import BREAKER_COOLDOWN
+from webapp.services.workspace import tenants
 
 from .conftest import PASSWORD, make_app
 from .helpers import csrf_of

@@ -10,8 +10,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from webapp.extensions import db
-from webapp import read_connections
-from webapp.services import snapshots
+from webapp.infra import read_connections
+from webapp.services.end_users import snapshots
 
 from .conftest import make_app, provision
 

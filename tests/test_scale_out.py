@@ -9,7 +9,8 @@ import jwt
 import pytest
 
 from webapp.extensions import db
-from webapp.services import keyring, tenants
+from webapp.services.keys import keyring
+from webapp.services.workspace import tenants
 
 from .conftest import PASSWORD, make_app
 from .helpers import csrf_of

@@ -21,7 +21,7 @@ from sqlalchemy import event, select
 
 from webapp.extensions import db
 from webapp.models import EndUser
-from webapp.services import tenants
+from webapp.services.workspace import tenants
 
 from .conftest import PASSWORD, Factory, make_app, provision
 from .helpers import csrf_of, login, post_form

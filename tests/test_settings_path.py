@@ -4,12 +4,13 @@ import pytest
 from flask import g, request_finished
 from sqlalchemy import select
 
-from webapp.dashboard import forms, identity_forms, install_forms, login_links_forms
+from webapp.dashboard.settings import forms, identity_forms, install_forms, login_links_forms
 from webapp.extensions import db
 from webapp.models import Tenant
-from webapp.services import snapshots, tenants
+from webapp.services.end_users import snapshots
+from webapp.services.workspace import tenants
 from webapp.services.errors import Invalid
-from webapp.services.snapshots import TenantInfo, TenantSettings
+from webapp.services.end_users.snapshots import TenantInfo, TenantSettings
 
 from .helpers import post_form
 

@@ -1,5 +1,5 @@
 """Slow clients cannot starve `make run`'s server: requests are read whole on the worker's event
-loop (webapp/serving.py) before a thread takes them, and one not read within READ_SECONDS is
+loop (webapp/infra/serving.py) before a thread takes them, and one not read within READ_SECONDS is
 dropped. Before it, 8 sockets sending a byte a second held gthread's 8 threads: a normal request
 waited over 30 s."""
 from __future__ import annotations
@@ -12,8 +12,8 @@ import time
 import urllib.request
 
 from webapp.extensions import db
-from webapp.serving import READ_SECONDS, request_complete
-from webapp.services import tenants
+from webapp.infra.serving import READ_SECONDS, request_complete
+from webapp.services.workspace import tenants
 
 from .conftest import PASSWORD
 from .servers import ROOT, Server, migrated_app

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from webapp.extensions import db
 from webapp.models import Invitation, Member, Membership, StaffToken
 from webapp.models._types import utcnow
-from webapp.services import background
+from webapp.infra import background
 
 from .conftest import PASSWORD
 from .helpers import csrf_of, login, post_form

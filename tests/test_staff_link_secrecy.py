@@ -16,7 +16,8 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.hosted.logsafe import scrub
 from webapp.models import Member, Membership
-from webapp.services import invitations, mailer, members, tenants
+from webapp.services.workspace import invitations, members, tenants
+from webapp.infra import mailer
 
 from .conftest import PASSWORD
 from .helpers import csrf_of

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from webapp.services import background
+from webapp.infra import background
 
 from .conftest import PASSWORD
 from .helpers import csrf_of, login

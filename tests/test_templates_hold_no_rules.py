@@ -9,11 +9,12 @@ import pytest
 from markupsafe import Markup
 
 from webapp import presenters
-from webapp.dashboard.threads import STATUS_FILTERS, InboxQuery
+from webapp.dashboard.inbox.threads import STATUS_FILTERS, InboxQuery
 from webapp.identity import fields, jose
 from webapp.models import EndUser, Message, VerificationKeyRow
 from webapp.models._types import utcnow
-from webapp.services import activity, conversations, email_signin, login_links
+from webapp.services.end_users import activity, email_signin, login_links
+from webapp.services.messaging import conversations
 from webapp.widget_api.openapi import SET_USER_BODY, document
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

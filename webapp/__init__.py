@@ -23,7 +23,8 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.config.update(load_config(Path(app.instance_path)))
     app.config.update(overrides or {})
 
-    from . import database, ratelimit, security, templating
+    from .infra import database, ratelimit, security
+    from . import templating
 
     database.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -40,7 +41,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
-    from .health import bp as health_bp
+    from .infra.health import bp as health_bp
     from .widget_api import bp as widget_bp
 
     app.register_blueprint(widget_bp)
@@ -53,8 +54,9 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
 
     hosted.init_app(app)  # the /m/ pages, and the middleware that keeps their URL secrets out of logs
 
-    from . import errors, cli, hosts
-    from .services import background
+    from . import errors, cli
+    from .infra import hosts
+    from .infra import background
 
     errors.init_app(app)
     cli.init_app(app)

@@ -9,7 +9,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from .services import keyring, members, pruning, tenants
+from .services.keys import keyring, pruning
+from .services.workspace import members, tenants
 from .services.errors import Invalid, Refused
 
 signet = AppGroup("signet", help="Manage Signet tenants, members, secrets and keys.")
@@ -187,7 +188,7 @@ def key_list(tenant_id: str):
 @command(signet, "prune")
 def prune():
     """Delete expired one-time-token records, idempotency keys and old rejection-log rows."""
-    from .services import idempotency
+    from .services.end_users import idempotency
 
     emit({**pruning.prune(), "idempotency_keys": idempotency.prune()})
 
@@ -200,7 +201,7 @@ def prune():
 def seed_command(tenant_id: str, users: int, conversations: int, messages_per_conversation: int):
     """Bulk synthetic users and conversations for benchmarks; numbering continues after the
     tenant's highest existing user-N. Progress on stderr, one JSON line on stdout."""
-    from .services import seed
+    from .services.workspace import seed
 
     result = seed.seed(tenants.get_tenant(tenant_id), users, conversations, messages_per_conversation,
                        progress=lambda line: click.echo(line, err=True))

@@ -65,7 +65,7 @@ def load_config(instance: Path) -> dict:
         "SQLALCHEMY_DATABASE_URI": _database_url(instance),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # PostgreSQL: a statement's time limit in seconds (server side, and client side while serving
-        # a request, so a frozen server answers 503, not a hang); 0 turns both off (webapp/pgbounds.py).
+        # a request, so a frozen server answers 503, not a hang); 0 turns both off (webapp/infra/pgbounds.py).
         "SIGNET_DATABASE_TIMEOUT": float(os.environ.get("SIGNET_DATABASE_TIMEOUT", "2")),
         "SIGNET_KEY_GRACE_SECONDS": int(os.environ.get("SIGNET_KEY_GRACE_SECONDS", "7200")),
         "SIGNET_RATELIMIT": None if ratelimit.lower() == "off" else ratelimit,

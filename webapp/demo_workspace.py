@@ -10,9 +10,10 @@ import click
 from flask import current_app
 
 from .cli import command, emit, signet
-from .services import keyring, members, tenants
+from .services.keys import keyring
+from .services.workspace import members, tenants
 from .services.errors import NotFound
-from .services.validation import normalize_origin
+from .services.workspace.validation import normalize_origin
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_SITE = "http://localhost:5001"

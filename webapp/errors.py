@@ -9,9 +9,9 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from .ratelimit import store_down
+from .infra.ratelimit import store_down
 from .refusals import Conflict, Forbidden, Gone, Invalid, NotFound, Refused, Unauthorized
-from .security import is_api
+from .infra.security import is_api
 
 TITLES = {
     400: "Bad request",

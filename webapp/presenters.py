@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask
 from markupsafe import Markup
 
-from .services import activity, email_signin, login_links
+from .services.end_users import activity, email_signin, login_links
 
 # The lifetime suggested for a login link: the dashboard's test link lives this long, the samples'
 # links expire after it, and the settings suggest it as the maximum age.

@@ -45,7 +45,7 @@ def test_secrets_keys_and_debugger_through_the_browser(signet, page):
 
 
 def test_an_agent_cannot_open_identity_pages(signet, page):
-    from webapp.services import members, tenants
+    from webapp.services.workspace import members, tenants
 
     tenant = signet.tenant([])
     with signet.app.app_context():

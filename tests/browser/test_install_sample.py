@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Conversation, EndUser
-from webapp.services import members, tenants
+from webapp.services.workspace import members, tenants
 
 from ..conftest import PASSWORD
 from .conftest import OLD_STUB, STUB, CustomerSite

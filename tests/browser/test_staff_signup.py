@@ -7,7 +7,7 @@ from aiosmtpd.controller import Controller
 
 from webapp.extensions import db
 from webapp.models import Member, Membership
-from webapp.services import tenants
+from webapp.services.workspace import tenants
 
 from ..chromium import chromium, watched_page
 from ..conftest import PASSWORD

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.models import EndUser, Organization
-from webapp.services import tenants
+from webapp.services.workspace import tenants
 
 from ..chromium import chromium
 from ..conftest import PASSWORD

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from webapp.extensions import db
 from webapp.models import Conversation, Message
-from webapp.services.conversations import MAX_BODY
+from webapp.services.messaging.conversations import MAX_BODY
 
 from .conftest import links, post, text_of
 

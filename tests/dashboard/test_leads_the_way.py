@@ -10,7 +10,8 @@ from sqlalchemy import update
 
 from webapp.extensions import db
 from webapp.models import EndUser
-from webapp.services import keyring, tenants
+from webapp.services.keys import keyring
+from webapp.services.workspace import tenants
 from webapp.templating import when
 
 from ..test_staff_accounts import confirm, signup

@@ -7,7 +7,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from webapp.dashboard import paging, search
+from webapp.dashboard import paging
+from webapp.dashboard.users import search
 from webapp.extensions import db
 from webapp.models import Conversation, EndUser
 

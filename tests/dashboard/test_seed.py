@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import Conversation, EndUser, Message, Organization, OrgMembership
-from webapp.services import tenants
+from webapp.services.workspace import tenants
 
 from .conftest import text_of
 

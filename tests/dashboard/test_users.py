@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from webapp.dashboard import paging, search
+from webapp.dashboard import paging
+from webapp.dashboard.users import search
 
 from .conftest import ago, links, text_of
 
@@ -178,7 +179,7 @@ def test_csv_export(people, staff):
 
 
 def test_csv_streams_in_batches(many, staff, monkeypatch):
-    from webapp.dashboard import directory
+    from webapp.dashboard.users import directory
 
     monkeypatch.setattr(directory, "EXPORT_BATCH", 4)
     response = staff.get("/users.csv")

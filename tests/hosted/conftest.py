@@ -7,7 +7,9 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import EndUser
-from webapp.services import background, identify, snapshots, tenants
+from webapp.infra import background
+from webapp.services.end_users import identify, snapshots
+from webapp.services.workspace import tenants
 
 from ..factories import Workspace, make_workspace, snapshot
 from ..helpers import csrf_of

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Conversation, EndUser
-from webapp.services import keyring, tenants
+from webapp.services.keys import keyring
+from webapp.services.workspace import tenants
 
 from ..chromium import chromium, watched_page
 from ..conftest import PASSWORD

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.models import EmailSignIn
-from webapp.services import background
+from webapp.infra import background
 
 from ..helpers import csrf_of
 from .conftest import add_signed_user, configure, set_cookie_header, stored_counts, user_count, user_row

@@ -80,7 +80,7 @@ def test_a_planted_account_never_catches_the_victims_sign_in_create_mode(app, cl
     configure(app, tenant, email_sign_in="create")
     add_user(app, tenant, "mallory", email=VICTIM, name="Mallory")
     with app.app_context():  # the tenant's own backend signs Mallory's id, not her email
-        from webapp.services import identify, snapshots
+        from webapp.services.end_users import identify, snapshots
         identify.set_user(snapshots.tenant(tenant.public_id), {"jwt": tenant.sign({"id": "mallory"})})
     mallory = user_row(app, tenant, "mallory")
 

@@ -12,7 +12,7 @@ import threading
 from sqlalchemy import event
 
 from webapp.extensions import db
-from webapp.services import background
+from webapp.infra import background
 
 from ..helpers import csrf_of
 from .conftest import add_signed_user

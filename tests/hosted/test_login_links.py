@@ -217,7 +217,7 @@ def test_a_session_revoked_elsewhere_signs_the_page_out(client, tenant):
 
 
 def test_an_expired_session_is_signed_out(client, app, tenant):
-    from webapp.services import sessions, snapshots
+    from webapp.services.end_users import sessions, snapshots
 
     add_user(app, tenant, "u-1")
     with app.test_request_context():

@@ -12,7 +12,9 @@ import pytest
 
 from webapp.extensions import db
 from webapp.hosted.logsafe import AUTH_CODE_KEY, EMAIL_TOKEN_KEY, scrub
-from webapp.services import keyring, identify, snapshots, tenants
+from webapp.services.keys import keyring
+from webapp.services.end_users import identify, snapshots
+from webapp.services.workspace import tenants
 
 from ..conftest import PASSWORD
 from ..servers import Server, migrated_app

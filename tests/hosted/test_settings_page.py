@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from webapp.services import keyring, tenants
+from webapp.services.keys import keyring
+from webapp.services.workspace import tenants
 
 from ..conftest import PASSWORD
 from ..helpers import csrf_of, login, post_form

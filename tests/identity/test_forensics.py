@@ -22,7 +22,8 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.identity import forensics as identity_forensics
 from webapp.models import Rejection
-from webapp.services import keyring, tenants
+from webapp.services.keys import keyring
+from webapp.services.workspace import tenants
 
 from ..helpers import post_form
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.services import tenants
+from webapp.services.workspace import tenants
 
 from .. import factories
 from ..conftest import provision

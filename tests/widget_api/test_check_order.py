@@ -11,7 +11,7 @@ import time
 import pytest
 
 from webapp.models import EndUser, Rejection, UsedJti
-from webapp.services.tenants import CLEAR
+from webapp.services.workspace.tenants import CLEAR
 
 from .conftest import ORIGIN, assert_error, call, count, identify, set_user, settings, sign, snapshot
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Conversation, Member, Message
-from webapp.services import conversations
+from webapp.services.messaging import conversations
 
 from .conftest import assert_error, call, count, fetch, identify, sign
 

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from webapp.models import EndUser, Rejection, UsedJti
-from webapp.services import sessions
+from webapp.services.end_users import sessions
 
 from .conftest import assert_error, call, count, fetch, identify, set_user, settings, sign
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Conversation, IdempotencyKey, Message
-from webapp.services import idempotency
+from webapp.services.end_users import idempotency
 
 from .conftest import assert_error, call, count, identify
 

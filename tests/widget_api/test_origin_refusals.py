@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import Rejection, Tenant
-from webapp.services import origin_refusals
+from webapp.services.keys import origin_refusals
 
 from ..conftest import PASSWORD, Factory
 from ..helpers import csrf_of, login

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from webapp.extensions import db
-from webapp.services import tenants
+from webapp.services.workspace import tenants
 
 from ..conftest import PASSWORD
 from ..servers import Server, migrated_app

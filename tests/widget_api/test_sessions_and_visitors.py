@@ -11,7 +11,7 @@ import pytest
 
 from webapp.extensions import db
 from webapp.models import Conversation, EndUser, RevokedSession
-from webapp.services import sessions
+from webapp.services.end_users import sessions
 
 from ..conftest import make_app
 from .conftest import assert_error, call, count, fetch, identify, settings, sign

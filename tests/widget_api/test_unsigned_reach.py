@@ -200,7 +200,7 @@ def test_an_organization_first_described_by_signed_data_mid_call_is_still_refuse
     rows, and the request is refused with nothing written."""
     from sqlalchemy import create_engine, text
 
-    from webapp.services import organizations
+    from webapp.services.end_users import organizations
 
     from ..conftest import make_app
     from .conftest import make_tenant

@@ -6,9 +6,9 @@ from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user, logout_user
 
 from ..errors import http_status, page_error
-from ..hosts import public_base
-from ..security import csrf_without_referrer
-from ..services import staff_tokens, throttle
+from ..infra.hosts import public_base
+from ..infra.security import csrf_without_referrer
+from ..services.workspace import staff_tokens, throttle
 from ..services.errors import LinkRefused, Refused
 from . import bp
 from .forms import ConfirmEmailForm, EmptyForm, ForgotForm, NewPasswordForm
@@ -71,7 +71,7 @@ def verify_link(token: str):
 
 def _welcome(member):
     """After confirming a sign-up: the next step is Install (owners and admins), else the inbox."""
-    from ..services import members
+    from ..services.workspace import members
 
     link = members.membership(member.id, session["tenant"]) if session.get("tenant") else None
     if link is not None and link.role in ("owner", "admin"):

@@ -10,10 +10,10 @@ from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user
 
 from ..errors import http_status, page_error
-from ..security import csrf_without_referrer
-from ..services import invitations
+from ..infra.security import csrf_without_referrer
+from ..services.workspace import invitations
 from ..services.errors import LinkRefused, Refused
-from ..services.invitations import WrongAccount
+from ..services.workspace.invitations import WrongAccount
 from . import bp
 from .account_views import NO_REFERRER
 from .forms import EmptyForm, NewPasswordForm

@@ -9,10 +9,10 @@ from flask_login import current_user, login_user, logout_user
 
 from ..errors import page_error
 from ..extensions import db, login_manager
-from ..hosts import public_base
+from ..infra.hosts import public_base
 from ..models import Member
-from ..security import csrf_without_referrer
-from ..services import members, staff_tokens, tenants, throttle
+from ..infra.security import csrf_without_referrer
+from ..services.workspace import members, staff_tokens, tenants, throttle
 from ..services.errors import Refused
 from . import bp
 from .forms import EmptyForm, LoginForm, SignupForm

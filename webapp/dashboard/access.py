@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import Select, select
 
 from ..models import Membership, Tenant
-from ..services import members
+from ..services.workspace import members
 from . import bp
 
 

@@ -9,4 +9,5 @@ def home():
     return redirect(url_for("dashboard.inbox"))
 
 
-from . import inbox_views, users_views  # noqa: E402,F401  (register the Inbox, Users and Organizations pages)
+from .inbox import views
+from .users import views  # noqa: E402,F401  (register the Inbox, Users and Organizations pages)

@@ -13,8 +13,8 @@ import time
 
 from flask import redirect, request, url_for
 
-from ..services import sessions
-from ..services.snapshots import TenantSettings
+from ..services.end_users import sessions
+from ..services.end_users.snapshots import TenantSettings
 
 
 def name(tenant: TenantSettings) -> str:

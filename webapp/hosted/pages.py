@@ -14,7 +14,7 @@ from flask import g, render_template
 from ..errors import http_status
 from ..refusals import Refused
 from ..presenters import minutes_words
-from ..services.email_signin import LINK_SECONDS
+from ..services.end_users.email_signin import LINK_SECONDS
 from ..templating import when
 
 _NOT_VERIFIED = ("This link could not be verified",

@@ -15,9 +15,9 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from ..extensions import limiter
-from ..hosts import public_base
+from ..infra.hosts import public_base
 from ..refusals import Invalid, Refused
-from ..services import email_signin, identify, login_codes, sessions, snapshots
+from ..services.end_users import email_signin, identify, login_codes, sessions, snapshots
 from . import bp, cookies, pages
 from .forms import ButtonForm, EmailSignInForm
 from .logsafe import AUTH_CODE_KEY, EMAIL_TOKEN_KEY

@@ -15,9 +15,10 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException
 from ..errors import api_error
 from ..extensions import csrf, limiter
 from ..identity.jose import strict_json
-from ..ratelimit import STORE_DOWN, store_down
-from ..services import origin_refusals, snapshots
-from ..services.snapshots import TenantInfo
+from ..infra.ratelimit import STORE_DOWN, store_down
+from ..services.keys import origin_refusals
+from ..services.end_users import snapshots
+from ..services.end_users.snapshots import TenantInfo
 from . import bp
 
 MAX_BODY = 64 * 1024

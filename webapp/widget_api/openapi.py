@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 from ..extensions import limiter
 from ..identity.fields import MAX_ATTRS, MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS
 from ..identity.jose import MAX_TOKEN_BYTES
-from ..services.conversations import MAX_BODY
+from ..services.messaging.conversations import MAX_BODY
 
 # Every limit below is the checker's own constant (identity/fields.py, jose.py, conversations.py),
 # never a number typed again here: the document cannot drift from what the API enforces.

@@ -7,7 +7,8 @@ from flask import g, jsonify, request
 
 from ..errors import api_error, refusal_json
 from ..refusals import Refused
-from ..services import conversations, idempotency, identify, sessions
+from ..services.messaging import conversations
+from ..services.end_users import idempotency, identify, sessions
 from . import bp
 
 

@@ -1,0 +1,181 @@
+"""Database binding: SQLite tuned for concurrent requests, PostgreSQL bounded in time, and write
+transactions.
+
+`writing()` opens a transaction that will write: on SQLite it starts with BEGIN IMMEDIATE, so it
+takes the write lock up front and waits for it (busy_timeout) instead of failing when a read
+snapshot turns out stale; on PostgreSQL the caller locks the rows it changes (FOR UPDATE).
+
+PostgreSQL never hangs a request (webapp/infra/pgbounds.py): connect timeout, TCP keepalives, a
+server-side statement_timeout and a client-side bound on every wait for the server, so a frozen
+or unreachable server gives 503 within seconds. The end-of-request cleanup never raises: a
+ROLLBACK on a connection the server closed (a restart) is logged and the connection dropped, and
+the response already built is sent as it is.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import wraps
+
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from .. import models  # noqa: F401  (registers every table on the metadata)
+from . import pgbounds
+from ..extensions import db
+
+SQLITE_BUSY_MS = 10_000
+_immediate: ContextVar[bool] = ContextVar("signet_sqlite_immediate", default=False)
+
+
+class _QuietDisconnectOnCheckin(logging.Filter):
+    """The pool rolls a connection back as it takes it back; when the server already closed it (a
+    restart, or a connection ended between the commit and the end of the request), SQLAlchemy
+    logs that with a full traceback although nothing is wrong with the request: one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if str(record.msg).startswith("Exception during reset") and _is_disconnect(error):
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "a connection the database server closed was dropped on its return to the pool (%s)",
+                (type(error).__name__,), None, None)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _quiet_checkin_disconnects(engine: Engine) -> None:
+    log = engine.pool.logger
+    log = getattr(log, "logger", log)  # an echoing pool logs through an adapter
+    if not any(isinstance(f, _QuietDisconnectOnCheckin) for f in log.filters):
+        log.addFilter(_QuietDisconnectOnCheckin())
+
+
+def _is_disconnect(error: BaseException | None) -> bool:
+    try:
+        import psycopg
+    except ImportError:  # SQLite only: nothing of the kind
+        return False
+    return isinstance(error, psycopg.OperationalError)
+
+
+def init_app(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+        options.setdefault("connect_args", {})["timeout"] = SQLITE_BUSY_MS / 1000
+        options["pool_pre_ping"] = False  # a local file: nothing to ping, and it costs a query per request
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    elif uri.startswith("postgresql+psycopg"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = pgbounds.engine_options(
+            app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), app.config["SIGNET_DATABASE_TIMEOUT"])
+    db.init_app(app)
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs them in
+    # reverse): the session is already removed when theirs runs, which then has nothing to do.
+    app.teardown_appcontext(_remove_session)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _tune_sqlite(db.engine)
+        elif db.engine.dialect.driver == "psycopg":
+            pgbounds.bound_engine(db.engine, app.config["SIGNET_DATABASE_TIMEOUT"])
+            _quiet_checkin_disconnects(db.engine)
+
+
+def _remove_session(_error: BaseException | None = None) -> None:
+    """End the request's session without ever raising.
+
+    Raising here (outside every error handler) would make gunicorn answer its own HTML 500 in
+    place of the response already built: for a write that was stored, the client would retry it.
+    A ROLLBACK on a connection the server closed (PostgreSQL restarted) is the usual case.
+    """
+    try:
+        db.session.remove()
+    except Exception as error:  # noqa: BLE001  whatever the driver raised, the response stands
+        cause = getattr(error, "orig", None) or error
+        current_app.logger.warning("database cleanup failed, connection dropped: %s", cause.__class__.__name__)
+        try:
+            db.session.invalidate()  # the broken connection is closed, never returned to the pool
+        except Exception:  # noqa: BLE001  already as closed as it gets
+            pass
+        db.session.registry.clear()
+
+
+def is_sqlite() -> bool:
+    return db.engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def writing():
+    """The one way a service writes: a fresh transaction that commits on success and rolls back on
+    any error. The outermost `writing()` owns the transaction; a nested one (a service called by
+    another inside its transaction) joins it and neither commits nor rolls back."""
+    if _immediate.get():
+        yield db.session
+        return
+    db.session.rollback()
+    token = _immediate.set(True)
+    try:
+        yield db.session
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        _immediate.reset(token)
+
+
+def writes(service):
+    """A service whose whole body is one `writing()` transaction (joined when called inside one)."""
+
+    @wraps(service)
+    def wrapper(*args, **kwargs):
+        with writing():
+            return service(*args, **kwargs)
+
+    return wrapper
+
+
+@contextmanager
+def writing_apart():
+    """A short write transaction on a connection of its own, for a record that must be kept
+    whatever becomes of the caller's transaction (a refusal's log row): the request's session is
+    neither committed nor rolled back. Call it holding no write transaction (SQLite has one
+    writer: it would wait for itself). Only this connection's BEGIN is IMMEDIATE."""
+    with db.engine.connect() as connection:
+        token = _immediate.set(True)
+        try:
+            transaction = connection.begin()
+        finally:
+            _immediate.reset(token)
+        with Session(bind=connection, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.flush()
+                transaction.commit()
+            except BaseException:
+                transaction.rollback()
+                raise
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    """WAL lets readers run beside a writer; busy_timeout makes writers wait, not fail.
+
+    pysqlite's own transaction handling is switched off so that we emit BEGIN ourselves
+    (the SQLAlchemy recipe), which lets a write transaction say BEGIN IMMEDIATE.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")

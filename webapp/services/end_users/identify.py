@@ -1,0 +1,286 @@
+"""Identifying end users (API.md §3–§5): the set-user operation behind the widget API and login links.
+
+Checks run in the contract's order: the token, field rules, verification_required,
+seat_limit_reached, and last token_replayed. Nothing is written until every check passed; the
+writes then happen in one transaction that holds the user's row (BEGIN IMMEDIATE on SQLite,
+FOR UPDATE on PostgreSQL), so concurrent calls for one user apply one after the other.
+A returning user whose data did not change costs reads only (last_seen is coalesced to once a
+minute), and an anonymous visitor costs nothing until they start a conversation.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import flag_modified
+
+from ...infra.database import writing
+from ...extensions import db
+from ...identity.fields import same_attrs
+from ...identity.userdata import MISSING, UserData, classify_body, parse_claims, parse_ctx, parse_unsigned
+from ...identity.verifier import VerifiedToken
+from ...models import Conversation, EndUser
+from ..keys import jtis, tokens
+from . import organizations, sessions, snapshots, unsigned
+from ..workspace import seats
+from ..keys.rejections import records_refusals
+from .snapshots import TenantSettings, UserInfo
+
+LAST_SEEN_EVERY = timedelta(seconds=60)
+WRITE_ATTEMPTS = 3
+_FIELDS = (("email", "email"), ("name", "name"), ("avatar_url", "avatar_url"))
+
+
+@dataclass(frozen=True)
+class Proof:
+    """How the data was vouched for: a verified token or a login link, and its key."""
+
+    via: str  # "token" | "login_link"
+    alg: str
+    kid: str
+
+
+@dataclass
+class Identified:
+    user: UserInfo | None  # None: an anonymous visitor with nothing stored yet
+    visitor_id: str
+    token: str
+    session: sessions.WidgetSession
+
+
+@records_refusals
+def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = None, origin: str | None = None,
+             now: float | None = None) -> Identified:
+    """The widget's set-user call: anonymous, unsigned data, {jwt} or {externalAuthCode}."""
+    now = time.time() if now is None else now
+    form = classify_body(body)
+    if form.kind == "external_auth_code":
+        from .login_codes import login_with_code  # that module builds on this one
+
+        return login_with_code(tenant, form.payload, visitor_id=visitor_id, origin=origin, now=now,
+                               stray=form.raise_for_stray)
+    if form.kind == "jwt":
+        verified = tokens.verify(tenant, form.payload, now=now, origin=origin)
+        form.raise_for_stray()
+        data = parse_claims(verified.claims)
+        ctx = parse_ctx(verified.claims)
+        proof = Proof("token", verified.alg, verified.kid)
+        return identify_with(tenant, data, proof, verified, visitor_id, ctx, "widget", origin, now)
+    data = parse_unsigned(body)
+    if data.id is None:
+        return _anonymous(tenant, visitor_id, now)
+    if tenant.verification_mode == "required":
+        unsigned.refuse(tenant, data.id, origin, "This workspace requires signed user data: send {jwt}.")
+    return identify_with(tenant, data, None, None, visitor_id, {}, "widget", origin, now)
+
+
+def _anonymous(tenant: TenantSettings, visitor_id: str | None, now: float) -> Identified:
+    visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
+    token, session = sessions.issue(tenant, visitor_id=visitor, now=now)
+    return Identified(user=None, visitor_id=visitor, token=token, session=session)
+
+
+def find_user(tenant_id: int, external_id: str, lock: bool = False) -> EndUser | None:
+    stmt = (select(EndUser).where(EndUser.tenant_id == tenant_id, EndUser.external_id == external_id)
+            .options(selectinload(EndUser.memberships)))
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(stmt)
+
+
+def identify_with(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None,
+              visitor_id: str | None, ctx: dict, created_via: str, origin: str | None, now: float) -> Identified:
+    visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
+    user = snapshots.user(tenant.id, data.id, visitor if visitor_id else None)
+    first_proof = _check_before_write(tenant, user, data, proof, origin)
+    merge = user.visitor_row if user is not None else None
+    now_dt = datetime.fromtimestamp(now, timezone.utc)
+    if user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None) or (
+            data.organizations is not MISSING
+            and organizations.would_change(user.organizations, data.organizations, signed=proof is not None)):
+        user = _write(tenant, data, proof, verified, visitor, created_via, origin, now)
+    elif _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
+        # The row changed since it was read: the locked path decides again from what it holds.
+        user = (_update_in_place(tenant, user, data, proof, origin, now_dt)
+                or _write(tenant, data, proof, verified, visitor, created_via, origin, now))
+    elif tenant.verification_mode == "report" and proof is None:
+        unsigned.log_would_refuse(tenant, data.id, origin)
+    how = proof.via if proof is not None else sessions.UNSIGNED  # the session ends with what vouched for it
+    token, session = sessions.issue(tenant, user=user, how=how, kid=proof and proof.kid, ctx=ctx, now=now)
+    return Identified(user=user, visitor_id=visitor, token=token, session=session)
+
+
+def _check_before_write(tenant: TenantSettings, user: UserInfo | None, data: UserData, proof: Proof | None,
+                        origin: str | None) -> bool:
+    """The read-only checks, in the contract's order (verification_required, then seats); whether
+    this is the user's first verification (it takes a seat: `_apply` checks again under lock)."""
+    _check_may_change(tenant, user, data.id, proof, origin)
+    if user is None:
+        if proof is None:
+            unsigned.check_orgs(tenant, data, (), origin)
+        seats.check(tenant, verified=proof is not None)
+        return False
+    first_proof = proof is not None and not user.verified
+    if first_proof:
+        seats.check(tenant, verified=True)
+    return first_proof
+
+
+def _check_may_change(tenant: TenantSettings, user: UserInfo | EndUser | None, external_id: str, proof: Proof | None,
+                      origin: str | None) -> None:
+    if proof is None and user is not None and user.verified:
+        unsigned.refuse(tenant, external_id, origin,
+                         "This user is verified: their data can only come signed (send {jwt}).")
+
+
+def _visitor_row(tenant_id: int, visitor: str) -> EndUser | None:
+    return db.session.scalar(select(EndUser).where(EndUser.tenant_id == tenant_id, EndUser.visitor_id == visitor))
+
+
+def _would_change(user: UserInfo, data: UserData, proof: Proof | None) -> bool:
+    for attr, field in _FIELDS:
+        value = getattr(data, field)
+        if value is not MISSING and getattr(user, attr) != value:
+            return True
+    if data.attrs is not MISSING and not same_attrs(user.attrs or {}, data.attrs or {}):
+        return True
+    if data.organizations is not MISSING and organizations.would_change(user.organizations, data.organizations,
+                                                                        signed=proof is not None):
+        return True
+    if _email_verified(user.email, user.email_verified, data, proof) is not None:
+        return True
+    if proof is not None and (not user.verified or (user.verified_via, user.verified_alg, user.verified_kid)
+                              != (proof.via, proof.alg, proof.kid)):
+        return True
+    return False
+
+
+def _email_verified(stored: str | None, proven: bool, data: UserData, proof: Proof | None) -> bool | None:
+    """The new `email_verified`, or None when it stays: an email sent in signed data is proven, one
+    changed by unsigned data is not (API.md §9: unsigned data vouches for nothing)."""
+    if data.email is MISSING:
+        return None
+    if proof is not None:
+        new = data.email is not None
+    else:
+        new = proven and data.email == stored
+    return None if new == proven else new
+
+
+def _update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proof: Proof | None, origin: str | None,
+                     now_dt: datetime) -> UserInfo | None:
+    """An existing user's fields, attrs, verification and last_seen in one UPDATE (organizations
+    unchanged), or None when the row is no longer the one read: then nothing was written and the
+    caller takes the locked path.
+
+    Everything decided here (organizations unchanged, verified or not, the email's proof) comes
+    from the unlocked read, so the UPDATE applies only to that very row: the same `version` (every
+    write of the user or their memberships moves it on) and, for unsigned data, still unverified.
+    Two set-user calls for one user thus always leave the result of one serial order (issue 19).
+    """
+    changes = {attr: getattr(data, field) for attr, field in _FIELDS if getattr(data, field) is not MISSING}
+    if data.attrs is not MISSING:
+        changes["attrs"] = data.attrs or {}
+    email_verified = _email_verified(user.email, user.email_verified, data, proof)
+    if email_verified is not None:
+        changes["email_verified"] = email_verified
+    table = EndUser.__table__
+    if proof is not None:
+        changes.update(verified=True, verified_via=proof.via, verified_alg=proof.alg, verified_kid=proof.kid,
+                       verified_at=func.coalesce(table.c.verified_at, now_dt))
+    stmt = update(table).where(table.c.id == user.id, table.c.version == user.version)
+    if proof is None:
+        stmt = stmt.where(table.c.verified.is_(False))
+    with writing():
+        stmt = stmt.values(last_seen_at=now_dt, version=table.c.version + 1, **changes).returning(table.c.id)
+        updated = db.session.connection().execute(stmt).scalar()
+        if updated is not None and proof is None and tenant.verification_mode == "report":
+            unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
+    if updated is None:
+        return None
+    changes.pop("verified_at", None)
+    return replace(user, last_seen_at=now_dt, version=user.version + 1, **changes)
+
+
+def _write(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None, visitor: str,
+           created_via: str, origin: str | None, now: float) -> UserInfo:
+    """Apply the call in one transaction and return the user as written (snapshotted inside the
+    transaction, see snapshots.from_row); a concurrent insert of the same user is retried."""
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            with writing():
+                user = _apply(tenant, data, proof, created_via, origin, now)
+                merge_visitor(tenant.id, visitor, user)
+                if verified is not None:
+                    source = "login_link" if created_via == "login_link" else "widget"
+                    jtis.record_jti(tenant, verified, now=now, origin=origin, source=source)
+                written = snapshots.from_row(user)
+            return written
+        except IntegrityError:
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_via: str, origin: str | None,
+           now: float) -> EndUser:
+    now_dt = datetime.fromtimestamp(now, timezone.utc)
+    user = find_user(tenant.id, data.id, lock=True)
+    _check_may_change(tenant, user, data.id, proof, origin)  # again, under the lock
+    if proof is None:
+        current = [m.organization for m in user.memberships] if user is not None else []
+        unsigned.check_orgs(tenant, data, current, origin, lock=True)
+    if user is None or (proof is not None and not user.verified):  # a new user, or one newly vouched for
+        seats.check_locked(tenant, verified=proof is not None)
+    if user is None:
+        user = EndUser(tenant_id=tenant.id, external_id=data.id, attrs={}, created_via=created_via,
+                       email_verified=False, first_seen_at=now_dt, last_seen_at=now_dt)
+        db.session.add(user)
+        db.session.flush()
+    email_verified = _email_verified(user.email, user.email_verified, data, proof)
+    if email_verified is not None:
+        user.email_verified = email_verified
+    for attr, field in _FIELDS:
+        value = getattr(data, field)
+        if value is not MISSING and getattr(user, attr) != value:
+            setattr(user, attr, value)
+    if data.attrs is not MISSING and not same_attrs(user.attrs or {}, data.attrs or {}):
+        user.attrs = data.attrs or {}
+        flag_modified(user, "attrs")  # the JSON type compares with ==, so true over 1 would not be written
+    if data.organizations is not MISSING:
+        refused = organizations.apply(user, data.organizations, signed=proof is not None)
+        if refused is not None:  # described by signed data since the check above (another user's call)
+            unsigned.refuse_signed_org(tenant, data, refused, origin)
+    if proof is not None:
+        user.verified, user.verified_via, user.verified_alg, user.verified_kid = True, proof.via, proof.alg, proof.kid
+        user.verified_at = user.verified_at or now_dt
+    elif tenant.verification_mode == "report":
+        unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
+    user.last_seen_at = now_dt
+    user.version = (user.version or 0) + 1  # under the row lock: any attrs-only UPDATE that read before this misses
+    return user
+
+
+def merge_visitor(tenant_id: int, visitor: str, user: EndUser) -> None:
+    """An anonymous visitor who identifies brings their conversations along."""
+    anon = _visitor_row(tenant_id, visitor)
+    if anon is None or anon.id == user.id:
+        return
+    db.session.execute(update(Conversation).where(Conversation.user_id == anon.id).values(user_id=user.id))
+    db.session.delete(anon)
+
+
+def to_public(user: UserInfo | None) -> dict:
+    """The contract's `user` object."""
+    if user is None or user.anonymous:
+        return {"id": None, "email": None, "name": None, "avatarUrl": None, "attrs": {}, "organizations": [],
+                "verified": False, "anonymous": True}
+    return {
+        "id": user.external_id, "email": user.email, "name": user.name, "avatarUrl": user.avatar_url,
+        "attrs": user.attrs, "organizations": [organizations.to_public(o) for o in user.organizations],
+        "verified": user.verified, "anonymous": False,
+    }

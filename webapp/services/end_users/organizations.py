@@ -1,0 +1,140 @@
+"""Organizations of end users: upserted from user data, memberships replaced as a whole.
+
+What unsigned data may touch (API.md §9): an organization that signed data (a token or a login
+link) has described is `signed` from then on, and unsigned data may not join it, rename it or
+change its attrs (`refused_for_unsigned`); it may still create and edit organizations nothing
+signed has described. Each membership records whether signed data made it, and only signed
+memberships widen a `ctx` scope (conversations.user_dashboard).
+"""
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import flag_modified
+
+from ...extensions import db
+from ...identity.fields import same_attrs
+from ...identity.userdata import MISSING, OrgData
+from ...models import EndUser, Organization, OrgMembership
+from ...models._types import utcnow
+
+
+def current_ids(user: EndUser) -> list[str]:
+    return [m.organization.external_id for m in user.memberships]
+
+
+def would_change(current: tuple, orgs: tuple[OrgData, ...], signed: bool = False) -> bool:
+    """Whether applying `orgs` would change the list or a named organization (read only).
+
+    `current`: the user's organizations as snapshots (OrgInfo). Signed data also changes an
+    organization or a membership that is not yet marked signed.
+    """
+    if [o.external_id for o in current] != [o.id for o in orgs]:
+        return True
+    if signed and not all(o.signed and o.member_signed for o in current):
+        return True
+    stored = {o.external_id: o for o in current}
+    return any(_org_differs(stored[o.id], o) for o in orgs)
+
+
+def refused_for_unsigned(tenant_id: int, current: list | tuple, orgs: tuple[OrgData, ...],
+                         lock: bool = False) -> OrgData | None:
+    """The first organization in `orgs` that unsigned data may not send, or None.
+
+    Refused: a signed organization the user is not a member of yet (joining it), or one whose
+    name or attrs would change. Keeping a membership as it is, leaving, and anything about
+    organizations no signed data described stay allowed. `current`: the user's organizations
+    (rows or snapshots with external_id, name, attrs). `lock` holds the signed rows until the
+    transaction ends, so a concurrent signed call cannot slip in between check and write.
+    """
+    if not orgs:
+        return None
+    stmt = (select(Organization).where(Organization.tenant_id == tenant_id, Organization.signed.is_(True),
+                                       Organization.external_id.in_([o.id for o in orgs]))
+            .order_by(Organization.id))
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    signed = {org.external_id: org for org in db.session.scalars(stmt)}
+    return _first_refused(signed, {o.external_id for o in current}, orgs)
+
+
+def _first_refused(rows: dict, member_of: set[str], orgs: tuple[OrgData, ...]) -> OrgData | None:
+    """The first of `orgs` whose row is signed and that the user would join, rename or change."""
+    for data in orgs:
+        org = rows.get(data.id)
+        if org is not None and org.signed and (data.id not in member_of or _org_differs(org, data)):
+            return data
+    return None
+
+
+def _org_differs(org, data: OrgData) -> bool:
+    return org.name != data.name or (data.attrs is not MISSING and not same_attrs(org.attrs or {}, data.attrs))
+
+
+def apply(user: EndUser, orgs: tuple[OrgData, ...], signed: bool = False) -> OrgData | None:
+    """Make `orgs` the user's complete list, creating and updating organizations as named.
+
+    `signed`: the data came signed, so the organizations and memberships it names are marked
+    signed. Unsigned data must have passed `refused_for_unsigned`; the rule is checked once more
+    here on the rows now locked, since a signed call for another user may have described one of
+    these organizations in between (its first description creates no lock the check could hold).
+    Returns the organization refused that way, having written nothing, else None.
+    The caller holds the user's row lock, so concurrent calls for one user never interleave.
+    """
+    rows = _locked_rows(user.tenant_id, orgs, signed)
+    if not signed:
+        refused = _first_refused(rows, set(current_ids(user)), orgs)
+        if refused is not None:
+            return refused
+    _update(rows, orgs, signed)
+    unsigned_left = signed and any(not m.signed for m in user.memberships)
+    if current_ids(user) != [o.id for o in orgs] or unsigned_left:
+        db.session.execute(delete(OrgMembership).where(OrgMembership.user_id == user.id))
+        db.session.add_all(
+            OrgMembership(user_id=user.id, organization_id=rows[o.id].id, tenant_id=user.tenant_id, position=i,
+                          signed=signed)
+            for i, o in enumerate(orgs)
+        )
+        db.session.expire(user, ["memberships"])
+    return None
+
+
+def _locked_rows(tenant_id: int, orgs: tuple[OrgData, ...], signed: bool) -> dict[str, Organization]:
+    """The named organizations' rows, created when missing, locked until the transaction ends."""
+    if not orgs:
+        return {}
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(Organization).values([
+        {"tenant_id": tenant_id, "external_id": o.id, "name": o.name,
+         "attrs": {} if o.attrs is MISSING else o.attrs, "signed": signed, "created_at": utcnow(),
+         "updated_at": utcnow()}
+        for o in orgs
+    ]).on_conflict_do_nothing(index_elements=[Organization.tenant_id, Organization.external_id])
+    db.session.execute(stmt)
+    return {
+        org.external_id: org
+        for org in db.session.scalars(
+            select(Organization).where(Organization.tenant_id == tenant_id,
+                                       Organization.external_id.in_([o.id for o in orgs]))
+            .order_by(Organization.id).with_for_update().execution_options(populate_existing=True)
+        )
+    }
+
+
+def _update(rows: dict[str, Organization], orgs: tuple[OrgData, ...], signed: bool) -> None:
+    for data in orgs:
+        org = rows[data.id]
+        if signed and not org.signed:
+            org.signed = True
+            org.updated_at = utcnow()
+        if _org_differs(org, data):
+            org.name = data.name
+            if data.attrs is not MISSING:
+                org.attrs = data.attrs
+                flag_modified(org, "attrs")  # the JSON type compares with ==: true over 1 must still be written
+            org.updated_at = utcnow()
+
+
+def to_public(org) -> dict:
+    """The contract's organization object, from a row or a snapshot (external_id, name, attrs)."""
+    return {"id": org.external_id, "name": org.name, "attrs": org.attrs or {}}

@@ -1,0 +1,231 @@
+"""Read-only snapshots of a tenant and an end user for the widget's hot path.
+
+The reads run on this thread's read connection (webapp/infra/read_connections.py). Snapshots are
+immutable; writes go through the ORM models under a lock (identify._write).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol, runtime_checkable
+
+from ...infra.read_connections import run as _run  # looked up here at each call: tests may wrap it
+
+
+@runtime_checkable
+class TenantSettings(Protocol):
+    """What a service reads of a tenant, as both forms have it: the ORM row `models.Tenant` (the
+    dashboard's `g.workspace`, the CLI's) and the read-only snapshot `TenantInfo` (the widget API's
+    and hosted page's `g.tenant_info`). A service typed with it reads these and writes nothing
+    through them; one that changes a tenant takes `models.Tenant`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def public_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def verification_mode(self) -> str: ...
+    @property
+    def allowed_origins(self) -> Sequence[str]: ...
+    @property
+    def seat_limit(self) -> int | None: ...
+    @property
+    def unsigned_user_limit(self) -> int | None: ...
+    @property
+    def audience(self) -> str: ...
+    @property
+    def require_audience(self) -> bool: ...
+    @property
+    def issuer(self) -> str | None: ...
+    @property
+    def login_links_enabled(self) -> bool: ...
+    @property
+    def login_links_require_jti(self) -> bool: ...
+    @property
+    def login_links_max_age(self) -> int | None: ...
+    @property
+    def email_sign_in(self) -> str: ...
+    @property
+    def keys_version(self) -> int: ...
+    @property
+    def unsigned_sessions_generation(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    """The tenant as the widget API reads it; the same attribute names as models.Tenant."""
+
+    id: int
+    public_id: str
+    name: str
+    verification_mode: str
+    allowed_origins: tuple
+    seat_limit: int | None
+    audience: str
+    require_audience: bool
+    issuer: str | None
+    login_links_enabled: bool
+    login_links_require_jti: bool
+    login_links_max_age: int | None
+    email_sign_in: str
+    keys_version: int
+    unsigned_user_limit: int | None
+    unsigned_sessions_generation: int
+
+
+@dataclass(frozen=True)
+class OrgInfo:
+    external_id: str
+    name: str
+    attrs: dict
+    signed: bool = False  # the organization was described by signed data
+    member_signed: bool = False  # this user's membership was made by signed data
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    external_id: str | None
+    anonymous: bool
+    email: str | None
+    name: str | None
+    avatar_url: str | None
+    attrs: dict
+    verified: bool
+    verified_via: str | None
+    verified_alg: str | None
+    verified_kid: str | None
+    last_seen_at: datetime
+    email_verified: bool  # the email came from signed data or an email sign-in
+    sessions_generation: int  # bumped by "end all sessions" (services/sessions.check)
+    version: int  # bumped by every write of the user (people._update_in_place applies only to it)
+    organizations: tuple[OrgInfo, ...] = field(default_factory=tuple)
+    # The row id of the anonymous visitor named in the same lookup, when it has one to merge.
+    visitor_row: int | None = None
+
+
+_TENANT = (
+    "SELECT id, public_id, name, verification_mode, allowed_origins, seat_limit, audience, require_audience,"
+    " issuer, login_links_enabled, login_links_require_jti, login_links_max_age, email_sign_in, keys_version,"
+    " unsigned_user_limit, unsigned_sessions_generation"
+    " FROM tenant WHERE public_id = :public_id"
+)
+_USER_COLUMNS = (
+    "SELECT u.id, u.external_id, u.anonymous, u.email, u.name, u.avatar_url, u.attrs, u.verified, u.verified_via,"
+    " u.verified_alg, u.verified_kid, u.last_seen_at, u.email_verified, u.sessions_generation, u.version, o.external_id AS org_id, o.name AS org_name,"
+    " o.attrs AS org_attrs, o.signed AS org_signed, m.signed AS member_signed, (SELECT v.id FROM end_user v WHERE v.tenant_id = u.tenant_id"
+    " AND v.visitor_id = :visitor_id) AS visitor_row"
+    " FROM end_user u LEFT JOIN org_membership m ON m.user_id = u.id"
+    " LEFT JOIN organization o ON o.id = m.organization_id"
+)
+_USER_BY_EXTERNAL_ID = _USER_COLUMNS + " WHERE u.tenant_id = :tenant_id AND u.external_id = :value ORDER BY m.position"
+_USER_BY_ID = _USER_COLUMNS + " WHERE u.id = :value ORDER BY m.position"
+_USER_BY_EMAIL = (
+    "SELECT id FROM end_user WHERE tenant_id = :tenant_id AND anonymous = :no AND lower(email) = :email"
+    " AND email_verified = :yes ORDER BY last_seen_at DESC LIMIT 1"
+)
+_REVOKED = "SELECT 1 AS revoked FROM revoked_session WHERE sid = :sid"
+# A user's session: the user's row (verified, generation) and the revocation, in one round trip.
+_SESSION_USER = (
+    "SELECT u.verified, u.sessions_generation, (SELECT 1 FROM revoked_session r WHERE r.sid = :sid) AS revoked"
+    " FROM end_user u WHERE u.id = :user_id AND u.tenant_id = :tenant_id"
+)
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _when(value) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def tenant(public_id: str) -> TenantInfo | None:
+    rows = _run(_TENANT, {"public_id": public_id})
+    if not rows:
+        return None
+    values = rows[0]
+    values["allowed_origins"] = tuple(_json(values["allowed_origins"]) or ())
+    for flag in ("require_audience", "login_links_enabled", "login_links_require_jti"):
+        values[flag] = bool(values[flag])
+    return TenantInfo(**values)
+
+
+def user(tenant_id: int, external_id: str, visitor_id: str | None = None) -> UserInfo | None:
+    """The user, and (in the same round trip) the row of the visitor `visitor_id` if it has one."""
+    return _user(_run(_USER_BY_EXTERNAL_ID, {"tenant_id": tenant_id, "value": external_id, "visitor_id": visitor_id}))
+
+
+def user_by_id(user_id: int) -> UserInfo | None:
+    return _user(_run(_USER_BY_ID, {"value": user_id, "visitor_id": None}))
+
+
+def user_id_by_email(tenant_id: int, email: str) -> int | None:
+    """The user an email signs in as (email sign-in, login-only links): the most recently seen
+    user whose email is proven (`email_verified`: it came from signed data or an email sign-in).
+    An email from unsigned data is self-asserted and never signs anyone in, so nobody can send
+    `setUser({id: "mine", email: "yours"})` and catch your sign-in."""
+    rows = _run(_USER_BY_EMAIL, {"tenant_id": tenant_id, "email": email.lower(), "no": False, "yes": True})
+    return rows[0]["id"] if rows else None
+
+
+def _user(rows: list[dict]) -> UserInfo | None:
+    if not rows:
+        return None
+    first = rows[0]
+    orgs = tuple(OrgInfo(r["org_id"], r["org_name"], _json(r["org_attrs"]) or {}, bool(r["org_signed"]),
+                         bool(r["member_signed"])) for r in rows if r["org_id"] is not None)
+    return UserInfo(
+        id=first["id"], external_id=first["external_id"], anonymous=bool(first["anonymous"]), email=first["email"],
+        name=first["name"], avatar_url=first["avatar_url"], attrs=_json(first["attrs"]) or {},
+        verified=bool(first["verified"]), verified_via=first["verified_via"], verified_alg=first["verified_alg"],
+        verified_kid=first["verified_kid"], last_seen_at=_when(first["last_seen_at"]),
+        email_verified=bool(first["email_verified"]), sessions_generation=first["sessions_generation"],
+        version=first["version"], organizations=orgs,
+        visitor_row=first["visitor_row"],
+    )
+
+
+def from_row(row) -> UserInfo:
+    """The snapshot of a user row being written (models.EndUser), taken inside the write's own
+    transaction: the answer to a write is built from what it wrote, never read again after the
+    commit (a read that fails then would tell the client to retry a stored write)."""
+    orgs = tuple(OrgInfo(m.organization.external_id, m.organization.name, m.organization.attrs or {},
+                         bool(m.organization.signed), bool(m.signed)) for m in row.memberships)
+    return UserInfo(
+        id=row.id, external_id=row.external_id, anonymous=bool(row.anonymous), email=row.email, name=row.name,
+        avatar_url=row.avatar_url, attrs=dict(row.attrs or {}), verified=bool(row.verified),
+        verified_via=row.verified_via, verified_alg=row.verified_alg, verified_kid=row.verified_kid,
+        last_seen_at=_when(row.last_seen_at), email_verified=bool(row.email_verified),
+        sessions_generation=row.sessions_generation or 0, version=row.version or 0, organizations=orgs,
+    )
+
+
+def session_revoked(sid: str) -> bool:
+    """Whether a widget session was ended on the server (checked on every bearer request)."""
+    return bool(_run(_REVOKED, {"sid": sid}))
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """What a user's bearer session is re-checked against on every request."""
+
+    verified: bool
+    sessions_generation: int
+    revoked: bool
+
+
+def session_user(sid: str, user_id: int, tenant_id: int) -> SessionUser | None:
+    """The session's user as it stands now (None: no such user in this tenant any more), and
+    whether the session was ended by logout: one read, the one a bearer request always made."""
+    rows = _run(_SESSION_USER, {"sid": sid, "user_id": user_id, "tenant_id": tenant_id})
+    if not rows:
+        return None
+    row = rows[0]
+    return SessionUser(bool(row["verified"]), row["sessions_generation"], bool(row["revoked"]))

@@ -1,0 +1,78 @@
+"""The token debugger (Settings → Identity verification): what a pasted token contains, the key it
+would use, the verdict, and why in this workspace's own terms. Reads only."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+
+from ...identity.errors import TokenRefused
+from ...identity.verifier import inspect_token, verify_token
+from ...models import Tenant
+from . import keyring
+from .jtis import jti_used
+from .tokens import policy_for
+
+
+def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
+    """What the token debugger shows: unverified contents, the key it would use, the verdict.
+
+    Reads only: a debugged token's jti is not used up and nothing is logged.
+    """
+    from ...identity.errors import FieldRefused, Refused
+    from ...identity.userdata import parse_claims, parse_ctx
+    from ...identity.verifier import candidate_keys, explain
+    from . import forensics
+
+    now = time.time() if now is None else now
+    token = token.strip()
+    seen = inspect_token(token)
+    keys = keyring.live_keys(tenant, datetime.fromtimestamp(now, timezone.utc))
+    result = {**seen, "server_time": now, "candidates": [], "code": None, "message": None, "verified": None}
+    if isinstance(seen["header"], dict):
+        try:
+            result["candidates"] = [k.kid for k in candidate_keys(seen["header"], keys)]
+        except TokenRefused:
+            pass
+    try:
+        verified = verify_token(token, keys=keys, policy=policy_for(tenant), now=now)
+        parse_claims(verified.claims)
+        parse_ctx(verified.claims)
+        if verified.jti is not None and jti_used(tenant, verified.jti, now):
+            raise TokenRefused("token_replayed", "This token's jti was already used.")
+    except (TokenRefused, FieldRefused) as error:
+        result.update(code=error.code, message=error.message, field=error.field)
+    except Refused as error:
+        result.update(code=error.code, message=error.message)
+    else:
+        result.update(verified={"kid": verified.kid, "alg": verified.alg, "exp": verified.exp})
+    result["explanation"] = explain(result["code"]) if result["code"] else None
+    result["reason"] = _reason(tenant, result, keys)
+    if result["code"] and not result["reason"]:
+        found = forensics.explain(tenant, token, result["code"], seen["header"], seen["claims"], now,
+                                  checks=forensics.DEBUGGER_CHECKS)
+        if found:
+            result.update(reason=found.cause, explanation=found.fix, diagnosis=found.code)
+    if result["verified"]:
+        result["notice"] = forensics.grace_notice(tenant, result["verified"]["kid"], now)
+    return result
+
+
+def _reason(tenant: Tenant, result: dict, keys: list) -> str | None:
+    """Why, in this workspace's own terms, for the refusals whose cause the message cannot name:
+    too many live keys for a token without kid, or the audience. Never mentions other workspaces."""
+    from ...identity.verifier import too_many_without_kid
+
+    header, claims = result["header"] or {}, result["claims"] or {}
+    if result["code"] == "token_unknown_key" and isinstance(header, dict):
+        count = too_many_without_kid(header, keys)
+        if count:
+            what = "secrets" if header.get("alg") == "HS256" else "keys"
+            return (f"This workspace has {count} live {header.get('alg')} {what}; tokens must name their kid. "
+                    f"Without kid only {' and '.join(result['candidates'])} are tried.")
+    if result["code"] == "token_bad_audience" and isinstance(claims, dict):
+        if "aud" not in claims:
+            return f"The token has no aud and this workspace requires one; this workspace's audience is {tenant.audience}."
+        got = json.dumps(claims["aud"], ensure_ascii=False)[:300]
+        return f"Expected aud {tenant.audience}, got {got}; this workspace's audience is {tenant.audience}."
+    return None

@@ -1,0 +1,48 @@
+"""Verifying a tenant's tokens with the identity core: the tenant's policy and live keys; a refusal
+is logged in the tenant's recent rejections (with a bounded cause from forensics.py)."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from ...identity.errors import TokenRefused
+from ...identity.verifier import Policy, VerifiedToken, inspect_token, verify_token
+from . import keyring
+from .rejections import record_rejection_now
+from ..end_users.snapshots import TenantSettings
+
+LEEWAY = 60
+
+
+def policy_for(tenant: TenantSettings) -> Policy:
+    return Policy(
+        tenant_id=tenant.public_id,
+        audience=tenant.audience,
+        require_audience=tenant.require_audience,
+        issuer=tenant.issuer,
+        leeway=LEEWAY,
+    )
+
+
+def verify(tenant: TenantSettings, token: object, *, now: float | None = None, origin: str | None = None,
+           source: str = "widget") -> VerifiedToken:
+    """Verified claims, or TokenRefused (logged in the tenant's recent rejections)."""
+    now = time.time() if now is None else now
+    keys = keyring.live_keys(tenant, datetime.fromtimestamp(now, timezone.utc))
+    try:
+        return verify_token(token, keys=keys, policy=policy_for(tenant), now=now)
+    except TokenRefused as error:
+        record_rejection_now(tenant, error.code, _with_cause(tenant, token, error, now), token=token, origin=origin,
+                             source=source)
+        raise
+
+
+def _with_cause(tenant: TenantSettings, token: object, error: TokenRefused, now: float) -> str:
+    """The message kept in the rejection log: the error's, then the likely cause (bounded forensics)."""
+    from . import forensics
+
+    if not isinstance(token, str) or error.code not in forensics.LOGGED:
+        return error.message
+    seen = inspect_token(token)
+    found = forensics.explain(tenant, token, error.code, seen["header"], seen["claims"], now)
+    return f"{error.message} {found.cause}" if found else error.message

@@ -1,0 +1,42 @@
+"""What staff do to a conversation besides replying (conversations.staff_reply): read it, close it, reopen it.
+
+The callers found the conversation through the member's tenant scope; these take its row id.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from ...infra.database import writing
+from ...extensions import db
+from ...models import Conversation, Message
+from ...refusals import Invalid
+
+STATUSES = ("open", "closed")
+
+
+def mark_read(conversation_id: int, up_to: int) -> None:
+    """Staff have seen every message up to `up_to`: the unread marker goes, unless a user
+    message newer than that arrived meanwhile. The read position never moves backwards."""
+    newer = (select(Message.id).where(Message.conversation_id == conversation_id, Message.id > up_to,
+                                      Message.author == "user").exists())
+    with writing():
+        db.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.staff_read_message_id <= up_to)
+            .values(staff_read_message_id=up_to, unread_by_staff=newer)
+        )
+
+
+def needs_marking(conversation: Conversation, up_to: int | None) -> bool:
+    """Whether showing messages up to `up_to` changes anything (a page view costs no write otherwise)."""
+    if up_to is None:
+        return False
+    return conversation.unread_by_staff or conversation.staff_read_message_id < up_to
+
+
+def set_status(conversation_id: int, status: str) -> None:
+    """Close or reopen; `updated_at` stays, so the inbox order is by conversation activity only."""
+    if status not in STATUSES:
+        raise Invalid("invalid_field", f"The status must be one of {', '.join(STATUSES)} (got '{status}').", "status")
+    with writing():
+        db.session.execute(update(Conversation).where(Conversation.id == conversation_id).values(status=status))
