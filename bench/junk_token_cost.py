@@ -38,10 +38,10 @@ sys.path.insert(0, str(ROOT))
 
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.identity.errors import TokenError  # noqa: E402
+from webapp.identity.errors import TokenRefused  # noqa: E402
 from webapp.identity.verifier import verify_token  # noqa: E402
 from webapp.models._types import utcnow  # noqa: E402
-from webapp.services.keys import debugger, keyring, tokens
+from webapp.services.keys import debugger, keyring, tokens  # noqa: E402
 from webapp.services.workspace import tenants  # noqa: E402
 
 SIGNATURE_BYTES = {"HS256": 32, "EdDSA": 64, "ES256": 64, "PS256": 512, "RS256": 512}
@@ -104,7 +104,7 @@ def timed(call, tokens: list[str]) -> tuple[float, float]:
         start = time.perf_counter_ns()
         try:
             call(token)
-        except TokenError:
+        except TokenRefused:
             pass
         else:
             raise SystemExit("a junk token was accepted")

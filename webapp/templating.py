@@ -43,23 +43,6 @@ def when(value: datetime | float | str | None) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["field_attrs"] = field_attrs
     app.jinja_env.filters["when"] = when
-    app.jinja_env.globals["settings_pages"] = settings_pages
     from . import presenters  # here, not at the top: presenters reads services that import this module
 
     presenters.init_app(app)
-
-
-# Settings pages in sidebar order; later features register theirs with add_settings_page().
-_SETTINGS_PAGES: list[tuple[str, str]] = [
-    ("dashboard.settings_workspace", "Workspace"),
-    ("dashboard.settings_team", "Team"),
-]
-
-
-def add_settings_page(endpoint: str, label: str) -> None:
-    if (endpoint, label) not in _SETTINGS_PAGES:
-        _SETTINGS_PAGES.append((endpoint, label))
-
-
-def settings_pages() -> list[tuple[str, str]]:
-    return list(_SETTINGS_PAGES)

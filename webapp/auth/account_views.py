@@ -1,5 +1,5 @@
 """Proving a staff address: the "check your email" page, the mailed verification link, and the
-password reset by mail (services/staff_tokens.py holds the rules)."""
+password reset by mail (services/workspace/staff_tokens.py holds the rules)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, session, url_for
@@ -46,7 +46,7 @@ def verify_resend():
 def verify_link(token: str):
     """GET only reads (a mail scanner uses nothing up). The POST needs the password chosen at
     sign-up too (throttled like a login): it confirms, ends every other session of the account
-    and signs this browser in afresh (services/staff_tokens.confirm_verification)."""
+    and signs this browser in afresh (services/workspace/staff_tokens.confirm_verification)."""
     form, status = ConfirmEmailForm(), 200
     try:
         member = staff_tokens.describe(token, "verify")

@@ -1,5 +1,5 @@
 """Accepting a team invitation: the mailed token AND being signed in as its address, or a new
-account made from the link (services/invitations.py holds the rules).
+account made from the link (services/workspace/invitations.py holds the rules).
 
 The token stays out of every URL but the mailed link's own: a visitor who must log in first has
 it kept in the (signed) session cookie and comes back to `/invitations/pending`, never to a

@@ -1,6 +1,15 @@
+"""The staff dashboard: one blueprint, its pages grouped by area (inbox/, users/, settings/)."""
 from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__)
 
-from . import access, views
-from .settings import identity, install, login_links, team  # noqa: E402,F401
+# Importing a page module registers its routes on bp.
+from . import access, views  # noqa: E402,F401
+from .inbox import views as inbox_views  # noqa: E402,F401
+from .settings import PAGES, identity, install, login_links, team  # noqa: E402,F401
+from .users import views as users_views  # noqa: E402,F401
+
+
+@bp.record_once
+def _settings_sidebar(state) -> None:
+    state.app.jinja_env.globals["settings_pages"] = lambda: list(PAGES)

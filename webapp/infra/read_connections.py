@@ -1,4 +1,4 @@
-"""Each thread's read connection for the widget's hot path (services/snapshots.py).
+"""Each thread's read connection for the widget's hot path (services/end_users/snapshots.py).
 
 Plain SQL on a driver connection kept open for the purpose: measured here, a tenant lookup costs
 32 µs this way against about 500 µs through the Session (its transaction bookkeeping and result

@@ -50,10 +50,10 @@ class EndUser(db.Model):
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_via: Mapped[str] = mapped_column(String(16), default="widget")  # widget | login_link | email
     # Bumped by "end all sessions": every session carries the value it was issued under and ends
-    # once it is behind (services/sessions.check).
+    # once it is behind (services/end_users/sessions.check).
     sessions_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Bumped by every set-user write: the attrs-only UPDATE applies only if the row (memberships
-    # included) is still the version it read, else the call takes the locked path (people.py).
+    # included) is still the version it read, else the call takes the locked path (services/end_users/identify.py).
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

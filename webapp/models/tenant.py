@@ -44,7 +44,7 @@ class Tenant(db.Model):
     # Bumped whenever a key or secret changes, so every process reloads its cached keyring.
     keys_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Bumped when the tenant switches to `required`: an unsigned session carries the value it was
-    # issued under and ends once it is behind (services/sessions.check).
+    # issued under and ends once it is behind (services/end_users/sessions.check).
     unsigned_sessions_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:

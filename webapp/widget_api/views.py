@@ -33,7 +33,7 @@ def with_session(view):
 
 
 def idempotent(status: int):
-    """An optional Idempotency-Key on a creating write (services/idempotency.py): checked after the
+    """An optional Idempotency-Key on a creating write (services/end_users/idempotency.py): checked after the
     session and the body parse, before the field rules; a repeat answers the first answer."""
 
     def decorate(view):

@@ -1,0 +1,13 @@
+"""Settings (owners and admins only: access.py refuses agents): one module per page or group of
+pages, each saving its tenant settings through fields.py's edit_settings."""
+
+# The sidebar, in order: every settings page, named once (templates/dashboard/settings/_layout.html).
+PAGES: tuple[tuple[str, str], ...] = (
+    ("dashboard.settings_workspace", "Workspace"),
+    ("dashboard.settings_team", "Team"),
+    ("dashboard.settings_identity", "Identity verification"),
+    ("dashboard.settings_keys", "Secrets and keys"),
+    ("dashboard.settings_debugger", "Token debugger"),
+    ("dashboard.settings_install", "Install"),
+    ("dashboard.settings_login_links", "Login links"),
+)

@@ -8,15 +8,10 @@ from ...models._types import utcnow
 from ...services.keys import debugger, keyring, origin_refusals
 from ...services.keys.rejections import recent_rejections
 from ...services.errors import NotFound, Refused
-from ...templating import add_settings_page
 from .. import bp
 from ..access import current_workspace
 from .identity_forms import DebuggerForm, PublicKeyForm, SecretForm, VerificationForm
 from .fields import edit_settings
-
-add_settings_page("dashboard.settings_identity", "Identity verification")
-add_settings_page("dashboard.settings_keys", "Secrets and keys")
-add_settings_page("dashboard.settings_debugger", "Token debugger")
 
 
 # The openssl command that makes each algorithm's PKCS#8 private key (the format every sample loads);

@@ -7,14 +7,11 @@ from ...infra.hosts import public_base
 from ...services.end_users import activity
 from ...services.keys import origin_refusals
 from ...services.errors import Refused
-from ...templating import add_settings_page
 from .. import bp
 from ..access import current_workspace
 from .identity import signing_sample
 from .install_forms import AllowOriginForm, OriginsForm
 from .fields import edit_settings
-
-add_settings_page("dashboard.settings_install", "Install")
 
 
 @bp.route("/settings/install", methods=["GET", "POST"])

@@ -7,14 +7,11 @@ from ...infra.hosts import public_base
 from ...services.end_users import login_links
 from ...services.workspace import seats
 from ...services.errors import Refused
-from ...templating import add_settings_page
 from .. import bp
 from ..access import current_workspace
 from .identity import signing_sample
 from .login_links_forms import LoginLinksForm, TestLinkForm
 from .fields import edit_settings
-
-add_settings_page("dashboard.settings_login_links", "Login links")
 
 
 def _page(form=None, test_form=None, test_link=None) -> str:

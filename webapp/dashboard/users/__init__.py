@@ -1,0 +1,2 @@
+"""Dashboard → Users and Organizations: search, lists, a page each, the CSV export.
+"""

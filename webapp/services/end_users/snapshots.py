@@ -101,8 +101,8 @@ class UserInfo:
     verified_kid: str | None
     last_seen_at: datetime
     email_verified: bool  # the email came from signed data or an email sign-in
-    sessions_generation: int  # bumped by "end all sessions" (services/sessions.check)
-    version: int  # bumped by every write of the user (people._update_in_place applies only to it)
+    sessions_generation: int  # bumped by "end all sessions" (services/end_users/sessions.check)
+    version: int  # bumped by every write of the user (identify._update_in_place applies only to it)
     organizations: tuple[OrgInfo, ...] = field(default_factory=tuple)
     # The row id of the anonymous visitor named in the same lookup, when it has one to merge.
     visitor_row: int | None = None
