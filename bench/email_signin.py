@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.servers import Server, free_port, migrated_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.services.keys import keyring
-from webapp.services.end_users import identify, snapshots
+from webapp.services.keys import keyring  # noqa: E402
+from webapp.services.end_users import identify, snapshots  # noqa: E402
 from webapp.services.workspace import tenants  # noqa: E402
 
 SECRET_KEY = "bench-email-signin-secret-key"

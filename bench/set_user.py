@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from tests.servers import Server, migrate  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.services.keys import keyring
+from webapp.services.keys import keyring  # noqa: E402
 from webapp.services.workspace import tenants  # noqa: E402
 
 SECRET_KEY = "bench-secret-key"

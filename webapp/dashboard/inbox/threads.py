@@ -86,11 +86,8 @@ def last_messages(conversation_ids: list[int]) -> dict[int, Message]:
 
 
 def conversation_or_404(public_id: str) -> Conversation:
-    conversation = db.session.scalar(scoped(Conversation).where(Conversation.public_id == public_id)
-                                     .options(joinedload(Conversation.user)))
-    if conversation is None:
-        abort(404)
-    return conversation
+    return db.first_or_404(scoped(Conversation).where(Conversation.public_id == public_id)
+                           .options(joinedload(Conversation.user)))
 
 
 def thread_messages(conversation: Conversation) -> tuple[list[Message], bool]:

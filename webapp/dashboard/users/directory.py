@@ -102,11 +102,7 @@ def organizations_of(user_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
 
 
 def user_or_404(user_id: int) -> EndUser:
-    user = db.session.scalar(scoped(EndUser).where(EndUser.id == user_id)
-                             .options(selectinload(EndUser.memberships)))
-    if user is None:
-        abort(404)
-    return user
+    return db.first_or_404(scoped(EndUser).where(EndUser.id == user_id).options(selectinload(EndUser.memberships)))
 
 
 @dataclass
@@ -135,10 +131,7 @@ def member_counts(org_ids: list[int]) -> dict[int, int]:
 
 
 def organization_or_404(org_id: int) -> Organization:
-    org = db.session.scalar(scoped(Organization).where(Organization.id == org_id))
-    if org is None:
-        abort(404)
-    return org
+    return db.first_or_404(scoped(Organization).where(Organization.id == org_id))
 
 
 def members_page(org: Organization, where: paging.Position) -> paging.Page:
