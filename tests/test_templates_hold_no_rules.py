@@ -68,8 +68,8 @@ def test_verification_badge_wording_and_markup():
     assert presenters.verification_badge(unsigned) == Markup('<span class="badge warn">Not verified</span>')
     assert presenters.verification_badge(visitor) == Markup('<span class="badge neutral">Anonymous</span>')
     assert presenters.verification_badge("unverified") == presenters.verification_badge(unsigned)
-    # The states verification() reports are exactly the states a badge exists for.
-    assert {activity.verification(u)[0] for u in (verified, unsigned, visitor)} == set(activity.BADGES)
+    # The states how_verified() reports are exactly the states a badge exists for.
+    assert {activity.how_verified(u)[0] for u in (verified, unsigned, visitor)} == set(activity.BADGES)
     assert activity.badge("verified") == {"tone": "ok", "label": "Verified"}
 
 

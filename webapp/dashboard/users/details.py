@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from ...extensions import db
 from ...identity.userdata import is_safe_https_url
 from ...models import Conversation, EndUser, Organization
-from ...services.end_users.activity import verification
+from ...services.end_users.activity import how_verified
 from ..access import scoped
 
 OTHER_CONVERSATIONS = 20
@@ -44,7 +44,7 @@ def safe_avatar(value: str | None) -> str | None:
 
 def panel(user: EndUser, current: Conversation | None = None, limit: int = OTHER_CONVERSATIONS) -> Panel:
     """Everything the panel shows; `current` (the open thread) is left out of the conversations."""
-    state, how = verification(user)
+    state, how = how_verified(user)
     stmt = (scoped(Conversation).where(Conversation.user_id == user.id)
             .order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit + 1))
     if current is not None:

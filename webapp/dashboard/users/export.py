@@ -11,7 +11,7 @@ import json
 from typing import Iterable, Iterator
 
 from ...services.messaging.conversations import iso
-from .details import verification
+from .details import how_verified
 
 HEADER = ["user_id", "email", "name", "status", "verified_how", "created_via", "first_seen_at", "last_seen_at",
           "organizations", "attrs"]
@@ -26,7 +26,7 @@ def neutralize(value: object) -> str:
 
 def row(user, organizations: list[tuple[str, str]]) -> list[str]:
     """One user (a row with EndUser's column names) and their organizations (name, id)."""
-    state, how = verification(user)
+    state, how = how_verified(user)
     orgs = "; ".join(f"{name} ({external_id})" for name, external_id in organizations)
     cells = [user.external_id, user.email, user.name, state, how if state == "verified" else "", user.created_via,
              iso(user.first_seen_at), iso(user.last_seen_at), orgs,

@@ -25,7 +25,7 @@ def last_identification(tenant: Tenant) -> dict:
     return {
         "user": None if user is None else {
             "id": user.external_id, "name": user.name, "email": user.email, "verified": user.verified,
-            "displayName": user.display_name, "badge": badge(verification_state(user)), "how": verification(user)[1], "at": iso(user.last_seen_at), "when": when(user.last_seen_at),
+            "displayName": user.display_name, "badge": badge(verification_state(user)), "how": how_verified(user)[1], "at": iso(user.last_seen_at), "when": when(user.last_seen_at),
         },
         "refusal": None if refusal is None else {
             "code": refusal.code, "message": refusal.message, "explanation": explain(refusal.code),
@@ -67,7 +67,7 @@ def badge(state: str) -> dict:
     return {"tone": tone, "label": label}
 
 
-def verification(user: EndUser) -> tuple[str, str]:
+def how_verified(user: EndUser) -> tuple[str, str]:
     """("verified", "token, EdDSA, key key_…"), ("unverified", "unsigned data") or ("anonymous", "visitor").
 
     A user verified by email sign-in reads "email sign-in" (rows made before verified_via was kept
