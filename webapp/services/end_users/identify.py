@@ -9,11 +9,12 @@ minute), and an anonymous visitor costs nothing until they start a conversation.
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
@@ -188,22 +189,33 @@ def _update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, pro
     email_verified = _email_verified(user.email, user.email_verified, data, proof)
     if email_verified is not None:
         changes["email_verified"] = email_verified
-    table = EndUser.__table__
     if proof is not None:
-        changes.update(verified=True, verified_via=proof.via, verified_alg=proof.alg, verified_kid=proof.kid,
-                       verified_at=func.coalesce(table.c.verified_at, now_dt))
-    stmt = update(table).where(table.c.id == user.id, table.c.version == user.version)
-    if proof is None:
-        stmt = stmt.where(table.c.verified.is_(False))
+        changes.update(verified=True, verified_via=proof.via, verified_alg=proof.alg, verified_kid=proof.kid)
+    stmt = _update_statement(tuple(changes), signed=proof is not None)
+    params = {f"new_{key}": value for key, value in changes.items()}
     with writing():
-        stmt = stmt.values(last_seen_at=now_dt, version=table.c.version + 1, **changes).returning(table.c.id)
-        updated = db.session.connection().execute(stmt).scalar()
+        updated = db.session.connection().execute(stmt, {**params, "row_id": user.id, "read_version": user.version,
+                                                         "now": now_dt}).scalar()
         if updated is not None and proof is None and tenant.verification_mode == "report":
             unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
     if updated is None:
         return None
-    changes.pop("verified_at", None)
     return replace(user, last_seen_at=now_dt, version=user.version + 1, **changes)
+
+
+@functools.cache
+def _update_statement(columns: tuple[str, ...], signed: bool):
+    """`_update_in_place`'s UPDATE for these changed columns, built once with bound parameters: a
+    statement object reused keeps its SQL cache key, so set-user does not rebuild it on every call."""
+    table = EndUser.__table__
+    values = {column: bindparam(f"new_{column}", type_=table.c[column].type) for column in columns}
+    if signed:
+        values["verified_at"] = func.coalesce(table.c.verified_at, bindparam("now", type_=table.c.verified_at.type))
+    stmt = update(table).where(table.c.id == bindparam("row_id"), table.c.version == bindparam("read_version"))
+    if not signed:
+        stmt = stmt.where(table.c.verified.is_(False))
+    return stmt.values(last_seen_at=bindparam("now", type_=table.c.last_seen_at.type), version=table.c.version + 1,
+                       **values).returning(table.c.id)
 
 
 def _write(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None, visitor: str,
