@@ -53,6 +53,7 @@ TOKEN_PATHS: list[tuple] = [
     ("password", "reset", STAFF_TOKEN),
     ("invitations", STAFF_TOKEN),
 ]
+_FIRST_NAMES = frozenset(pattern[0] for pattern in TOKEN_PATHS)  # a token path's resolved first segment
 _RAW_URL_KEYS = ("RAW_URI", "REQUEST_URI")
 _SEPARATORS = re.compile(r"[/?#&=;]")
 _DECODE_ROUNDS = 4  # `%252F` is `%2F` is `/`: decoded until stable, a few rounds at most
@@ -120,9 +121,12 @@ def _redacted_path(path: str) -> tuple[str | None, str | None]:
     and a path Werkzeug would 308-redirect to its merged-slash form is served (or 404s) under
     its normalised form instead: no Location ever echoes a token.
     """
+    segments = path.split("/")
+    if not any(segment.lower() in _FIRST_NAMES for segment in segments):
+        return None, None  # no segment could start a token path (every request pays this check only)
     stack: list[str] = []
     token, found = None, False
-    for segment in path.split("/"):
+    for segment in segments:
         if segment in ("", "."):
             continue
         if segment == "..":

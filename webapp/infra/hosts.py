@@ -14,6 +14,8 @@ An entry with a port (`chat.example.com:8443`) also pins the port (Werkzeug comp
 """
 from __future__ import annotations
 
+import functools
+
 from flask import Flask, current_app, request
 from werkzeug.exceptions import SecurityError
 
@@ -44,12 +46,19 @@ def public_base() -> str:
 def _check_host():
     if isinstance(request.routing_exception, SecurityError):
         return _refused()
-    if not port_allowed(request.host, request.scheme, current_app.config.get("TRUSTED_HOSTS")):
+    trusted = current_app.config.get("TRUSTED_HOSTS")
+    if trusted and not _port_allowed_cached(request.host, request.scheme, tuple(trusted)):
         return _refused()
     return None
 
 
-def port_allowed(host: str, scheme: str, trusted: list[str] | None) -> bool:
+@functools.lru_cache(maxsize=256)
+def _port_allowed_cached(host: str, scheme: str, trusted: tuple[str, ...]) -> bool:
+    """port_allowed, remembered: every request asks it, for the same few hosts."""
+    return port_allowed(host, scheme, trusted)
+
+
+def port_allowed(host: str, scheme: str, trusted: list[str] | tuple[str, ...] | None) -> bool:
     """Whether `host` (name[:port], already name-checked by Werkzeug) matches an entry that
     allows its port: an entry without a port allows any, one with a port only that port."""
     if not trusted:
