@@ -72,8 +72,10 @@ def init_app(app: Flask) -> None:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = pgbounds.engine_options(
             app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), app.config["SIGNET_DATABASE_TIMEOUT"])
     db.init_app(app)
-    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs them in
-    # reverse): the session is already removed when theirs runs, which then has nothing to do.
+    # In place of Flask-SQLAlchemy's own teardown, which does the same session.remove() but may
+    # raise: one hook a request instead of two (theirs would only find the session removed).
+    app.teardown_appcontext_funcs[:] = [hook for hook in app.teardown_appcontext_funcs
+                                        if getattr(hook, "__self__", None) is not db]
     app.teardown_appcontext(_remove_session)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
