@@ -11,9 +11,29 @@ from .extensions import csrf, db, limiter, login_manager, migrate
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class SignetFlask(Flask):
+    """Flask, with `ensure_sync` remembered per function: Flask asks it for every view and hook of
+    every request, and each answer costs an `inspect.iscoroutinefunction` (Signet has no async
+    views, so each answer is the function itself; an async one still gets Flask's wrapper)."""
+
+    _SYNC_CACHE_SIZE = 1024  # views, hooks and error handlers are registered once: a few hundred
+
+    def ensure_sync(self, func):
+        cache = self.__dict__.setdefault("_sync_cache", {})
+        try:
+            return cache[func]
+        except KeyError:
+            wrapped = super().ensure_sync(func)
+            if len(cache) < self._SYNC_CACHE_SIZE:
+                cache[func] = wrapped
+            return wrapped
+        except TypeError:  # unhashable
+            return super().ensure_sync(func)
+
+
 def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
     """Build the app; tests pass their own database in `overrides` and a temporary instance folder."""
-    app = Flask(
+    app = SignetFlask(
         __name__,
         instance_path=instance_path or str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
