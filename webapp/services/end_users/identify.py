@@ -143,14 +143,13 @@ def _visitor_row(tenant_id: int, visitor: str) -> EndUser | None:
 
 
 def _would_change(user: UserInfo, data: UserData, proof: Proof | None) -> bool:
+    """Whether the call changes the user's own fields, attrs, email proof or verification.
+    Organizations are not asked again: identify_with comes here only when they stay as they are."""
     for attr, field in _FIELDS:
         value = getattr(data, field)
         if value is not MISSING and getattr(user, attr) != value:
             return True
     if data.attrs is not MISSING and not same_attrs(user.attrs or {}, data.attrs or {}):
-        return True
-    if data.organizations is not MISSING and organizations.would_change(user.organizations, data.organizations,
-                                                                        signed=proof is not None):
         return True
     if _email_verified(user.email, user.email_verified, data, proof) is not None:
         return True
