@@ -104,9 +104,11 @@ def scrub(environ: dict) -> None:
 def restore_token(endpoint: str | None, values: dict | None) -> None:
     """(An app-wide url_value_preprocessor) A view's `token` argument is the redacted path's
     `redacted`: hand it the real token, which only the environ holds."""
+    if not values or values.get("token") != REDACTED:
+        return  # every other request: no import, no context lookup
     from flask import request
 
-    if values and values.get("token") == REDACTED and EMAIL_TOKEN_KEY in request.environ:
+    if EMAIL_TOKEN_KEY in request.environ:
         values["token"] = request.environ[EMAIL_TOKEN_KEY]
 
 
