@@ -44,10 +44,11 @@ def public_base() -> str:
 
 
 def _check_host():
-    if isinstance(request.routing_exception, SecurityError):
+    req = request._get_current_object()  # one context lookup, not one per attribute (every request)
+    if isinstance(req.routing_exception, SecurityError):
         return _refused()
     trusted = current_app.config.get("TRUSTED_HOSTS")
-    if trusted and not _port_allowed_cached(request.host, request.scheme, tuple(trusted)):
+    if trusted and not _port_allowed_cached(req.host, req.scheme, tuple(trusted)):
         return _refused()
     return None
 
