@@ -128,14 +128,7 @@ def _redacted_path(path: str) -> tuple[str | None, str | None]:
         return None, None  # no segment could start a token path (every request pays this check only)
     stack: list[str] = []
     token, found = None, False
-    for segment in segments:
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if stack:
-                stack.pop()
-            continue
-        stack.append(segment)
+    for segment in _walk(segments, stack):
         if _is_token(stack):
             found = True
             if segment != REDACTED:
@@ -186,7 +179,14 @@ def _holds_token_path(text: str) -> bool:
         text = decoded
     text = unicodedata.normalize("NFKC", text).replace("\\", "/")
     stack: list[str] = []
-    for segment in _SEPARATORS.split(text):
+    return any(_is_token(stack, anywhere=True) for _ in _walk(_SEPARATORS.split(text), stack))
+
+
+def _walk(segments, stack: list[str]):
+    """Resolve `segments` as a server resolves a path, into `stack`: empty and "." segments are
+    dropped, ".." pops one; yields each segment as it is pushed (the caller reads or rewrites
+    `stack[-1]`)."""
+    for segment in segments:
         if segment in ("", "."):
             continue
         if segment == "..":
@@ -194,9 +194,7 @@ def _holds_token_path(text: str) -> bool:
                 stack.pop()
             continue
         stack.append(segment)
-        if _is_token(stack, anywhere=True):
-            return True
-    return False
+        yield segment
 
 
 def _split_code(query: str) -> tuple[str | None, str | None]:
