@@ -129,7 +129,7 @@ def member_add(tenant_id: str, email: str, password: str, role: str):
 
 
 def init_app(app: Flask) -> None:
-    from . import demo_workspace  # noqa: F401  (registers `signet demo`)
+    from . import commands, demo_workspace  # noqa: F401  (register `signet demo` and the rest)
 
     app.cli.add_command(signet)
 

@@ -8,8 +8,10 @@ from . import access, views  # noqa: E402,F401
 from .inbox import views as inbox_views  # noqa: E402,F401
 from .settings import PAGES, identity, install, login_links, team  # noqa: E402,F401
 from .users import views as users_views  # noqa: E402,F401
+from .account import ACCOUNT_PAGES  # noqa: E402
 
 
 @bp.record_once
 def _settings_sidebar(state) -> None:
     state.app.jinja_env.globals["settings_pages"] = lambda: list(PAGES)
+    state.app.jinja_env.globals["account_pages"] = lambda: list(ACCOUNT_PAGES)
