@@ -68,6 +68,8 @@ def load_config(instance: Path) -> dict:
         # a request, so a frozen server answers 503, not a hang); 0 turns both off (webapp/infra/pgbounds.py).
         "SIGNET_DATABASE_TIMEOUT": float(os.environ.get("SIGNET_DATABASE_TIMEOUT", "2")),
         "SIGNET_KEY_GRACE_SECONDS": int(os.environ.get("SIGNET_KEY_GRACE_SECONDS", "7200")),
+        # How long a widget (and hosted page) session lasts; the widget renews it before the end.
+        "SIGNET_WIDGET_SESSION_SECONDS": max(10, int(os.environ.get("SIGNET_WIDGET_SESSION_SECONDS", "86400"))),
         "SIGNET_RATELIMIT": None if ratelimit.lower() == "off" else ratelimit,
         "RATELIMIT_STORAGE_URI": os.environ.get("SIGNET_RATELIMIT_STORAGE_URL", "memory://"),
         # When the rate-limit store (Redis) is down: "open" serves requests unthrottled, "closed"
@@ -80,6 +82,10 @@ def load_config(instance: Path) -> dict:
         "SIGNET_SMTP_URL": os.environ.get("SIGNET_SMTP_URL") or None,
         "SIGNET_MAIL_FROM": os.environ.get("SIGNET_MAIL_FROM") or None,
         "SIGNET_PROXY_COUNT": int(os.environ.get("SIGNET_PROXY_COUNT", "0")),
+        # Outbound calls (JWKS, webhooks; webapp/infra/outbound.py) may use http:// and private,
+        # loopback or link-local addresses only when the operator says so (tests, a JWKS on the LAN).
+        "SIGNET_ALLOW_PRIVATE_URLS": os.environ.get("SIGNET_ALLOW_PRIVATE_URLS", "").strip().lower()
+        in ("1", "true", "yes", "on"),
         "SESSION_COOKIE_NAME": "signet_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
