@@ -79,6 +79,8 @@ def _limit(value: str | None):
 @click.option("--login-links-require-jti/--no-login-links-require-jti", default=None)
 @click.option("--login-links-max-age", help="Seconds, or 'none'.")
 @click.option("--email-sign-in", type=click.Choice(["off", "existing", "create"]))
+@click.option("--anonymous-visitors", type=click.Choice(["on", "off"]), help="Off: set-user {id: null} is refused.")
+@click.option("--anonymous-text", help="Shown to unidentified visitors instead of a chat when anonymous visitors are off; '' resets.")
 def tenant_set(tenant_id: str, **opts):
     tenant = tenants.get_tenant(tenant_id)
     origins = opts["allowed_origins"]
@@ -95,6 +97,8 @@ def tenant_set(tenant_id: str, **opts):
         login_links_require_jti=opts["login_links_require_jti"],
         login_links_max_age=_limit(opts["login_links_max_age"]),
         email_sign_in=opts["email_sign_in"],
+        anonymous_visitors=_on_off(opts["anonymous_visitors"]),
+        anonymous_text=tenants.CLEAR if opts["anonymous_text"] == "" else opts["anonymous_text"],
     )
     emit(tenants.to_dict(tenants.update_settings(tenant, changes)))
 

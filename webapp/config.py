@@ -82,10 +82,20 @@ def load_config(instance: Path) -> dict:
         "SIGNET_SMTP_URL": os.environ.get("SIGNET_SMTP_URL") or None,
         "SIGNET_MAIL_FROM": os.environ.get("SIGNET_MAIL_FROM") or None,
         "SIGNET_PROXY_COUNT": int(os.environ.get("SIGNET_PROXY_COUNT", "0")),
+        # Key usage and identity health counters are written at most this often per process (0: only
+        # at exit or by hand; webapp/services/keys/usage.py).
+        "SIGNET_USAGE_FLUSH_SECONDS": float(os.environ.get("SIGNET_USAGE_FLUSH_SECONDS", "60")),
         # Outbound calls (JWKS, webhooks; webapp/infra/outbound.py) may use http:// and private,
         # loopback or link-local addresses only when the operator says so (tests, a JWKS on the LAN).
         "SIGNET_ALLOW_PRIVATE_URLS": os.environ.get("SIGNET_ALLOW_PRIVATE_URLS", "").strip().lower()
         in ("1", "true", "yes", "on"),
+        # The webhook worker (webapp/services/webhooks/): retry delays are multiplied by the scale
+        # (tests shrink them), a claim is a lease of this many seconds (a killed worker's claim
+        # expires), an endpoint failing this long is disabled, the outbox is polled this often.
+        "SIGNET_WEBHOOK_BACKOFF_SCALE": float(os.environ.get("SIGNET_WEBHOOK_BACKOFF_SCALE", "1")),
+        "SIGNET_WEBHOOK_LEASE_SECONDS": float(os.environ.get("SIGNET_WEBHOOK_LEASE_SECONDS", "60")),
+        "SIGNET_WEBHOOK_DISABLE_AFTER": float(os.environ.get("SIGNET_WEBHOOK_DISABLE_AFTER", str(5 * 86400))),
+        "SIGNET_WORKER_POLL_SECONDS": float(os.environ.get("SIGNET_WORKER_POLL_SECONDS", "0.5")),
         "SESSION_COOKIE_NAME": "signet_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -45,6 +45,15 @@
     meta.appendChild(who);
     meta.appendChild(document.createTextNode(" "));
     meta.appendChild(time);
+    if (message.sender) {
+      // How the sender was identified when this was written (verified, unsigned, anonymous, staff).
+      var sender = document.createElement("span");
+      var v = message.senderVerified;
+      sender.className = "badge sender " + (v === true ? "ok" : v === false ? "warn" : "neutral");
+      sender.textContent = message.sender;
+      meta.appendChild(document.createTextNode(" "));
+      meta.appendChild(sender);
+    }
     var body = document.createElement("div");
     body.className = "body";
     body.textContent = message.body;

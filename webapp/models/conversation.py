@@ -56,6 +56,11 @@ class Message(db.Model):
     # The widget's own id for a user's message (`clientMessageId`): a retry naming it again gets the
     # stored message, never a second one (unique within the conversation).
     client_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # How the sender was identified when the message was written (issue 16): the session's kind
+    # (anonymous, unsigned, token, login_link, email, …) or "staff"; `sender_key` names the key,
+    # secret or provider that verified it. NULL for messages written before this was recorded.
+    sender_via: Mapped[str | None] = mapped_column(String(32), default=None)
+    sender_key: Mapped[str | None] = mapped_column(String(255), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

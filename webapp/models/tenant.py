@@ -41,11 +41,19 @@ class Tenant(db.Model):
     login_links_require_jti: Mapped[bool] = mapped_column(Boolean, default=False)
     login_links_max_age: Mapped[int | None] = mapped_column(Integer, default=None)
     email_sign_in: Mapped[str] = mapped_column(String(16), default="existing")
+    # Legacy user hash (issue 14): setUser({id, userHash}) proves the id with an HMAC of a live secret.
+    legacy_user_hash: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Bumped whenever a key or secret changes, so every process reloads its cached keyring.
     keys_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Bumped when the tenant switches to `required`: an unsigned session carries the value it was
     # issued under and ends once it is behind (services/end_users/sessions.check).
     unsigned_sessions_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Owners can require two-factor: members without a factor must set one up before anything else.
+    require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Anonymous visitors (set-user {id: null}) allowed; when not, the launcher of an unidentified
+    # visitor shows `anonymous_text` instead of a chat (issue 16).
+    anonymous_visitors: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    anonymous_text: Mapped[str | None] = mapped_column(String(500), default=None)
 
     def __repr__(self) -> str:
         return f"<Tenant {self.public_id}>"

@@ -14,7 +14,10 @@ from . import bp
 
 @bp.errorhandler(Refused)
 def _refused(error: Refused):
-    """Every refusal a service raises, in the contract's shape; its class decides the status."""
+    """Every refusal a service raises, in the contract's shape; its class decides the status.
+    `anonymous_not_allowed` also carries the workspace's words for the launcher (`visitorText`)."""
+    if error.code == "anonymous_not_allowed":
+        return jsonify({"error": {**error.as_dict(), "visitorText": g.tenant_info.anonymous_text}}), 403
     return refusal_json(error)
 
 
@@ -104,7 +107,7 @@ def list_messages(conversation_id: str):
 def post_message(conversation_id: str):
     conversation = conversations.reachable(g.session, conversation_id)
     return jsonify(conversations.post_user_message(conversation, g.body.get("body"), g.body.get("clientMessageId"),
-                                                   g.idempotency)), 201
+                                                   g.idempotency, session=g.session)), 201
 
 
 @bp.route("/dashboard", methods=["GET"])

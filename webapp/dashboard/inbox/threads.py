@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from ...extensions import db
 from ...models import Conversation, EndUser, Message
-from ...services.messaging import conversations, inbox
+from ...services.messaging import conversations, inbox, senders
 from ..users import details
 from .. import paging
 from ..access import scoped
@@ -112,6 +112,7 @@ class Thread:
     earlier: bool  # older messages were left out
     read_before: int  # staff had read up to this message id when the page was asked for
     panel: details.Panel
+    mixed: bool = False  # user messages from both verified and unverified senders (services/messaging/senders.py)
 
 
 def last_message_id(conversation: Conversation) -> int | None:
@@ -127,14 +128,15 @@ def open_thread(public_id: str) -> Thread:
         inbox.mark_read(conversation.id, newest)
         conversation = conversation_or_404(public_id)
     messages, earlier = thread_messages(conversation)
-    return Thread(conversation, messages, earlier, read_before, details.panel(conversation.user, conversation))
+    return Thread(conversation, messages, earlier, read_before, details.panel(conversation.user, conversation),
+                  senders.mixed(messages))
 
 
 def poll(conversation: Conversation, after: str | None) -> list[dict]:
     """Messages newer than the `after` message (public id) for the open thread, which the member
     is looking at, so they count as read."""
     try:
-        items = conversations.messages(conversation, after)
+        items = conversations.messages(conversation, after, with_sender=True)
     except conversations.NotReachable:
         abort(404)
     newest = None

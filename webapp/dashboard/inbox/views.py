@@ -5,7 +5,7 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 
 from ...auth.forms import EmptyForm
 from ...refusals import Invalid
-from ...services.messaging import conversations, inbox
+from ...services.messaging import conversations, inbox, senders
 from .. import bp, paging
 from . import threads
 from ..access import current_membership, current_workspace
@@ -27,7 +27,8 @@ def _page(public_id: str | None, form: ReplyForm | None = None, status: int = 20
     thread = threads.open_thread(public_id) if public_id else None  # first: the list then shows it read
     page = threads.conversations_page(query, paging.Position.from_args(request.args))
     return render_template("dashboard/inbox.html", query=query, page=page, thread=thread,
-                           form=form or ReplyForm(formdata=None), action_form=EmptyForm()), status
+                           form=form or ReplyForm(formdata=None), action_form=EmptyForm(),
+                           sender_label=senders.label, sender_verified=senders.verified), status
 
 
 def _back_to(public_id: str, anchor: str = ""):

@@ -90,6 +90,14 @@ def email_sign_in(label: str):
     return SelectField(label, choices=EMAIL_SIGN_IN_CHOICES)
 
 
+def anonymous_visitors(label: str = "Allow anonymous visitors (people who are not signed in) to chat"):
+    return BooleanField(label)
+
+
+def anonymous_text(label: str = "Text shown to visitors who are not signed in, instead of a chat"):
+    return TextAreaField(label, validators=[Length(max=tenants.ANONYMOUS_TEXT_MAX)])
+
+
 class SettingsForm(FlaskForm):
     """A settings page's form: every field but the CSRF token is a setting of the same name."""
 

@@ -32,6 +32,8 @@ class VerificationForm(setting.SettingsForm):
     audience = setting.audience("Audience (aud)")
     require_audience = setting.require_audience()
     issuer = setting.issuer()
+    anonymous_visitors = setting.anonymous_visitors()
+    anonymous_text = setting.anonymous_text()
 
 
 class DebuggerForm(FlaskForm):

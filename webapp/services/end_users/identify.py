@@ -25,6 +25,8 @@ from ...identity.fields import same_attrs
 from ...identity.userdata import MISSING, UserData, classify_body, parse_claims, parse_ctx, parse_unsigned
 from ...identity.verifier import VerifiedToken
 from ...models import Conversation, EndUser
+from ...refusals import Forbidden
+from .. import events
 from ..keys import jtis, tokens
 from . import organizations, sessions, snapshots, unsigned
 from ..workspace import seats
@@ -73,6 +75,8 @@ def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = Non
         return identify_with(tenant, data, proof, verified, visitor_id, ctx, "widget", origin, now)
     data = parse_unsigned(body)
     if data.id is None:
+        if not tenant.anonymous_visitors:
+            raise Forbidden("anonymous_not_allowed", "This workspace does not allow anonymous visitors: identify the user.")
         return _anonymous(tenant, visitor_id, now)
     if tenant.verification_mode == "required":
         unsigned.refuse(tenant, data.id, origin, "This workspace requires signed user data: send {jwt}.")
@@ -197,6 +201,8 @@ def _update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, pro
                                                          "now": now_dt}).scalar()
         if updated is not None and proof is None and tenant.verification_mode == "report":
             unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
+        if updated is not None:  # in this transaction: the event exists exactly when the change does
+            emit_changes(tenant.id, user, replace(user, **changes))
     if updated is None:
         return None
     return replace(user, last_seen_at=now_dt, version=user.version + 1, **changes)
@@ -242,6 +248,7 @@ def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_
     now_dt = datetime.fromtimestamp(now, timezone.utc)
     user = find_user(tenant.id, data.id, lock=True)
     _check_may_change(tenant, user, data.id, proof, origin)  # again, under the lock
+    before = snapshots.from_row(user) if user is not None else None  # what the events compare with
     if proof is None:
         current = [m.organization for m in user.memberships] if user is not None else []
         unsigned.check_orgs(tenant, data, current, origin, lock=True)
@@ -273,7 +280,22 @@ def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_
         unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
     user.last_seen_at = now_dt
     user.version = (user.version or 0) + 1  # under the row lock: any attrs-only UPDATE that read before this misses
+    emit_changes(tenant.id, before, snapshots.from_row(user))
     return user
+
+
+def emit_changes(tenant_id: int, before: UserInfo | None, after: UserInfo) -> None:
+    """user.created, user.verified (first proof) and user.updated (its public object changed
+    otherwise), added to the write's transaction; nothing when nothing a customer sees changed."""
+    if before is None:
+        events.emit_user(tenant_id, "user.created", after)
+    else:
+        old, new = to_public(before), to_public(after)
+        old.pop("verified"), new.pop("verified")
+        if old != new:
+            events.emit_user(tenant_id, "user.updated", after)
+    if after.verified and (before is None or not before.verified):
+        events.emit_user(tenant_id, "user.verified", after)
 
 
 def merge_visitor(tenant_id: int, visitor: str, user: EndUser) -> None:

@@ -125,6 +125,11 @@ def check_visitor_id(value: object) -> str | None:
     return value
 
 
+def lifetime() -> int:
+    """Seconds a widget session lasts: SIGNET_WIDGET_SESSION_SECONDS (default 24 hours)."""
+    return current_app.config.get("SIGNET_WIDGET_SESSION_SECONDS") or SESSION_SECONDS
+
+
 def issue(tenant: TenantSettings, *, user=None, visitor_id: str | None = None, how: str = ANONYMOUS, kid: str | None = None,
           ctx: dict | None = None, now: float | None = None) -> tuple[str, WidgetSession]:
     """A new session for `user` (a snapshot or row: its id and sessions_generation) or, with no
@@ -134,7 +139,7 @@ def issue(tenant: TenantSettings, *, user=None, visitor_id: str | None = None, h
     now = time.time() if now is None else now
     session = WidgetSession(
         tenant_id=tenant.id, user_id=user.id if user else None, visitor_id=None if user else visitor_id,
-        sid=secrets.token_urlsafe(18), expires_at=int(now) + SESSION_SECONDS, ctx=ctx or {}, how=how, kid=kid,
+        sid=secrets.token_urlsafe(18), expires_at=int(now) + lifetime(), ctx=ctx or {}, how=how, kid=kid,
         user_generation=user.sessions_generation if user else 0,
         tenant_generation=tenant.unsigned_sessions_generation if how == UNSIGNED else 0,
     )

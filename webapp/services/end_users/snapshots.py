@@ -53,6 +53,10 @@ class TenantSettings(Protocol):
     def keys_version(self) -> int: ...
     @property
     def unsigned_sessions_generation(self) -> int: ...
+    @property
+    def anonymous_visitors(self) -> bool: ...
+    @property
+    def anonymous_text(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class TenantInfo:
     keys_version: int
     unsigned_user_limit: int | None
     unsigned_sessions_generation: int
+    anonymous_visitors: bool
+    anonymous_text: str | None
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,7 @@ class UserInfo:
 _TENANT = (
     "SELECT id, public_id, name, verification_mode, allowed_origins, seat_limit, audience, require_audience,"
     " issuer, login_links_enabled, login_links_require_jti, login_links_max_age, email_sign_in, keys_version,"
-    " unsigned_user_limit, unsigned_sessions_generation"
+    " unsigned_user_limit, unsigned_sessions_generation, anonymous_visitors, anonymous_text"
     " FROM tenant WHERE public_id = :public_id"
 )
 _USER_COLUMNS = (
@@ -152,7 +158,7 @@ def tenant(public_id: str) -> TenantInfo | None:
         return None
     values = rows[0]
     values["allowed_origins"] = tuple(_json(values["allowed_origins"]) or ())
-    for flag in ("require_audience", "login_links_enabled", "login_links_require_jti"):
+    for flag in ("require_audience", "login_links_enabled", "login_links_require_jti", "anonymous_visitors"):
         values[flag] = bool(values[flag])
     return TenantInfo(**values)
 

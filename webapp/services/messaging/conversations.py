@@ -14,8 +14,10 @@ from ...identity.errors import FieldRefused
 from ...models import Conversation, EndUser, Member, Message, Organization, OrgMembership
 from ...models._types import utcnow
 from ...refusals import Conflict, NotFound
+from .. import events
 from ..end_users import idempotency
 from ..end_users.sessions import WidgetSession
+from . import senders
 
 MAX_BODY = 10_000
 LIST_LIMIT = 100
@@ -125,9 +127,13 @@ def start(session: WidgetSession, body: object, connection_id: object = None,
                                             unread_by_staff=True)
                 db.session.add(conversation)
                 db.session.flush()
+                via, key = senders.of_session(session)
                 first = Message(public_id=_public_id("msg"), tenant_id=session.tenant_id, author="user",
-                                conversation_id=conversation.id, body=text, created_at=now)
+                                conversation_id=conversation.id, body=text, created_at=now, sender_via=via,
+                                sender_key=key)
                 db.session.add(first)
+                events.emit_conversation("conversation.created", conversation)
+                events.emit_message(conversation, first)
                 created = conversation_json(conversation, first)
                 idempotency.record(guard, created)
             return created
@@ -148,7 +154,10 @@ def reachable(session: WidgetSession, public_id: str) -> Conversation:
     return conversation
 
 
-def messages(conversation: Conversation, after: str | None = None, limit: int = 500) -> list[dict]:
+def messages(conversation: Conversation, after: str | None = None, limit: int = 500,
+             with_sender: bool = False) -> list[dict]:
+    """The conversation's messages after `after`; `with_sender` adds how each sender was
+    identified (the inbox's, never the widget's answer)."""
     stmt = select(Message).where(Message.conversation_id == conversation.id)
     if after:
         after_id = db.session.scalar(select(Message.id).where(
@@ -156,11 +165,15 @@ def messages(conversation: Conversation, after: str | None = None, limit: int = 
         if after_id is None:
             raise NotReachable(after)
         stmt = stmt.where(Message.id > after_id)
-    return [message_json(m) for m in db.session.scalars(stmt.order_by(Message.id).limit(limit))]
+    rows = db.session.scalars(stmt.order_by(Message.id).limit(limit))
+    if not with_sender:
+        return [message_json(m) for m in rows]
+    return [{**message_json(m), "sender": senders.label(m.sender_via, m.sender_key),
+             "senderVerified": senders.verified(m.sender_via)} for m in rows]
 
 
 def post_user_message(conversation: Conversation, body: object, client_message_id: object = None,
-                      guard: idempotency.Guard | None = None) -> dict:
+                      guard: idempotency.Guard | None = None, session: WidgetSession | None = None) -> dict:
     """A user's message. With a `clientMessageId` already used in this conversation, the stored
     message (same text) or 409 idempotency_key_reused (other text), and nothing written. The
     answer is built inside the transaction from what it wrote."""
@@ -175,9 +188,13 @@ def post_user_message(conversation: Conversation, body: object, client_message_i
                                            " has another message with this id.", "clientMessageId")
             answer = message_json(earlier)
         else:
-            message = _add(conversation, "user", text, client_id=client_id)
+            message = _add(conversation, "user", text, client_id=client_id,
+                           sender=senders.of_session(session) if session is not None else (None, None))
             conversation.unread_by_staff = True
-            conversation.status = "open"  # a user writing again reopens the conversation
+            if conversation.status != "open":  # a user writing again reopens the conversation
+                conversation.status = "open"
+                events.emit_conversation("conversation.reopened", conversation)
+            events.emit_message(conversation, message)
             answer = message_json(message)
         idempotency.record(guard, answer)
     return answer
@@ -194,16 +211,19 @@ def staff_reply(tenant_id: int, member: Member, public_id: str, body: object) ->
         message = _add(conversation, "staff", text, member)
         conversation.unread_by_staff = False
         conversation.staff_read_message_id = message.id
+        events.emit_message(conversation, message)
         answer = message_json(message)
     return answer
 
 
 def _add(conversation: Conversation, author: str, text: str, member: Member | None = None,
-         client_id: str | None = None) -> Message:
+         client_id: str | None = None, sender: tuple[str | None, str | None] | None = None) -> Message:
     now = utcnow()
+    via, key = sender or senders.of_member(member)
     message = Message(public_id=_public_id("msg"), tenant_id=conversation.tenant_id, author=author,
                       conversation_id=conversation.id, body=text, created_at=now, client_message_id=client_id,
-                      staff_member_id=member.id if member else None, staff_name=_staff_name(member))
+                      staff_member_id=member.id if member else None, staff_name=_staff_name(member),
+                      sender_via=via, sender_key=key)
     db.session.add(message)
     conversation.updated_at = now
     db.session.flush()
