@@ -32,3 +32,42 @@ class AuditEntry(db.Model):
     before: Mapped[dict | None] = mapped_column(JSON, default=None)
     after: Mapped[dict | None] = mapped_column(JSON, default=None)
     address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class DashboardSession(db.Model):
+    """One signed-in dashboard browser. The login cookie names it (by a random key whose SHA-256
+    is stored here); each request's member lookup reads it in the same statement, so revoking the
+    row ends the session at once, in every process. `last_seen_at` is written at most once a
+    minute per session (services/workspace/dashboard_sessions.SEEN_EVERY)."""
+
+    __tablename__ = "dashboard_session"
+    __table_args__ = (Index("ix_dashboard_session_last_seen_at", "last_seen_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    method: Mapped[str] = mapped_column(String(16), default="password")  # "password" or "sso"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(120), default="")  # a summary: "Chrome on Linux"
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class SsoProvider(db.Model):
+    """A workspace's OpenID Connect provider for its staff: members whose address is in
+    `email_domain` (unique across workspaces) sign in through it. The client secret is sealed
+    with the signing secrets' box (identity/secretbox.py), never stored in plaintext."""
+
+    __tablename__ = "sso_provider"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), unique=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret_ciphertext: Mapped[str] = mapped_column(Text)
+    email_domain: Mapped[str] = mapped_column(String(253), unique=True)  # lower-case
+    default_role: Mapped[str] = mapped_column(String(16), default="agent")
+    sso_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,6 +20,7 @@ from ...identity.secretbox import SecretBox
 from ...identity.verifier import VerificationKey
 from ...models import Tenant, VerificationKeyRow
 from ...models._types import utcnow
+from .. import audit
 from ..errors import Conflict, Invalid, NotFound
 from ..end_users.snapshots import TenantSettings
 
@@ -66,6 +67,7 @@ def create_secret(tenant: Tenant, replace: bool = False, label: str | None = Non
             secret_ciphertext=secret_box().encrypt(secret, kid), secret_hint=secret[-4:],
         )
         db.session.add(row)
+        audit.record(tenant.id, "secret.created", kid, after={"kid": kid, "label": label, "replace": replace})
     return row, secret
 
 
@@ -85,6 +87,8 @@ def add_public_key(
             public_pem=parsed.spki_pem, fingerprint=parsed.fingerprint, label=label,
         )
         db.session.add(row)
+        audit.record(tenant.id, "key.added", row.kid, after={
+            "kid": row.kid, "alg": parsed.alg, "fingerprint": parsed.fingerprint, "label": label, "replace": replace})
     return row
 
 
@@ -99,6 +103,8 @@ def revoke(tenant: Tenant, kid: str) -> VerificationKeyRow:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         _bump(tenant)
+        audit.record(tenant.id, "secret.revoked" if row.kind == "secret" else "key.revoked", kid,
+                     before={"state": "live"}, after={"state": "revoked"})
     return row
 
 

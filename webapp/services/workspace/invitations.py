@@ -20,6 +20,7 @@ from ...models import Invitation, Member, Membership, Tenant
 from ...models._types import utcnow
 from ...infra import mailer
 from . import members
+from .. import audit
 from ..errors import Conflict, Forbidden, LinkGone, LinkInvalid, LinkRefused, NotFound
 from .staff_tokens import new_token, refusal, token_hash, well_formed
 from .validation import check_password, normalize_email
@@ -51,6 +52,7 @@ def invite(tenant: Tenant, email: str, role: str, inviter: Member, acting_role: 
         invitation = Invitation(tenant_id=tenant_id, email=address, role=role, invited_by_id=inviter_id,
                                 token_hash=digest, created_at=now, expires_at=now + timedelta(seconds=INVITE_SECONDS))
         db.session.add(invitation)
+        audit.record(tenant_id, "invitation.created", address, after={"role": role})
     url = f"{link_base}/invitations/{token}"
     body = (f"{inviter_email} invited you to the Signet workspace {tenant_name} as {role}.\n\n"
             f"Open this link to accept (log in as {address}, or create your account from it):\n\n{url}\n\n"
@@ -74,6 +76,7 @@ def revoke(tenant: Tenant, invitation_id: int, acting_role: str) -> None:
     if row is None:
         raise NotFound("not_found", "No such pending invitation in this workspace.")
     members.check_may_grant(acting_role, row.role)
+    audit.record(tenant.id, "invitation.revoked", row.email, before={"role": row.role})
     db.session.delete(row)
 
 
@@ -136,6 +139,9 @@ def _accept(row: Invitation, member: Member) -> int:
     members.mark_verified(member.id)
     if members.membership(member.id, row.tenant_id) is None:
         db.session.add(Membership(tenant_id=row.tenant_id, member_id=member.id, role=row.role))
+        # The invited person acts (signed in as the address, or creating it from the link).
+        audit.record(row.tenant_id, "member.added", member.email, after={"role": row.role, "via": "invitation"},
+                     actor=member.email, actor_member_id=member.id)
     return row.tenant_id
 
 

@@ -9,6 +9,7 @@ from ...infra.database import writes, writing
 from ...extensions import db
 from ...models import ROLES, Member, Membership, Tenant
 from ...models._types import utcnow
+from .. import audit
 from ..errors import Conflict, Invalid, NotFound
 from .validation import check_password, normalize_email
 
@@ -109,6 +110,7 @@ def add_to_tenant(tenant: Tenant, email: str, password: str | None, role: str) -
         raise Conflict("already_member", f"{email} is already a member of this workspace.", "email")
     team_member = Membership(tenant=tenant, member=member, role=role)
     db.session.add(team_member)
+    audit.record(tenant.id, "member.added", email, after={"role": role})
     return team_member
 
 
@@ -133,6 +135,9 @@ def change_role(tenant: Tenant, membership_id: int, role: str, acting_role: str)
     check_may_grant(acting_role, role)
     if team_member.role == "owner" and role != "owner":
         _keep_an_owner(tenant)
+    if team_member.role != role:
+        audit.record(tenant.id, "member.role_changed", team_member.member.email,
+                     before={"role": team_member.role}, after={"role": role})
     team_member.role = role
     return team_member
 
@@ -143,6 +148,7 @@ def remove_from_tenant(tenant: Tenant, membership_id: int, acting_role: str) -> 
     check_may_grant(acting_role, team_member.role)
     if team_member.role == "owner":
         _keep_an_owner(tenant)
+    audit.record(tenant.id, "member.removed", team_member.member.email, before={"role": team_member.role})
     db.session.delete(team_member)
 
 

@@ -15,6 +15,7 @@ from ...extensions import db
 from ...identity.verifier import default_audience
 from ...models import EMAIL_SIGN_IN_MODES, VERIFICATION_MODES, Membership, Tenant
 from . import members
+from .. import audit
 from ..errors import Invalid, NotFound
 from .validation import normalize_origin
 
@@ -48,6 +49,8 @@ def create_tenant(name: str, owner_email: str, owner_password: str, *, verified:
     owner = members.create_member(owner_email, owner_password, verified=verified, password_hash=password_hash)
     tenant = _new_tenant(name)
     db.session.add(Membership(tenant=tenant, member=owner, role="owner"))
+    db.session.flush()
+    audit.record(tenant.id, "tenant.created", tenant.public_id, after={"name": name, "owner": owner.email})
     return tenant
 
 
@@ -56,6 +59,8 @@ def create_tenant_for(member, name: str) -> Tenant:
     """A further workspace owned by an existing member."""
     tenant = _new_tenant(check_name(name))
     db.session.add(Membership(tenant=tenant, member=member, role="owner"))
+    db.session.flush()
+    audit.record(tenant.id, "tenant.created", tenant.public_id, after={"name": tenant.name, "owner": member.email})
     return tenant
 
 
@@ -91,6 +96,9 @@ CLEAR: Final = _Clear.CLEAR
 Clear = Literal[_Clear.CLEAR]
 
 
+ANONYMOUS_TEXT_MAX = 500
+
+
 @dataclass
 class Settings:
     """Every setting the CLI and the settings pages change: None = leave as is, CLEAR = remove it.
@@ -110,6 +118,8 @@ class Settings:
     login_links_require_jti: bool | None = None
     login_links_max_age: int | str | Clear | None = None
     email_sign_in: str | None = None
+    anonymous_visitors: bool | None = None
+    anonymous_text: str | Clear | None = None  # shown instead of a chat when anonymous visitors are not allowed
 
 
 @writes
@@ -120,8 +130,11 @@ def update_settings(tenant: Tenant, changes: Settings) -> Tenant:
     values = _validated(changes)
     if values.get("verification_mode") == "required" and tenant.verification_mode != "required":
         tenant.unsigned_sessions_generation = Tenant.unsigned_sessions_generation + 1
+    before, after = audit.changed({key: getattr(tenant, key) for key in values}, values)
     for key, value in values.items():
         setattr(tenant, key, value)
+    if after:  # only the fields that changed; a save that changes nothing is no entry
+        audit.record(tenant.id, "settings.changed", tenant.public_id, before=before, after=after)
     return tenant
 
 
@@ -154,6 +167,13 @@ def _validated(c: Settings) -> dict:
         out["login_links_max_age"] = _optional_int(c.login_links_max_age, "login_links_max_age", minimum=1)
     if c.email_sign_in is not None:
         out["email_sign_in"] = _choice(c.email_sign_in, EMAIL_SIGN_IN_MODES, "email_sign_in")
+    if c.anonymous_visitors is not None:
+        out["anonymous_visitors"] = bool(c.anonymous_visitors)
+    if c.anonymous_text is not None:
+        text = "" if c.anonymous_text is CLEAR else c.anonymous_text.strip()
+        if len(text) > ANONYMOUS_TEXT_MAX or "\x00" in text:
+            raise Invalid("invalid_field", f"At most {ANONYMOUS_TEXT_MAX} characters.", "anonymous_text")
+        out["anonymous_text"] = text or None
     return out
 
 
@@ -203,4 +223,6 @@ def to_dict(tenant: Tenant) -> dict:
         "login_links_require_jti": tenant.login_links_require_jti,
         "login_links_max_age": tenant.login_links_max_age,
         "email_sign_in": tenant.email_sign_in,
+        "anonymous_visitors": "off" if tenant.anonymous_visitors is False else "on",
+        "anonymous_text": tenant.anonymous_text,
     }
