@@ -79,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     from .infra.health import bp as health_bp
     from .widget_api import bp as widget_bp
     from .widget_api.openapi import bp as api_docs_bp
+    from .server_api import bp as server_bp
 
-    for blueprint in (auth_bp, dashboard_bp, widget_bp, api_docs_bp, health_bp):
+    for blueprint in (auth_bp, dashboard_bp, widget_bp, api_docs_bp, health_bp, server_bp):
         app.register_blueprint(blueprint)

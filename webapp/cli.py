@@ -79,6 +79,8 @@ def _limit(value: str | None):
 @click.option("--login-links-require-jti/--no-login-links-require-jti", default=None)
 @click.option("--login-links-max-age", help="Seconds, or 'none'.")
 @click.option("--email-sign-in", type=click.Choice(["off", "existing", "create"]))
+@click.option("--require-2fa", "require_2fa", type=click.Choice(["on", "off"]),
+              help="Members without two-factor must set it up before anything else.")
 @click.option("--anonymous-visitors", type=click.Choice(["on", "off"]), help="Off: set-user {id: null} is refused.")
 @click.option("--anonymous-text", help="Shown to unidentified visitors instead of a chat when anonymous visitors are off; '' resets.")
 def tenant_set(tenant_id: str, **opts):
@@ -97,6 +99,7 @@ def tenant_set(tenant_id: str, **opts):
         login_links_require_jti=opts["login_links_require_jti"],
         login_links_max_age=_limit(opts["login_links_max_age"]),
         email_sign_in=opts["email_sign_in"],
+        require_two_factor=_on_off(opts["require_2fa"]),
         anonymous_visitors=_on_off(opts["anonymous_visitors"]),
         anonymous_text=tenants.CLEAR if opts["anonymous_text"] == "" else opts["anonymous_text"],
     )
@@ -130,6 +133,20 @@ def member_add(tenant_id: str, email: str, password: str, role: str):
         click.echo(f"{link.member.email} already had an account: it keeps its own password (--password was "
                    "not used).", err=True)
     emit({"tenant_id": tenant.public_id, "email": link.member.email, "role": link.role})
+
+
+@command(member_group, "reset-2fa")
+@click.argument("tenant_id")
+@click.argument("email")
+def member_reset_2fa(tenant_id: str, email: str):
+    """Remove every second factor of a member of this workspace (authenticator app, passkeys,
+    recovery codes), e.g. for a locked-out owner; audited as "command line"."""
+    from .services.workspace import twofactor
+
+    tenant = tenants.get_tenant(tenant_id)
+    member = twofactor.member_of(tenant.id, email)
+    removed = twofactor.reset_member(tenant.id, member)
+    emit({"tenant_id": tenant.public_id, "email": member.email, "removed": removed})
 
 
 def init_app(app: Flask) -> None:

@@ -57,6 +57,11 @@ def trusted_hosts(value: str | None) -> list[str] | None:
     return entries or None
 
 
+def _off_or(value: str) -> str | None:
+    value = value.strip()
+    return None if value.lower() == "off" else value
+
+
 def load_config(instance: Path) -> dict:
     """The app's configuration from the environment, with the contract's defaults."""
     ratelimit = os.environ.get("SIGNET_RATELIMIT", "120/minute").strip()
@@ -71,6 +76,8 @@ def load_config(instance: Path) -> dict:
         # How long a widget (and hosted page) session lasts; the widget renews it before the end.
         "SIGNET_WIDGET_SESSION_SECONDS": max(10, int(os.environ.get("SIGNET_WIDGET_SESSION_SECONDS", "86400"))),
         "SIGNET_RATELIMIT": None if ratelimit.lower() == "off" else ratelimit,
+        # The server API's limit per API key (issue 13); "off" disables it.
+        "SIGNET_SERVER_RATELIMIT": _off_or(os.environ.get("SIGNET_SERVER_RATELIMIT", "600/minute")),
         "RATELIMIT_STORAGE_URI": os.environ.get("SIGNET_RATELIMIT_STORAGE_URL", "memory://"),
         # When the rate-limit store (Redis) is down: "open" serves requests unthrottled, "closed"
         # answers 503 service_unavailable. Never a 500 either way.

@@ -12,7 +12,7 @@ from ..extensions import db, login_manager
 from ..infra.hosts import public_base
 from ..models import Member
 from ..infra.security import csrf_without_referrer
-from ..services.workspace import members, staff_tokens, tenants, throttle
+from ..services.workspace import members, staff_tokens, tenants, throttle, twofactor
 from ..services.errors import Refused
 from . import bp
 from .forms import EmptyForm, LoginForm, SignupForm
@@ -68,6 +68,9 @@ def login():
         member = members.authenticate(form.email.data, form.password.data)
         if member is not None:
             throttle.refund(checks)  # only failed logins count
+            if twofactor.has_factor(member.id):  # not logged in yet: the second step (twofactor_views)
+                from .twofactor_views import begin
+                return begin(member, safe_next(form.next.data))
             start_session(member)
             return redirect(safe_next(form.next.data) or url_for("dashboard.home"))
         form.password.errors.append("Wrong email or password.")

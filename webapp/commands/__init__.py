@@ -1,2 +1,3 @@
 """More `signet …` command groups, one module per area; each registers itself on webapp.cli's
 `signet` group when imported here (webapp.cli.init_app imports this package)."""
+from . import apikey  # noqa: E402,F401

@@ -200,15 +200,17 @@ def post_user_message(conversation: Conversation, body: object, client_message_i
     return answer
 
 
-def staff_reply(tenant_id: int, member: Member, public_id: str, body: object) -> dict:
-    """A reply from the inbox; it reaches the widget through the messages endpoint."""
+def staff_reply(tenant_id: int, member: Member | None, public_id: str, body: object, staff_name: str | None = None,
+                sender: tuple[str, str | None] | None = None) -> dict:
+    """A reply from the inbox (a member), or from the server API (no member: a staff or bot name,
+    and the API key as the sender); it reaches the widget through the messages endpoint."""
     text = check_body(body)
     with writing():
         conversation = db.session.scalar(select(Conversation).where(
             Conversation.tenant_id == tenant_id, Conversation.public_id == public_id).with_for_update())
         if conversation is None:
             raise NotReachable(public_id)
-        message = _add(conversation, "staff", text, member)
+        message = _add(conversation, "staff", text, member, sender=sender, staff_name=staff_name)
         conversation.unread_by_staff = False
         conversation.staff_read_message_id = message.id
         events.emit_message(conversation, message)
@@ -217,12 +219,13 @@ def staff_reply(tenant_id: int, member: Member, public_id: str, body: object) ->
 
 
 def _add(conversation: Conversation, author: str, text: str, member: Member | None = None,
-         client_id: str | None = None, sender: tuple[str | None, str | None] | None = None) -> Message:
+         client_id: str | None = None, sender: tuple[str | None, str | None] | None = None,
+         staff_name: str | None = None) -> Message:
     now = utcnow()
     via, key = sender or senders.of_member(member)
     message = Message(public_id=_public_id("msg"), tenant_id=conversation.tenant_id, author=author,
                       conversation_id=conversation.id, body=text, created_at=now, client_message_id=client_id,
-                      staff_member_id=member.id if member else None, staff_name=_staff_name(member),
+                      staff_member_id=member.id if member else None, staff_name=staff_name or _staff_name(member),
                       sender_via=via, sender_key=key)
     db.session.add(message)
     conversation.updated_at = now

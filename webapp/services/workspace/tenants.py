@@ -118,6 +118,7 @@ class Settings:
     login_links_require_jti: bool | None = None
     login_links_max_age: int | str | Clear | None = None
     email_sign_in: str | None = None
+    require_two_factor: bool | None = None  # owners only on the pages (Team); the CLI is trusted
     anonymous_visitors: bool | None = None
     anonymous_text: str | Clear | None = None  # shown instead of a chat when anonymous visitors are not allowed
 
@@ -167,6 +168,8 @@ def _validated(c: Settings) -> dict:
         out["login_links_max_age"] = _optional_int(c.login_links_max_age, "login_links_max_age", minimum=1)
     if c.email_sign_in is not None:
         out["email_sign_in"] = _choice(c.email_sign_in, EMAIL_SIGN_IN_MODES, "email_sign_in")
+    if c.require_two_factor is not None:
+        out["require_two_factor"] = bool(c.require_two_factor)
     if c.anonymous_visitors is not None:
         out["anonymous_visitors"] = bool(c.anonymous_visitors)
     if c.anonymous_text is not None:
@@ -223,6 +226,7 @@ def to_dict(tenant: Tenant) -> dict:
         "login_links_require_jti": tenant.login_links_require_jti,
         "login_links_max_age": tenant.login_links_max_age,
         "email_sign_in": tenant.email_sign_in,
+        "require_2fa": "on" if tenant.require_two_factor else "off",
         "anonymous_visitors": "off" if tenant.anonymous_visitors is False else "on",
         "anonymous_text": tenant.anonymous_text,
     }

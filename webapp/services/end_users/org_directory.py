@@ -1,0 +1,131 @@
+"""The server API's organizations (issue 13): get, list with a cursor, upsert, delete.
+
+An organization written by the server API is signed (API.md §9: the API key vouches for it), so
+unsigned data may no longer join, rename or change it. Deleting one removes its memberships and
+keeps its users (their `version` moves on, as after any change of their memberships).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
+
+from ...extensions import db
+from ...identity.errors import FieldRefused
+from ...identity.fields import MAX_NAME_CHARS, ORG_FIELDS, check_attrs, check_id, check_name, describe
+from ...identity.unknown_keys import reject_unknown_keys
+from ...infra.database import writing
+from ...models import EndUser, Organization, OrgMembership
+from ...models._types import utcnow
+from ...refusals import NotFound
+from .. import cursors
+
+MISSING = object()
+
+
+def _find(tenant_id: int, external_id: str, lock: bool = False) -> Organization | None:
+    stmt = select(Organization).where(Organization.tenant_id == tenant_id,
+                                      Organization.external_id == check_id(external_id, "id"))
+    if lock:
+        stmt = stmt.with_for_update()
+    return db.session.scalar(stmt)
+
+
+def get(tenant_id: int, external_id: str) -> dict:
+    org = _find(tenant_id, external_id)
+    if org is None:
+        raise NotFound("not_found", f"This workspace has no organization with id '{external_id[:100]}'.")
+    return to_json(org, _member_counts([org.id]).get(org.id, 0))
+
+
+def listing(tenant_id: int, args) -> dict:
+    """Oldest first, keyset on the row id (`cursor`, `limit`)."""
+    after, size = cursors.decode(args.get("cursor")), cursors.limit(args.get("limit"))
+    stmt = select(Organization).where(Organization.tenant_id == tenant_id)
+    if after is not None:
+        stmt = stmt.where(Organization.id > after)
+    page = cursors.page(list(db.session.scalars(stmt.order_by(Organization.id).limit(size + 1))), size)
+    counts = _member_counts([o.id for o in page["data"]])
+    return {"data": [to_json(o, counts.get(o.id, 0)) for o in page["data"]], "next": page["next"]}
+
+
+def _parse(external_id: str, body: object) -> tuple[str, str, object]:
+    """(id, name, attrs or MISSING): set-user's organization rules; an `id` in the body must be the URL's."""
+    org_id = check_id(external_id, "id")
+    if not isinstance(body, dict):
+        raise FieldRefused("invalid_json", f"The body must be a JSON object; got {describe(body)}")
+    reject_unknown_keys(body, ORG_FIELDS, "")
+    if "id" in body and check_id(body["id"], "id") != org_id:
+        raise FieldRefused("invalid_field", "id: must be the id in the URL (or left out)", "id")
+    name = body.get("name")
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_CHARS:
+        raise FieldRefused("invalid_field", f"name: must be a string of 1 to {MAX_NAME_CHARS} characters"
+                                            f" (required); got {describe(name) if 'name' in body else 'no name'}", "name")
+    check_name(name, "name")
+    attrs = (check_attrs(body["attrs"], "attrs") or {}) if "attrs" in body else MISSING
+    return org_id, name, attrs
+
+
+def upsert(tenant_id: int, external_id: str, body: object) -> tuple[dict, bool]:
+    """Create or update (name, attrs: left out keeps them); (its JSON, created). Signed from now on."""
+    org_id, name, attrs = _parse(external_id, body)
+    for attempt in (1, 2):
+        try:
+            return _write(tenant_id, org_id, name, attrs)
+        except IntegrityError:  # created at once by another request (or a set-user): update it now
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _write(tenant_id: int, org_id: str, name: str, attrs: object) -> tuple[dict, bool]:
+    with writing():
+        org = _find(tenant_id, org_id, lock=True)
+        created = org is None
+        if created:
+            org = Organization(tenant_id=tenant_id, external_id=org_id, name=name, attrs={}, signed=True,
+                               created_at=utcnow(), updated_at=utcnow())
+            db.session.add(org)
+        elif org.name != name or not org.signed or (attrs is not MISSING and (org.attrs or {}) != attrs):
+            org.updated_at = utcnow()
+        if attrs is not MISSING:
+            org.attrs = attrs
+            flag_modified(org, "attrs")  # JSON compares with ==: true over 1 must still be written
+        org.name, org.signed = name, True
+        db.session.flush()
+        answer = to_json(org, _member_counts([org.id]).get(org.id, 0))
+    return answer, created
+
+
+def remove(tenant_id: int, external_id: str) -> dict:
+    """Delete the organization and its memberships; its users stay. {"memberships": n}."""
+    with writing():
+        org = _find(tenant_id, external_id, lock=True)
+        if org is None:
+            raise NotFound("not_found", f"This workspace has no organization with id '{external_id[:100]}'.")
+        members = list(db.session.scalars(select(OrgMembership.user_id).where(OrgMembership.organization_id == org.id)))
+        if members:
+            db.session.execute(update(EndUser).where(EndUser.id.in_(members)).values(version=EndUser.version + 1))
+        removed = db.session.execute(delete(OrgMembership).where(OrgMembership.organization_id == org.id)).rowcount
+        db.session.execute(delete(Organization).where(Organization.id == org.id))
+    return {"deleted": {"organizations": 1, "memberships": removed}}
+
+
+def _member_counts(org_ids: list[int]) -> dict[int, int]:
+    if not org_ids:
+        return {}
+    rows = db.session.execute(select(OrgMembership.organization_id, func.count()).where(
+        OrgMembership.organization_id.in_(org_ids)).group_by(OrgMembership.organization_id))
+    return dict(rows.all())
+
+
+def to_json(org: Organization, members: int) -> dict:
+    """The widget API's organization object (§3) plus timestamps and its member count."""
+    return {"id": org.external_id, "name": org.name, "attrs": org.attrs or {}, "memberCount": members,
+            "createdAt": _iso(org.created_at), "updatedAt": _iso(org.updated_at)}
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
