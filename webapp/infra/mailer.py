@@ -78,16 +78,34 @@ def send(to: str, subject: str, body: str, *, console_line: str) -> None:
     thread.start()
 
 
+def send_now(to: str, subject: str, body: str, *, console_line: str) -> None:
+    """Mail now, on this thread, raising on failure (OSError, smtplib.SMTPException,
+    MailConfigError): the webhook worker's staff mails, which it retries from the outbox."""
+    url = current_app.config.get("SIGNET_SMTP_URL")
+    if not url:
+        print(f"[signet] notification: {console_line}", file=sys.stderr, flush=True)
+        return
+    target = parse_smtp_url(url)
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender(), to, subject
+    message.set_content(body)
+    _transmit(target, message)
+
+
+def _transmit(target: SmtpTarget, message: EmailMessage) -> None:
+    if target.tls:
+        client: smtplib.SMTP = smtplib.SMTP_SSL(target.host, target.port, timeout=TIMEOUT,
+                                                context=ssl.create_default_context())
+    else:
+        client = smtplib.SMTP(target.host, target.port, timeout=TIMEOUT)
+    with client:
+        if target.username:
+            client.login(target.username, target.password or "")
+        client.send_message(message)
+
+
 def _deliver(target: SmtpTarget, message: EmailMessage) -> None:
     try:
-        if target.tls:
-            client: smtplib.SMTP = smtplib.SMTP_SSL(target.host, target.port, timeout=TIMEOUT,
-                                                    context=ssl.create_default_context())
-        else:
-            client = smtplib.SMTP(target.host, target.port, timeout=TIMEOUT)
-        with client:
-            if target.username:
-                client.login(target.username, target.password or "")
-            client.send_message(message)
+        _transmit(target, message)
     except (OSError, smtplib.SMTPException) as error:
         log.error("could not send a sign-in mail via %s:%s: %s", target.host, target.port, type(error).__name__)

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from ...infra.database import writing
 from ...extensions import db
 from ...models import Conversation, Message
+from .. import events
 from ...refusals import Invalid
 
 STATUSES = ("open", "closed")
@@ -39,4 +40,8 @@ def set_status(conversation_id: int, status: str) -> None:
     if status not in STATUSES:
         raise Invalid("invalid_field", f"The status must be one of {', '.join(STATUSES)} (got '{status}').", "status")
     with writing():
-        db.session.execute(update(Conversation).where(Conversation.id == conversation_id).values(status=status))
+        conversation = db.session.get(Conversation, conversation_id, with_for_update=True, populate_existing=True)
+        if conversation is None or conversation.status == status:
+            return  # nothing changes, so no event
+        conversation.status = status
+        events.emit_conversation("conversation.closed" if status == "closed" else "conversation.reopened", conversation)

@@ -1,0 +1,101 @@
+"""Events for the customer's backend (webhooks) and for staff mail: written to the outbox in the
+transaction of the change that causes them, sent later by the worker (services/webhooks/).
+
+`emit` only adds a row to the current session: the caller's `writing()` commits it together with
+the change, or rolls both back. So an event exists exactly when its change does; nothing is sent
+from inside a request. It is called only inside writes that happen anyway: the returning verified
+user whose data did not change writes nothing, and so emits nothing.
+
+The stored payload is the exact body every endpoint receives (Standard Webhooks' shape:
+{"type", "timestamp", "data"}); its public id is the `webhook-id` header, the same on every retry.
+Types starting with "signet." are internal (staff mails) and never go to a webhook.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timezone
+
+from ..extensions import db
+from ..models import Conversation, Message, OutboxEvent
+from ..models._types import utcnow
+
+PUBLIC_TYPES = ("user.created", "user.updated", "user.verified", "user.deleted", "conversation.created",
+                "conversation.closed", "conversation.reopened", "message.created")
+TEST_TYPE = "webhook.test"
+# Internal: a mail to members who asked for one (services/webhooks/notify.py).
+WAITING_TYPE = "signet.conversation_waiting"
+ENDPOINT_DISABLED_TYPE = "signet.endpoint_disabled"
+
+
+def emit(tenant_id: int, type: str, data: dict, *, subject: str | None = None) -> OutboxEvent:
+    """Add one event to the current transaction (no flush, no commit: the caller's write owns it).
+    `subject` ("user:<row id>") lets erasure find the person's earlier events."""
+    now = utcnow()
+    event = OutboxEvent(public_id=new_id(), tenant_id=tenant_id, type=type, subject=subject, created_at=now,
+                        payload=json.dumps({"type": type, "timestamp": iso(now), "data": data},
+                                           separators=(",", ":"), ensure_ascii=False))
+    db.session.add(event)
+    return event
+
+
+def new_id() -> str:
+    return "evt_" + secrets.token_urlsafe(16)
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def user_subject(row_id: int) -> str:
+    return f"user:{row_id}"
+
+
+def user_data(user) -> dict:
+    """The widget API's user object (§3) of a snapshot (snapshots.UserInfo) or a row being written."""
+    from .end_users.identify import to_public
+
+    if hasattr(user, "memberships"):  # a models.EndUser: its snapshot, as the answer is built
+        from .end_users.snapshots import from_row
+
+        user = from_row(user)
+    return to_public(user)
+
+
+def emit_user(tenant_id: int, type: str, user) -> OutboxEvent:
+    return emit(tenant_id, type, {"user": user_data(user)}, subject=user_subject(user.id))
+
+
+def _user_ref(conversation: Conversation) -> dict:
+    user = conversation.user
+    if user is None or user.anonymous:
+        return {"id": None, "anonymous": True}
+    return {"id": user.external_id, "email": user.email, "name": user.name, "anonymous": False}
+
+
+def conversation_data(conversation: Conversation) -> dict:
+    return {"id": conversation.public_id, "subject": conversation.subject, "status": conversation.status,
+            "createdAt": iso(conversation.created_at), "user": _user_ref(conversation)}
+
+
+def emit_conversation(type: str, conversation: Conversation) -> OutboxEvent:
+    return emit(conversation.tenant_id, type, {"conversation": conversation_data(conversation)},
+                subject=user_subject(conversation.user_id))
+
+
+def emit_message(conversation: Conversation, message: Message) -> OutboxEvent:
+    from .messaging.conversations import message_json
+
+    return emit(conversation.tenant_id, "message.created",
+                {"conversation": conversation_data(conversation), "message": message_json(message)},
+                subject=user_subject(conversation.user_id))
+
+
+def forget_user(tenant_id: int, row_id: int) -> int:
+    """Erasure: delete every event about this person (and so their deliveries and attempts), in the
+    caller's transaction; the number removed. Call before emitting user.deleted."""
+    from sqlalchemy import delete
+
+    result = db.session.execute(delete(OutboxEvent).where(OutboxEvent.tenant_id == tenant_id,
+                                                          OutboxEvent.subject == user_subject(row_id)))
+    return result.rowcount or 0
