@@ -8,7 +8,7 @@ from flask_login import current_user, logout_user
 from ..errors import http_status, page_error
 from ..infra.hosts import public_base
 from ..infra.security import csrf_without_referrer
-from ..services.workspace import staff_tokens, throttle
+from ..services.workspace import staff_tokens, throttle, twofactor
 from ..services.errors import LinkRefused, Refused
 from . import bp
 from .forms import ConfirmEmailForm, EmptyForm, ForgotForm, NewPasswordForm
@@ -59,6 +59,9 @@ def verify_link(token: str):
                 return too_many(retry)
             member = staff_tokens.confirm_verification(token, form.password.data)
             throttle.refund(checks)  # only failed attempts count
+            if twofactor.has_factor(member.id):  # a link and a password are not a second factor
+                from .twofactor_views import begin
+                return begin(member, None)
             start_session(member)
             return _welcome(member)
     except LinkRefused as refused:

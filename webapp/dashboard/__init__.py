@@ -9,6 +9,9 @@ from .inbox import views as inbox_views  # noqa: E402,F401
 from .settings import PAGES, identity, install, login_links, team  # noqa: E402,F401
 from .users import views as users_views  # noqa: E402,F401
 from .account import ACCOUNT_PAGES  # noqa: E402
+from .account import security as account_security  # noqa: E402,F401
+from .settings import team_twofactor  # noqa: E402,F401
+from .settings import apikeys as settings_apikeys  # noqa: E402,F401
 
 
 @bp.record_once

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import Select, select
 
 from ..models import Membership, Tenant
-from ..services.workspace import members
+from ..services.workspace import members, twofactor
 from . import bp
 
 
@@ -41,9 +41,17 @@ def load_membership():
     g.memberships = memberships
     g.membership = chosen
     g.workspace = chosen.tenant  # the ORM row (the widget API and hosted page hold g.tenant_info)
+    if chosen.tenant.require_two_factor and not _setting_up_two_factor() and not twofactor.has_factor(current_user.id):
+        return redirect(url_for("dashboard.account_security"))  # the workspace requires it: first set it up
     if _is_settings_path() and not chosen.can_manage:
         abort(403, "Settings are for owners and admins of this workspace.")
     return None
+
+
+def _setting_up_two_factor() -> bool:
+    """The two-factor set-up page and its actions: what a member may reach while the workspace
+    requires two-factor and they have none (logout and static are outside the dashboard)."""
+    return (request.endpoint or "").startswith("dashboard.account_security")
 
 
 def current_workspace() -> Tenant:

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from ...auth.forms import EmptyForm
 from ...infra.hosts import public_base
-from ...services.workspace import invitations, members
+from ...services.workspace import invitations, members, twofactor
 from ...services.errors import NotFound, Refused
 from .. import bp
 from ..access import current_membership, current_workspace
@@ -40,9 +40,11 @@ def settings_team():
         else:
             flash(f"Invitation sent to {form.email.data.strip().lower()} ({form.role.data}).", "success")
             return redirect(url_for("dashboard.settings_team"))
+    team = members.team(workspace)
     return render_template(
-        "dashboard/settings/team.html", form=form, team=members.team(workspace), pending=invitations.pending(workspace),
+        "dashboard/settings/team.html", form=form, team=team, pending=invitations.pending(workspace),
         me=me, action_form=EmptyForm(), role_form=RoleForm(),
+        with_two_factor=twofactor.members_with_factor([link.member_id for link in team]),
     ), (400 if form.errors else 200)
 
 
