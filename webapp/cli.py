@@ -82,6 +82,8 @@ def _limit(value: str | None):
 @click.option("--require-2fa", "require_2fa", type=click.Choice(["on", "off"]),
               help="Members without two-factor must set it up before anything else.")
 @click.option("--anonymous-visitors", type=click.Choice(["on", "off"]), help="Off: set-user {id: null} is refused.")
+@click.option("--legacy-user-hash", type=click.Choice(["on", "off"]),
+              help="On: setUser({id, userHash}) with an HMAC-SHA256 of the id by a live signing secret proves the id.")
 @click.option("--anonymous-text", help="Shown to unidentified visitors instead of a chat when anonymous visitors are off; '' resets.")
 def tenant_set(tenant_id: str, **opts):
     tenant = tenants.get_tenant(tenant_id)
@@ -101,6 +103,7 @@ def tenant_set(tenant_id: str, **opts):
         email_sign_in=opts["email_sign_in"],
         require_two_factor=_on_off(opts["require_2fa"]),
         anonymous_visitors=_on_off(opts["anonymous_visitors"]),
+        legacy_user_hash=_on_off(opts["legacy_user_hash"]),
         anonymous_text=tenants.CLEAR if opts["anonymous_text"] == "" else opts["anonymous_text"],
     )
     emit(tenants.to_dict(tenants.update_settings(tenant, changes)))

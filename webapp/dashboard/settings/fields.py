@@ -90,6 +90,10 @@ def email_sign_in(label: str):
     return SelectField(label, choices=EMAIL_SIGN_IN_CHOICES)
 
 
+def legacy_user_hash(label: str = "Accept legacy user hashes (userHash) from Intercom, Chatwoot, Crisp, Front or Help Scout"):
+    return BooleanField(label)
+
+
 def anonymous_visitors(label: str = "Allow anonymous visitors (people who are not signed in) to chat"):
     return BooleanField(label)
 

@@ -32,6 +32,7 @@ class VerificationForm(setting.SettingsForm):
     audience = setting.audience("Audience (aud)")
     require_audience = setting.require_audience()
     issuer = setting.issuer()
+    legacy_user_hash = setting.legacy_user_hash()
     anonymous_visitors = setting.anonymous_visitors()
     anonymous_text = setting.anonymous_text()
 

@@ -49,7 +49,8 @@ def refused_origin(tenant: Tenant) -> dict | None:
             "allow": origin_refusals.can_allow(tenant, row.origin)}
 
 
-VIA = {"token": "token", "login_link": "login link", "email": "email sign-in", "server_api": "server API"}
+VIA = {"token": "token", "login_link": "login link", "email": "email sign-in", "server_api": "server API",
+       "legacy_hash": "legacy hash, no expiry"}
 # The badge each verification state shows, on every page and in the Install page's live JSON.
 BADGES = {"verified": ("ok", "Verified"), "unverified": ("warn", "Not verified"), "anonymous": ("neutral", "Anonymous")}
 

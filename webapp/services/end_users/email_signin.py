@@ -42,6 +42,7 @@ from ...identity.fields import RESERVED_ID_PREFIXES
 from ...identity.userdata import is_valid_email
 from ...models import EmailSignIn, EndUser
 from ...infra import background, mailer
+from ..keys import usage
 from ..workspace import seats
 from . import sessions, snapshots
 from .snapshots import TenantSettings, UserInfo
@@ -136,6 +137,7 @@ def describe(tenant: TenantSettings, token: str, *, now: float | None = None) ->
     return PendingLink(row.email, row.expires_at)
 
 
+@usage.counts_identifications
 def confirm(tenant: TenantSettings, token: str, *, now: float | None = None) -> SignedIn:
     """Use the link up and sign its user in (creating them in `create` mode); once only."""
     _check_enabled(tenant)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
@@ -27,8 +27,8 @@ from ...identity.verifier import VerifiedToken
 from ...models import Conversation, EndUser
 from ...refusals import Forbidden
 from .. import events
-from ..keys import jtis, tokens
-from . import organizations, sessions, snapshots, unsigned
+from ..keys import jtis, tokens, usage
+from . import legacy_hash, organizations, sessions, snapshots, unsigned
 from ..workspace import seats
 from ..keys.rejections import records_refusals
 from .snapshots import TenantSettings, UserInfo
@@ -42,9 +42,17 @@ _FIELDS = (("email", "email"), ("name", "name"), ("avatar_url", "avatar_url"))
 class Proof:
     """How the data was vouched for: a verified token or a login link, and its key."""
 
-    via: str  # "token" | "login_link"
+    via: str  # "token" | "login_link" | "legacy_hash"
     alg: str
     kid: str
+    # What it vouches for: "all" the data (a token, a login link); a legacy user hash only the "id"
+    # (or the "email" it was computed from): the rest stays unsigned data (legacy_hash.py).
+    covers: str = "all"
+
+
+def _signs(proof: Proof | None) -> bool:
+    """Whether `proof` vouches for the data itself (organizations, email), not just the id."""
+    return proof is not None and proof.covers == "all"
 
 
 @dataclass
@@ -55,6 +63,7 @@ class Identified:
     session: sessions.WidgetSession
 
 
+@usage.counts_identifications
 @records_refusals
 def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = None, origin: str | None = None,
              now: float | None = None) -> Identified:
@@ -73,6 +82,10 @@ def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = Non
         ctx = parse_ctx(verified.claims)
         proof = Proof("token", verified.alg, verified.kid)
         return identify_with(tenant, data, proof, verified, visitor_id, ctx, "widget", origin, now)
+    if legacy_hash.applies(tenant, body):  # accepted in `required` mode too, while the legacy mode is on
+        data, kid, covers = legacy_hash.parse(tenant, body, origin, now)
+        proof = Proof(legacy_hash.VIA, "HS256", kid, covers)
+        return identify_with(tenant, data, proof, None, visitor_id, {}, "widget", origin, now)
     data = parse_unsigned(body)
     if data.id is None:
         if not tenant.anonymous_visitors:
@@ -101,12 +114,15 @@ def identify_with(tenant: TenantSettings, data: UserData, proof: Proof | None, v
               visitor_id: str | None, ctx: dict, created_via: str, origin: str | None, now: float) -> Identified:
     visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
     user = snapshots.user(tenant.id, data.id, visitor if visitor_id else None)
+    if _only_identifies(user, proof):  # a legacy hash never changes a user signed data verified
+        token, session = sessions.issue(tenant, user=user, how=proof.via, kid=proof.kid, now=now)
+        return Identified(user=user, visitor_id=visitor, token=token, session=session)
     first_proof = _check_before_write(tenant, user, data, proof, origin)
     merge = user.visitor_row if user is not None else None
     now_dt = datetime.fromtimestamp(now, timezone.utc)
     if user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None) or (
             data.organizations is not MISSING
-            and organizations.would_change(user.organizations, data.organizations, signed=proof is not None)):
+            and organizations.would_change(user.organizations, data.organizations, signed=_signs(proof))):
         user = _write(tenant, data, proof, verified, visitor, created_via, origin, now)
     elif _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
         # The row changed since it was read: the locked path decides again from what it holds.
@@ -125,7 +141,7 @@ def _check_before_write(tenant: TenantSettings, user: UserInfo | None, data: Use
     this is the user's first verification (it takes a seat: `_apply` checks again under lock)."""
     _check_may_change(tenant, user, data.id, proof, origin)
     if user is None:
-        if proof is None:
+        if not _signs(proof):
             unsigned.check_orgs(tenant, data, (), origin)
         seats.check(tenant, verified=proof is not None)
         return False
@@ -140,6 +156,13 @@ def _check_may_change(tenant: TenantSettings, user: UserInfo | EndUser | None, e
     if proof is None and user is not None and user.verified:
         unsigned.refuse(tenant, external_id, origin,
                          "This user is verified: their data can only come signed (send {jwt}).")
+
+
+def _only_identifies(user: UserInfo | EndUser | None, proof: Proof | None) -> bool:
+    """A legacy hash naming a user that a token, provider, login link or email sign-in verified:
+    it identifies them and changes nothing (their data only ever comes signed)."""
+    return (proof is not None and proof.via == legacy_hash.VIA and user is not None and bool(user.verified)
+            and user.verified_via != legacy_hash.VIA)
 
 
 def _visitor_row(tenant_id: int, visitor: str) -> EndUser | None:
@@ -168,7 +191,7 @@ def _email_verified(stored: str | None, proven: bool, data: UserData, proof: Pro
     changed by unsigned data is not (API.md §9: unsigned data vouches for nothing)."""
     if data.email is MISSING:
         return None
-    if proof is not None:
+    if _signs(proof) or (proof is not None and proof.covers == "email"):
         new = data.email is not None
     else:
         new = proven and data.email == stored
@@ -194,7 +217,8 @@ def _update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, pro
         changes["email_verified"] = email_verified
     if proof is not None:
         changes.update(verified=True, verified_via=proof.via, verified_alg=proof.alg, verified_kid=proof.kid)
-    stmt = _update_statement(tuple(changes), signed=proof is not None)
+    stmt = _update_statement(tuple(changes), signed=proof is not None,
+                             legacy=proof is not None and proof.via == legacy_hash.VIA)
     params = {f"new_{key}": value for key, value in changes.items()}
     with writing():
         updated = db.session.connection().execute(stmt, {**params, "row_id": user.id, "read_version": user.version,
@@ -209,7 +233,7 @@ def _update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, pro
 
 
 @functools.cache
-def _update_statement(columns: tuple[str, ...], signed: bool):
+def _update_statement(columns: tuple[str, ...], signed: bool, legacy: bool = False):
     """`_update_in_place`'s UPDATE for these changed columns, built once with bound parameters: a
     statement object reused keeps its SQL cache key, so set-user does not rebuild it on every call."""
     table = EndUser.__table__
@@ -217,7 +241,9 @@ def _update_statement(columns: tuple[str, ...], signed: bool):
     if signed:
         values["verified_at"] = func.coalesce(table.c.verified_at, bindparam("now", type_=table.c.verified_at.type))
     stmt = update(table).where(table.c.id == bindparam("row_id"), table.c.version == bindparam("read_version"))
-    if not signed:
+    if legacy:  # never over a user signed data verified since the read
+        stmt = stmt.where(or_(table.c.verified.is_(False), table.c.verified_via == legacy_hash.VIA))
+    elif not signed:
         stmt = stmt.where(table.c.verified.is_(False))
     return stmt.values(last_seen_at=bindparam("now", type_=table.c.last_seen_at.type), version=table.c.version + 1,
                        **values).returning(table.c.id)
@@ -248,8 +274,10 @@ def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_
     now_dt = datetime.fromtimestamp(now, timezone.utc)
     user = find_user(tenant.id, data.id, lock=True)
     _check_may_change(tenant, user, data.id, proof, origin)  # again, under the lock
+    if _only_identifies(user, proof):  # verified by signed data since the unlocked read
+        return user
     before = snapshots.from_row(user) if user is not None else None  # what the events compare with
-    if proof is None:
+    if not _signs(proof):
         current = [m.organization for m in user.memberships] if user is not None else []
         unsigned.check_orgs(tenant, data, current, origin, lock=True)
     if user is None or (proof is not None and not user.verified):  # a new user, or one newly vouched for
@@ -270,7 +298,7 @@ def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_
         user.attrs = data.attrs or {}
         flag_modified(user, "attrs")  # the JSON type compares with ==, so true over 1 would not be written
     if data.organizations is not MISSING:
-        refused = organizations.apply(user, data.organizations, signed=proof is not None)
+        refused = organizations.apply(user, data.organizations, signed=_signs(proof))
         if refused is not None:  # described by signed data since the check above (another user's call)
             unsigned.refuse_signed_org(tenant, data, refused, origin)
     if proof is not None:

@@ -13,13 +13,14 @@ from ...identity.userdata import LoginOnly, UserData, parse_ctx, parse_login_pay
 from ...identity.verifier import VerifiedToken
 from ...models import EndUser
 from ...refusals import Forbidden, Unauthorized
-from ..keys import jtis, tokens
+from ..keys import jtis, tokens, usage
 from . import sessions, snapshots
 from .identify import Identified, Proof, identify_with, merge_visitor
 from ..keys.rejections import records_refusals, to_record
 from .snapshots import TenantSettings
 
 
+@usage.counts_identifications
 @records_refusals
 def login_with_code(tenant: TenantSettings, code: object, *, visitor_id: str | None = None, origin: str | None = None,
                     now: float | None = None, stray=None) -> Identified:

@@ -41,8 +41,10 @@ _revocations = [0]  # per process: every PRUNE_EVERY-th logout also deletes expi
 MAX_TOKEN_CHARS = 8192
 # How a session was made, as carried in its payload ("h").
 ANONYMOUS, UNSIGNED, TOKEN, LOGIN_LINK, EMAIL = "anonymous", "unsigned", "token", "login_link", "email"
-HOW = (ANONYMOUS, UNSIGNED, TOKEN, LOGIN_LINK, EMAIL)
-_WITH_KID = (TOKEN, LOGIN_LINK)
+LEGACY_HASH = "legacy_hash"  # a legacy user hash (legacy_hash.py): its secret's kid; ends with the legacy mode
+PROVIDER = "provider"  # an identity provider's token (services/idp): kid "<provider id>:<JWKS kid>"
+HOW = (ANONYMOUS, UNSIGNED, TOKEN, LOGIN_LINK, EMAIL, LEGACY_HASH, PROVIDER)
+_WITH_KID = (TOKEN, LOGIN_LINK, LEGACY_HASH, PROVIDER)
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,8 @@ def _still_holds(session: WidgetSession, tenant: TenantSettings) -> bool:
         return session.user_id is None and not snapshots.session_revoked(session.sid)
     if session.how not in HOW or session.user_id is None:
         return False
+    if session.how == LEGACY_HASH and not tenant.legacy_user_hash:
+        return False  # the legacy mode was turned off: its hashes prove nothing any more
     if session.how == UNSIGNED and (tenant.verification_mode == "required"
                                     or session.tenant_generation < tenant.unsigned_sessions_generation):
         return False
@@ -195,6 +199,10 @@ def _still_holds(session: WidgetSession, tenant: TenantSettings) -> bool:
         return False
     if session.how == UNSIGNED and now.verified:
         return False  # unsigned data no longer speaks for a verified user
+    if session.how == PROVIDER:  # ends when the provider is removed (its per-process list: no query)
+        from ..idp.providers import by_public_id
+
+        return by_public_id(tenant, session.kid) is not None
     return session.how not in _WITH_KID or keyring.unrevoked(tenant, session.kid)
 
 

@@ -57,6 +57,8 @@ class TenantSettings(Protocol):
     def anonymous_visitors(self) -> bool: ...
     @property
     def anonymous_text(self) -> str | None: ...
+    @property
+    def legacy_user_hash(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class TenantInfo:
     unsigned_sessions_generation: int
     anonymous_visitors: bool
     anonymous_text: str | None
+    legacy_user_hash: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ class UserInfo:
 _TENANT = (
     "SELECT id, public_id, name, verification_mode, allowed_origins, seat_limit, audience, require_audience,"
     " issuer, login_links_enabled, login_links_require_jti, login_links_max_age, email_sign_in, keys_version,"
-    " unsigned_user_limit, unsigned_sessions_generation, anonymous_visitors, anonymous_text"
+    " unsigned_user_limit, unsigned_sessions_generation, anonymous_visitors, anonymous_text, legacy_user_hash"
     " FROM tenant WHERE public_id = :public_id"
 )
 _USER_COLUMNS = (
@@ -158,7 +161,8 @@ def tenant(public_id: str) -> TenantInfo | None:
         return None
     values = rows[0]
     values["allowed_origins"] = tuple(_json(values["allowed_origins"]) or ())
-    for flag in ("require_audience", "login_links_enabled", "login_links_require_jti", "anonymous_visitors"):
+    for flag in ("require_audience", "login_links_enabled", "login_links_require_jti", "anonymous_visitors",
+                 "legacy_user_hash"):
         values[flag] = bool(values[flag])
     return TenantInfo(**values)
 

@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 
 from ...identity.errors import TokenRefused
 from ...identity.verifier import Policy, VerifiedToken, inspect_token, verify_token
-from . import keyring
+from . import keyring, usage
 from .rejections import record_rejection_now
+from ..idp import tokens as idp_tokens
 from ..end_users.snapshots import TenantSettings
 
 LEEWAY = 60
@@ -28,13 +29,27 @@ def verify(tenant: TenantSettings, token: object, *, now: float | None = None, o
            source: str = "widget") -> VerifiedToken:
     """Verified claims, or TokenRefused (logged in the tenant's recent rejections)."""
     now = time.time() if now is None else now
-    keys = keyring.live_keys(tenant, datetime.fromtimestamp(now, timezone.utc))
+    provider = idp_tokens.provider_of(tenant, token)  # a provider's iss: its keys only, never the tenant's
     try:
-        return verify_token(token, keys=keys, policy=policy_for(tenant), now=now)
+        if provider is not None:
+            verified = _provider_token(provider, token, now, source)
+        else:
+            keys = keyring.live_keys(tenant, datetime.fromtimestamp(now, timezone.utc))
+            verified = verify_token(token, keys=keys, policy=policy_for(tenant), now=now)
     except TokenRefused as error:
-        record_rejection_now(tenant, error.code, _with_cause(tenant, token, error, now), token=token, origin=origin,
-                             source=source)
+        cause = error.message if provider is not None else _with_cause(tenant, token, error, now)
+        record_rejection_now(tenant, error.code, cause, token=token, origin=origin, source=source)
         raise
+    usage.count_verification(tenant.id, verified.kid, now)  # memory only (usage.py)
+    return verified
+
+
+def _provider_token(provider, token: object, now: float, source: str) -> VerifiedToken:
+    """An identity provider's token (services/idp): never a login link, which this workspace signs."""
+    if source == "login_link":
+        raise TokenRefused("token_bad_issuer", f"A login link is signed with this workspace's secret or key; a token of "
+                                               f"identity provider {provider.policy.name} cannot be one.")
+    return idp_tokens.verify(provider, token, now)
 
 
 def _with_cause(tenant: TenantSettings, token: object, error: TokenRefused, now: float) -> str:

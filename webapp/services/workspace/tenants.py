@@ -121,6 +121,7 @@ class Settings:
     require_two_factor: bool | None = None  # owners only on the pages (Team); the CLI is trusted
     anonymous_visitors: bool | None = None
     anonymous_text: str | Clear | None = None  # shown instead of a chat when anonymous visitors are not allowed
+    legacy_user_hash: bool | None = None  # setUser({id, userHash}) proves the id (services/end_users/legacy_hash.py)
 
 
 @writes
@@ -172,6 +173,8 @@ def _validated(c: Settings) -> dict:
         out["require_two_factor"] = bool(c.require_two_factor)
     if c.anonymous_visitors is not None:
         out["anonymous_visitors"] = bool(c.anonymous_visitors)
+    if c.legacy_user_hash is not None:
+        out["legacy_user_hash"] = bool(c.legacy_user_hash)
     if c.anonymous_text is not None:
         text = "" if c.anonymous_text is CLEAR else c.anonymous_text.strip()
         if len(text) > ANONYMOUS_TEXT_MAX or "\x00" in text:
@@ -229,4 +232,5 @@ def to_dict(tenant: Tenant) -> dict:
         "require_2fa": "on" if tenant.require_two_factor else "off",
         "anonymous_visitors": "off" if tenant.anonymous_visitors is False else "on",
         "anonymous_text": tenant.anonymous_text,
+        "legacy_user_hash": "on" if tenant.legacy_user_hash else "off",
     }
