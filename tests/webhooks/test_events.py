@@ -118,3 +118,21 @@ def test_five_hundred_three_times_then_delivered_on_the_fourth(app, tenant, rece
     with app.app_context():
         delivery = db.session.scalar(select(Delivery))
         assert delivery.state == "delivered" and delivery.attempts == 4
+
+
+def test_erasure_emits_user_deleted_sealed_and_forgets_earlier_events(app, tenant, receiver):
+    tenant.set_user({"id": "erase-me", "email": "erase-me@example.com"})
+    add_endpoint(app, tenant, receiver, "user.deleted")
+    code, key = cli(app, "apikey", "create", tenant.public_id, "--name", "backend", "--scope", "write")
+    assert code == 0, key
+    gone = app.test_client().delete("/api/v1/server/users/erase-me", headers={"Authorization": f"Bearer {key['key']}"})
+    assert gone.status_code == 200, gone.get_json()
+    with app.app_context():
+        stored = list(db.session.scalars(select(OutboxEvent.payload)))
+    assert len(stored) == 1 and "erase-me" not in stored[0]  # user.created forgotten; user.deleted sealed
+    drain(app)
+    receiver.wait_for(lambda got: len(got) == 1)
+    assert receiver.accepted()[0]["payload"]["data"] == {"user": {"id": "erase-me"}}
+    assert receiver.received[0]["verified"]
+    with app.app_context():  # delivered: the sealed event is gone too
+        assert db.session.scalar(select(func.count()).select_from(OutboxEvent)) == 0

@@ -28,15 +28,32 @@ WAITING_TYPE = "signet.conversation_waiting"
 ENDPOINT_DISABLED_TYPE = "signet.endpoint_disabled"
 
 
-def emit(tenant_id: int, type: str, data: dict, *, subject: str | None = None) -> OutboxEvent:
+def emit(tenant_id: int, type: str, data: dict, *, subject: str | None = None, sealed: bool = False) -> OutboxEvent:
     """Add one event to the current transaction (no flush, no commit: the caller's write owns it).
-    `subject` ("user:<row id>") lets erasure find the person's earlier events."""
+    `subject` ("user:<row id>") lets erasure find the person's earlier events. `sealed`: the
+    payload is stored encrypted (keyring.secret_box(), bound to the event id) and the event is
+    deleted once delivered: user.deleted, which must name the person erased nowhere in clear."""
     now = utcnow()
-    event = OutboxEvent(public_id=new_id(), tenant_id=tenant_id, type=type, subject=subject, created_at=now,
-                        payload=json.dumps({"type": type, "timestamp": iso(now), "data": data},
-                                           separators=(",", ":"), ensure_ascii=False))
+    public_id = new_id()
+    payload = json.dumps({"type": type, "timestamp": iso(now), "data": data}, separators=(",", ":"),
+                         ensure_ascii=False)
+    if sealed:
+        from .keys.keyring import secret_box
+
+        payload = secret_box().encrypt(payload, f"event:{public_id}")
+    event = OutboxEvent(public_id=public_id, tenant_id=tenant_id, type=type, subject=subject, created_at=now,
+                        payload=payload)
     db.session.add(event)
     return event
+
+
+def body(event: OutboxEvent) -> str:
+    """The JSON body as sent (a sealed payload opened: JSON never starts with "v1.")."""
+    if event.payload.startswith("v1."):
+        from .keys.keyring import secret_box
+
+        return secret_box().decrypt(event.payload, f"event:{event.public_id}")
+    return event.payload
 
 
 def new_id() -> str:
@@ -92,10 +109,17 @@ def emit_message(conversation: Conversation, message: Message) -> OutboxEvent:
 
 
 def forget_user(tenant_id: int, row_id: int) -> int:
-    """Erasure: delete every event about this person (and so their deliveries and attempts), in the
-    caller's transaction; the number removed. Call before emitting user.deleted."""
+    """Erasure, in the caller's transaction: delete every event filed under this person (with their
+    deliveries and attempts); the number removed. Then call `emit_user_deleted`."""
     from sqlalchemy import delete
 
     result = db.session.execute(delete(OutboxEvent).where(OutboxEvent.tenant_id == tenant_id,
-                                                          OutboxEvent.subject == user_subject(row_id)))
+                                                          OutboxEvent.subject == user_subject(row_id)),
+                                execution_options={"synchronize_session": False})
     return result.rowcount or 0
+
+
+def emit_user_deleted(tenant_id: int, external_id: str) -> OutboxEvent:
+    """user.deleted, sealed at rest and deleted once delivered: the erased person's id is never
+    stored in clear (erasure leaves no trace), yet the customer's backend learns who went."""
+    return emit(tenant_id, "user.deleted", {"user": {"id": external_id}}, sealed=True)

@@ -102,7 +102,7 @@ def sign(secret: str, event_id: str, body: bytes, now=None) -> dict[str, str]:
 def _post(event: OutboxEvent, endpoint: WebhookEndpoint) -> Outcome:
     if endpoint is None or not endpoint.enabled:
         return Outcome(False, None, "endpoint disabled", 0, skip=True)
-    body = event.payload.encode("utf-8")
+    body = events.body(event).encode("utf-8")
     headers = sign(endpoints.secret_of(endpoint), event.public_id, body)
     started = time.monotonic()
     try:
@@ -165,6 +165,19 @@ def record(claimed: Claimed, outcome: Outcome) -> None:
             delivery.next_attempt_at = now + timedelta(seconds=wait)
         if delivery.endpoint_id is not None:
             _endpoint_health(delivery.endpoint_id, outcome.ok, now)
+        if delivery.state != "pending":
+            _forget_if_sealed(delivery.event_id)
+
+
+def _forget_if_sealed(event_id: int) -> None:
+    """A sealed event (user.deleted) is deleted once none of its deliveries is pending."""
+    event = db.session.get(OutboxEvent, event_id)
+    if event is None or not event.payload.startswith("v1."):
+        return
+    db.session.flush()
+    if db.session.scalar(select(Delivery.id).where(Delivery.event_id == event_id, Delivery.state == "pending")
+                         .limit(1)) is None:
+        db.session.delete(event)
 
 
 def _endpoint_health(endpoint_id: int, ok: bool, now) -> None:

@@ -40,14 +40,19 @@ def dispatch_batch() -> int:
         endpoints = _endpoints({e.tenant_id for e in rows})
         now = utcnow()
         for event in rows:
+            made = 0
             for endpoint in endpoints.get(event.tenant_id, ()):
                 if event.type in events.PUBLIC_TYPES and (not endpoint.events or event.type in endpoint.event_list):
                     db.session.add(Delivery(event_id=event.id, tenant_id=event.tenant_id, kind="webhook",
                                             endpoint_id=endpoint.id, next_attempt_at=now, created_at=now))
+                    made += 1
             for member_id in notify.recipients(event):
                 db.session.add(Delivery(event_id=event.id, tenant_id=event.tenant_id, kind="mail",
                                         member_id=member_id, next_attempt_at=now, created_at=now))
+                made += 1
             event.dispatched_at = now
+            if not made and event.payload.startswith("v1."):
+                db.session.delete(event)  # sealed (user.deleted) and nobody to tell: kept nowhere
     return len(rows)
 
 
