@@ -76,6 +76,7 @@ class VerifiedToken:
     kid: str
     jti: str | None
     exp: float
+    via: str = "token"  # "provider": an identity provider's token, kid "<provider id>:<JWKS kid>"
 
 
 # One Algorithm per alg name, each from a PyJWS that knows only that algorithm.

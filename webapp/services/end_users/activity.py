@@ -79,11 +79,25 @@ def how_verified(user: EndUser) -> tuple[str, str]:
     via = user.verified_via or ("email" if user.created_via == "email" else None)
     if via == "email":
         return "verified", VIA["email"]
+    if via == "provider":
+        return "verified", _provider_line(user)
     kid = user.verified_kid or ""
     kind = "secret" if kid.startswith("sec_") else "key"
     parts = [VIA.get(via or "", via or "signed data"), user.verified_alg or "",
              f"{kind} {kid}" if kid else "", f"{kind} revoked since" if kid and _revoked(user, kid) else ""]
     return "verified", ", ".join(p for p in parts if p)
+
+
+def _provider_line(user: EndUser) -> str:
+    """"identity provider <name>, <kid>" ("…, removed since" when it is no longer configured)."""
+    from ..idp.providers import by_public_id
+
+    public_id, _, kid = (user.verified_kid or "").partition(":")
+    tenant_id = getattr(user, "tenant_id", None)
+    tenant = db.session.get(Tenant, tenant_id) if tenant_id is not None else None
+    provider = by_public_id(tenant, public_id) if tenant is not None else None
+    name = provider.policy.name if provider else public_id
+    return f"identity provider {name}, {kid}" + ("" if provider else ", removed since")
 
 
 def _revoked(user: EndUser, kid: str) -> bool:

@@ -42,7 +42,7 @@ _FIELDS = (("email", "email"), ("name", "name"), ("avatar_url", "avatar_url"))
 class Proof:
     """How the data was vouched for: a verified token or a login link, and its key."""
 
-    via: str  # "token" | "login_link" | "legacy_hash"
+    via: str  # "token" | "provider" | "login_link" | "legacy_hash"
     alg: str
     kid: str
     # What it vouches for: "all" the data (a token, a login link); a legacy user hash only the "id"
@@ -80,7 +80,7 @@ def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = Non
         form.raise_for_stray()
         data = parse_claims(verified.claims)
         ctx = parse_ctx(verified.claims)
-        proof = Proof("token", verified.alg, verified.kid)
+        proof = Proof(verified.via, verified.alg, verified.kid)  # "token", or "provider" (services/idp)
         return identify_with(tenant, data, proof, verified, visitor_id, ctx, "widget", origin, now)
     if legacy_hash.applies(tenant, body):  # accepted in `required` mode too, while the legacy mode is on
         data, kid, covers = legacy_hash.parse(tenant, body, origin, now)
