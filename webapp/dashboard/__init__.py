@@ -12,6 +12,7 @@ from .account import ACCOUNT_PAGES  # noqa: E402
 from .account import security as account_security  # noqa: E402,F401
 from .settings import team_twofactor  # noqa: E402,F401
 from .settings import apikeys as settings_apikeys  # noqa: E402,F401
+from .settings import apikeys as settings_apikeys  # noqa: E402,F401
 
 
 @bp.record_once

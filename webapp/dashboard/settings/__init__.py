@@ -10,4 +10,5 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("dashboard.settings_debugger", "Token debugger"),
     ("dashboard.settings_install", "Install"),
     ("dashboard.settings_login_links", "Login links"),
+    ("dashboard.settings_api_keys", "API keys"),
 )

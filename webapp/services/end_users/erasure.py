@@ -27,7 +27,8 @@ from sqlalchemy import Text, cast, delete, func, null, or_, select, update
 from ...extensions import db
 from ...infra.database import is_sqlite, writing
 from ...models import (AuditEntry, Conversation, EmailSignIn, EndUser, IdempotencyKey, Message, OrgMembership,
-                       Rejection)
+                       OutboxEvent, Rejection)
+from .. import events
 from ..messaging.conversations import conversation_json, iso, message_json
 from . import directory, identify
 from .activity import how_verified
@@ -68,8 +69,9 @@ def erase(tenant_id: int, external_id: str) -> dict:
         if user is None:
             raise directory.not_found(external_id)
         counts = _erase_rows(tenant_id, user)
-        # Events (webhooks): the person's queued events are forgotten and user.deleted is emitted here,
-        # in this same transaction.
+        # Events (webhooks): user.deleted is emitted here, in this same transaction, after the
+        # person's earlier events were forgotten (_erase_rows: events.forget_user and _erase_events).
+        events.emit_user_deleted(tenant_id, user.external_id)
     if is_sqlite():
         checkpoint()
     return {"deleted": counts}
@@ -77,7 +79,9 @@ def erase(tenant_id: int, external_id: str) -> dict:
 
 def _erase_rows(tenant_id: int, user: EndUser) -> dict:
     conversation_ids = list(db.session.scalars(select(Conversation.id).where(Conversation.user_id == user.id)))
-    public_ids = set(db.session.scalars(select(Conversation.public_id).where(Conversation.id.in_(conversation_ids))))
+    conversation_public_ids = list(db.session.scalars(select(Conversation.public_id)
+                                                      .where(Conversation.id.in_(conversation_ids))))
+    public_ids = set(conversation_public_ids)
     public_ids |= set(db.session.scalars(select(Message.public_id).where(Message.conversation_id.in_(conversation_ids))))
     counts = {
         "idempotencyKeys": _erase_idempotency(tenant_id, user.id, public_ids),
@@ -89,10 +93,23 @@ def _erase_rows(tenant_id: int, user: EndUser) -> dict:
         "rejections": _count(delete(Rejection).where(Rejection.tenant_id == tenant_id,
                                                      _mentions(Rejection.message, user))),
         "auditEntries": _redact_audit(tenant_id, user),
+        "events": _erase_events(tenant_id, user.id, conversation_public_ids),
     }
     db.session.expunge(user)
     counts["users"] = _count(delete(EndUser).where(EndUser.id == user.id))
     return counts
+
+
+def _erase_events(tenant_id: int, user_id: int, conversation_ids: list[str]) -> int:
+    """Outbox events about the person: those filed under them (events.forget_user), and those of
+    their conversations filed under the visitor they were before identifying (the payload names
+    the conversation)."""
+    removed = events.forget_user(tenant_id, user_id)
+    for start in range(0, len(conversation_ids), 50):
+        chunk = conversation_ids[start:start + 50]
+        removed += _count(delete(OutboxEvent).where(OutboxEvent.tenant_id == tenant_id, or_(
+            *(OutboxEvent.payload.contains(f'"{public_id}"', autoescape=True) for public_id in chunk))))
+    return removed
 
 
 def _count(statement) -> int:
