@@ -37,7 +37,8 @@ def visitor_header(visitor_id: str) -> dict:
 
 def test_anonymous_visitor(app, client):
     data = identify(client, {"id": None})
-    assert set(data) == {"user", "visitorId", "session", "sessionExpiresAt"}
+    assert set(data) == {"user", "visitorId", "session", "sessionExpiresAt", "sessionExpiresIn"}
+    assert abs(data["sessionExpiresIn"] - 24 * 3600) < 10  # the same end, in seconds from now (issue 16)
     assert set(data["user"]) == USER_KEYS
     assert data["user"]["id"] is None and data["user"]["anonymous"] is True and data["user"]["verified"] is False
     expires = datetime.strptime(data["sessionExpiresAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)

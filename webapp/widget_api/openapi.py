@@ -97,7 +97,8 @@ def document() -> dict:
                 "responses": {**_ok(200, {"type": "object", "required": ["user", "visitorId", "session", "sessionExpiresAt"],
                                           "properties": {"user": _USER_OUT, "visitorId": {"type": "string"},
                                                          "session": {"type": "string"},
-                                                         "sessionExpiresAt": {"type": "string"}}}),
+                                                         "sessionExpiresAt": {"type": "string"},
+                                                         "sessionExpiresIn": {"type": "integer"}}}),
                               **_errors(400, 401, *_COMMON)}}},
             f"{prefix}/logout": {"parameters": [_TENANT], "post": {
                 "operationId": "logout", "security": _SESSION,

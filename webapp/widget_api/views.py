@@ -1,6 +1,7 @@
 """The widget endpoints: each parses, calls one service, answers JSON."""
 from __future__ import annotations
 
+import time
 from functools import wraps
 
 from flask import g, jsonify, request
@@ -70,6 +71,8 @@ def set_user():
         "visitorId": result.visitor_id,
         "session": result.token,
         "sessionExpiresAt": sessions.expires_iso(result.session),
+        # Seconds from now, so a client renews on time whatever its own clock says (issue 16).
+        "sessionExpiresIn": max(0, int(result.session.expires_at - time.time())),
     })
 
 

@@ -16,7 +16,7 @@ function api(method, url, body, token, signal, headers) {
     } catch (_) {}
     if (res.ok) return data;
     var e = data && data.error, s = res.status;
-    if (e && typeof e.code === "string") throw err(e.code, String(e.message || e.code), e.field);
+    if (e && typeof e.code === "string") throw Object.assign(err(e.code, String(e.message || e.code), e.field), e.visitorText ? { visitorText: String(e.visitorText) } : null);
     throw s === 429 ? err("rate_limited", "Too many requests; try again shortly.")
       : s >= 500 ? err("service_unavailable", "The messenger is unavailable right now.")
       : err("http_" + s, "The messenger service answered HTTP " + s + ".");

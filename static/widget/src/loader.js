@@ -31,11 +31,18 @@ if (!tenant) {
 var BASE = new URL(script.src, location.href).origin + "/api/v1/widget/" + encodeURIComponent(tenant);
 var COOKIE = "signet_vid_" + tenant;
 var SEEN = "signet_seen_" + tenant;
+// data-consent="required": no cookie, no storage and no request to Signet before signet.consent(true)
+// (or a click on the launcher). GATE holds every Session's requests until then.
+var consented = script.getAttribute("data-consent") !== "required";
+var letIn;
+var GATE = consented ? Promise.resolve() : new Promise((r) => (letIn = r));
 // Rejection reason for answers that belong to an identity that is no longer current;
 // elements drop it silently.
 var SUPERSEDED = { code: "superseded", message: "A newer identification replaced this one." };
 // Set-user refusals that are about the user the page named (not the network or the workspace).
 var REFUSED = /^(token_|unknown_(user|field)|invalid_(field|json)|verification_required|login_links_disabled|seat_limit_reached)/;
+// Set-user refusals after which a token provider is asked once more before giving up.
+var STALE = /^(session_invalid|token_(expired|replayed|not_yet_valid))$/;
 var reported = new WeakSet();
 
 function noop() {}
@@ -67,7 +74,7 @@ function run(api, item) {
   var ok = item && typeof item[3] === "function" ? item[3] : noop;
   var ko = item && typeof item[4] === "function" ? item[4] : noop;
   try {
-    if (!item || !/^(setUser|logout|on|off)$/.test(item[0])) throw err("unknown_method", "signet has no method " + (item && item[0]) + ".");
+    if (!item || !/^(setUser|logout|consent|on|off)$/.test(item[0])) throw err("unknown_method", "signet has no method " + (item && item[0]) + ".");
     var p = api[item[0]](item[1], item[2]);
     // Failures of queued calls were already reported; never leave a rejection unhandled.
     if (p && typeof p.then === "function") p.then(ok, ko);

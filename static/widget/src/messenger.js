@@ -15,7 +15,7 @@ var MESSENGER_CSS = `
 
 // The badge sits beside the button, not in it, so the button's name stays "Open messages";
 // the button points at it with aria-describedby while there is something unread.
-var LAUNCHER = '<div class="dock" id="dock"><button type="button" class="launcher" id="launch" aria-label="Open messages" aria-expanded="false" aria-controls="panel">' +
+var LAUNCHER = '<div class="dock" id="dock"><button type="button" class="launcher" id="launch" data-a="open" aria-expanded="false" aria-controls="panel">' +
   '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M21 12a8 8 0 0 1-11.6 7.1L4 20.5l1.4-4.9A8 8 0 1 1 21 12z"/></svg></button>' +
   '<span class="badge" id="badge" role="img" aria-hidden="true" hidden></span></div>';
 
@@ -48,7 +48,7 @@ class SignetMessenger extends ChatPanel {
    * failed identification is shown instead, never papered over. */
   ensure() {
     var s = this.session;
-    return s.chain.then(() => {
+    return s.ready().then(() => {
       if (s.token) return;
       if (s.failure) throw s.failure;
       return s.identify({ id: null });
@@ -56,6 +56,8 @@ class SignetMessenger extends ChatPanel {
   }
 
   show() {
+    // With data-consent="required", opening the messenger is consent to chat.
+    if (!consented) signet.consent(true);
     this.opened = true;
     this.sync();
     this.markRead();
@@ -107,7 +109,7 @@ class SignetMessenger extends ChatPanel {
     var b = this.$("badge"), l = this.$("launch");
     b.hidden = !n;
     b.textContent = n > 99 ? "99+" : String(n);
-    b.setAttribute("aria-label", n + (n === 1 ? " unread message" : " unread messages"));
+    b.setAttribute("aria-label", t("unreadAll", { n: n }));
     if (n) l.setAttribute("aria-describedby", "badge");
     else l.removeAttribute("aria-describedby");
   }

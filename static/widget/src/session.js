@@ -13,6 +13,7 @@ function readCookie() {
 }
 
 function writeCookie(value, maxAge) {
+  if (value && !consented) return;
   try {
     doc.cookie = COOKIE + "=" + encodeURIComponent(value) + "; path=/; max-age=" + maxAge +
       "; SameSite=Lax" + (location.protocol === "https:" ? "; Secure" : "");
@@ -30,10 +31,19 @@ function seenMap() {
 }
 
 function markSeen(cid, mid) {
+  if (!consented) return;
   try {
     var m = seenMap();
     m[cid] = mid;
     localStorage.setItem(SEEN, JSON.stringify(m));
+  } catch (_) {}
+}
+
+/* Forget the visitor on this device: the cookie and the seen-messages map. */
+function forget() {
+  writeCookie("", 0);
+  try {
+    localStorage.removeItem(SEEN);
   } catch (_) {}
 }
 
@@ -45,7 +55,12 @@ function sameUser(a, aVid, b, bVid) {
 
 /* One identity: the page-wide runtime's (owns the visitor cookie) or a <signet-widget>'s.
  * Identifications and logouts run one after another; other requests wait for them.
- * Internal events on .bus: identified {user, changed}, logout, error, message, ready. */
+ * A token provider (setUser({jwt: fn})) is asked for a token to identify, again shortly
+ * before the session ends, and once more after a stale refusal; one call at a time. When it
+ * fails the user stays (never an anonymous visitor): `token_refresh_failed`, `reconnecting`,
+ * and retries with backoff. Every request waits for consent (GATE).
+ * Internal events on .bus: switch (another identity: forget the previous one's traces, before
+ * identified), identified {user, changed}, logout, error, notice, message, ready. */
 class Session {
   constructor(cookies) {
     this.cookies = cookies;
@@ -53,8 +68,9 @@ class Session {
     this.gen = 0;
     this.ctl = new AbortController();
     this.bus = new EventTarget();
-    this.chain = Promise.resolve();
+    this.chain = GATE;
     this.emitted = new Set();
+    this.tries = this.timer = 0;
   }
 
   emit(type, detail) {
@@ -82,6 +98,14 @@ class Session {
    * refused and there is no identity but an anonymous one (or none), it keeps or starts an
    * anonymous visitor and sets a plain `notice`; the caller still gets the real error. */
   identify(arg, check) {
+    clearTimeout(this.timer);
+    this.provider = arg && typeof arg.jwt === "function" ? arg.jwt : null;
+    this.reconnecting = false;
+    this.tries = 0;
+    if (this.provider) {
+      this.check = check;
+      return this.serial(() => this.refresh(this.provider));
+    }
     return this.serial(() => this.post(arg, check).catch((e) => {
       this.report(e);
       var u = this.user;
@@ -89,7 +113,8 @@ class Session {
         this.failure = e;
         throw e;
       }
-      this.notice = "We couldn't confirm your account. You can still write to us.";
+      // A key of the visitor's language (i18n.js), shown by the panel.
+      this.notice = "unconfirmed";
       return (this.token ? Promise.resolve() : this.post({ id: null }, null, true)).then(() => {
         this.emit("notice");
         throw e;
@@ -99,6 +124,61 @@ class Session {
         throw e;
       });
     }));
+  }
+
+  /* One identification through the provider `fn` (asked again once after a stale refusal). */
+  refresh(fn) {
+    var once = () => this.ask(fn).then((jwt) => this.post({ jwt: jwt }, this.check).catch((e) => {
+      if (STALE.test(e.code)) this.refused = jwt;
+      throw e;
+    }));
+    return once().catch((e) => (STALE.test(e.code) && fn === this.provider ? once() : Promise.reject(e))).then((u) => {
+      this.tries = 0;
+      this.reconnecting = false;
+      this.plan(this.left);
+      return u;
+    }, (e) => {
+      if (e === SUPERSEDED || fn !== this.provider) throw e;
+      var f = err("token_refresh_failed", "The token provider failed, or its token was refused (" + e.code + "): " + e.message);
+      f.cause = e.code;
+      this.failure = f;
+      this.reconnecting = true;
+      this.report(f);
+      this.emit("notice");
+      this.plan(Math.min(60000, 2000 * Math.pow(2, this.tries++)), true);
+      throw f;
+    });
+  }
+
+  /* The provider's next token: one call in flight; the token refused last time is not sent again. */
+  ask(fn) {
+    if (!this.asking) {
+      var p = this.asking = new Promise((r) => r(fn())).then((tok) => {
+        if (typeof tok !== "string" || !tok) throw err("token_missing", "The token provider returned no token.");
+        if (tok === this.refused) throw err("token_reused", "The token provider returned the token just refused.");
+        return tok;
+      }, (e) => {
+        throw e && typeof e.code === "string" ? e : err("token_provider_failed", String(e && e.message || e));
+      });
+      var done = () => p === this.asking && (this.asking = null);
+      p.then(done, done);
+    }
+    return this.asking;
+  }
+
+  /* Renew in `ms` (by default shortly before the session ends: a fifth of its life, 3 to 60 s). */
+  plan(ms, now) {
+    clearTimeout(this.timer);
+    var fn = this.provider;
+    if (!fn || !(ms > 0)) return;
+    if (!now) ms = Math.max(1000, ms - Math.min(60000, Math.max(3000, ms / 5)));
+    this.timer = setTimeout(() => fn === this.provider && this.serial(() => this.refresh(fn)).catch(noop), ms);
+  }
+
+  /* Resolves once there is a session, waiting through a reconnection. */
+  ready() {
+    return this.chain.then(() => this.token || !this.reconnecting ? null :
+      new Promise((r) => this.bus.addEventListener("identified", r, { once: true })).then(() => this.ready()));
   }
 
   post(arg, check, fallback) {
@@ -114,7 +194,13 @@ class Session {
           throw bad;
         }
         var changed = !sameUser(this.user, this.vid, r.user, r.visitorId);
-        if (changed) this.drop().catch(noop);
+        if (changed) {
+          // Another person: nothing of the previous one may show (a visitor who signs in is the same one).
+          if (this.user && !this.user.anonymous) this.wipe();
+          this.drop().catch(noop);
+        }
+        var secs = r.sessionExpiresIn > 0 ? r.sessionExpiresIn : (Date.parse(r.sessionExpiresAt) - Date.now()) / 1000;
+        this.left = secs * 1000;
         this.token = r.session;
         this.user = r.user;
         this.vid = r.visitorId;
@@ -125,6 +211,17 @@ class Session {
         this.emit("identified", { user: r.user, changed: changed });
         return r.user;
       });
+  }
+
+  /* Forget what the previous identity left on this device and in the elements. */
+  wipe() {
+    this.emitted.clear();
+    if (this.cookies) {
+      try {
+        localStorage.removeItem(SEEN);
+      } catch (_) {}
+    }
+    this.emit("switch");
   }
 
   /* Take a session handed over by the page (the hosted /m/ page renders one). */
@@ -146,15 +243,14 @@ class Session {
   }
 
   logout() {
+    clearTimeout(this.timer);
+    this.provider = null;
+    this.reconnecting = false;
     return this.serial(() => {
+      this.wipe();
       var p = this.drop();
       this.arg = this.failure = this.notice = null;
-      if (this.cookies) {
-        writeCookie("", 0);
-        try {
-          localStorage.removeItem(SEEN);
-        } catch (_) {}
-      }
+      if (this.cookies) forget();
       this.emit("logout");
       return p.then(noop, (e) => {
         this.report(e);
@@ -180,13 +276,13 @@ class Session {
       // The session expired or was revoked: identify again (once for all requests that
       // noticed), then retry once.
       if (this.token === token && !this.renew) {
-        var arg = this.arg || (this.user && this.user.anonymous ? { id: null } : null);
+        var arg = this.provider ? { jwt: this.provider } : this.arg || (this.user && this.user.anonymous ? { id: null } : null);
         if (!arg) {
           this.token = null;
           throw e;
         }
         var clear = () => (this.renew = null);
-        this.renew = this.identify(arg).catch((e2) => {
+        this.renew = this.identify(arg, this.provider && this.check).catch((e2) => {
           if (this.token === token) this.token = null;
           throw e2;
         });
@@ -225,6 +321,16 @@ var signet = {
   logout: function () {
     return S.logout();
   },
+  /* data-consent="required": true lets the widget store and connect; false forgets the visitor. */
+  consent: function (yes) {
+    consented = !!yes;
+    if (yes) {
+      if (letIn) letIn();
+    } else {
+      forget();
+    }
+    return Promise.resolve(consented);
+  },
   on: function (type, fn) {
     if (typeof fn !== "function") return signet;
     var wrap = (e) => {
@@ -253,6 +359,15 @@ var signet = {
   }
 };
 Object.defineProperty(signet, "__signet", { value: true });
+// locales/<lang>.js hands its strings over here.
+Object.defineProperty(signet, "_l", {
+  value: (lang, strings) => {
+    if (lang !== LANG || !strings) return;
+    L = Object.assign({ $: 1 }, strings);
+    BUS.dispatchEvent(new Event("locale"));
+  }
+});
+Object.defineProperty(signet, "locale", { get: () => LANG });
 // A snippet that pushes onto signet._q after load still works.
 Object.defineProperty(signet, "_q", { value: { push: (item) => run(signet, item) } });
 
@@ -278,6 +393,7 @@ Object.defineProperty(signet, "_q", { value: { push: (item) => run(signet, item)
     isReady = true;
     S.emit("ready");
   });
+  GATE.then(loadLocale);
   if (script.getAttribute("data-launcher") !== "false") {
     var insert = () => {
       if (!doc.querySelector("signet-messenger")) doc.body.appendChild(doc.createElement("signet-messenger"));

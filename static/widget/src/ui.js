@@ -54,17 +54,18 @@ var ICON_CLOSE = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M6 6l12 1
 var ICON_SEND = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 12l16-8-6 16-2-7z"/></svg>';
 
 /* Static markup only; every piece of data goes in later through textContent. */
+// Texts are keys (data-t text, data-a aria-label, data-p placeholder) that tr() fills in.
 var PANEL = '<section class="panel" id="panel" aria-labelledby="t">' +
-  '<header><button type="button" class="ib" id="back" aria-label="Back to conversations" hidden>' + ICON_BACK + '</button>' +
-  '<h2 id="t">Messages</h2>' +
-  '<button type="button" class="ib" id="close" aria-label="Close messages">' + ICON_CLOSE + '</button></header>' +
+  '<header><button type="button" class="ib" id="back" data-a="back" hidden>' + ICON_BACK + '</button>' +
+  '<h2 id="t"></h2>' +
+  '<button type="button" class="ib" id="close" data-a="close">' + ICON_CLOSE + '</button></header>' +
   '<p class="err" id="err" role="alert" hidden></p>' +
-  '<div class="body" id="list"><ul id="convs" aria-label="Conversations"></ul><p class="note" id="note"></p></div>' +
-  '<div class="foot" id="foot"><button type="button" class="primary" id="new">New conversation</button></div>' +
-  '<ol class="body msgs" id="msgs" tabindex="0" aria-label="Messages in this conversation" hidden></ol>' +
-  '<form id="form" hidden><label class="sr" for="msg">Message</label>' +
-  '<textarea id="msg" rows="1" placeholder="Write a message\u2026"></textarea>' +
-  '<button class="send" id="send" aria-label="Send message">' + ICON_SEND + '</button></form>' +
+  '<div class="body" id="list"><ul id="convs" data-a="convs"></ul><p class="note" id="note"></p></div>' +
+  '<div class="foot" id="foot"><button type="button" class="primary" id="new" data-t="newConv"></button></div>' +
+  '<ol class="body msgs" id="msgs" tabindex="0" data-a="thread" hidden></ol>' +
+  '<form id="form" hidden><label class="sr" for="msg" data-t="label"></label>' +
+  '<textarea id="msg" rows="1" data-p="placeholder"></textarea>' +
+  '<button class="send" id="send" data-a="send">' + ICON_SEND + '</button></form>' +
   '<div class="sr" id="live" aria-live="polite"></div></section>';
 
 function el(tag, cls, text) {
@@ -95,16 +96,16 @@ function when(iso) {
   var t = el("time"), d = new Date(iso);
   if (!iso || isNaN(d)) return t;
   t.dateTime = str(iso);
-  t.title = d.toLocaleString();
+  t.title = d.toLocaleString(LOCALE);
   t.textContent = (d.toDateString() === new Date().toDateString() ? "" :
-    d.toLocaleDateString([], { month: "short", day: "numeric" }) + ", ") +
-    d.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+    d.toLocaleDateString(LOCALE, { month: "short", day: "numeric" }) + ", ") +
+    d.toLocaleTimeString(LOCALE, { hour: "numeric", minute: "2-digit" });
   return t;
 }
 
 function title(c) {
   var s = str(c.subject);
-  return (s.length > 80 ? s.slice(0, 79) + "\u2026" : s) || "Conversation";
+  return (s.length > 80 ? s.slice(0, 79) + "\u2026" : s) || t("untitled");
 }
 
 /* Host-page theming: the `color` attribute, validated, becomes the default accent (the
@@ -142,6 +143,8 @@ class ChatPanel extends HTMLElement {
     this.epoch = 0;
     this.lock = Promise.resolve();
     this.reset();
+    tr(this.r);
+    this.$("t").textContent = t("title");
     var ta = this.$("msg");
     this.$("new").addEventListener("click", () => {
       this.go({ id: null });
@@ -168,9 +171,26 @@ class ChatPanel extends HTMLElement {
     this.subs = [
       ["identified", (e) => (e.detail.changed ? this.restart() : this.error(null))],
       ["logout", () => this.restart()],
+      ["switch", () => {
+        // Another person signs in on this device: their predecessor's draft goes too.
+        ta.value = "";
+        this.pending = this.cur = null;
+        this.reset();
+        this.go(null);
+        this.badge();
+      }],
       ["error", (e) => e.detail === this.session.failure && this.error(e.detail)],
       ["notice", () => this.error(this.session.token ? null : this.session.failure)]
     ];
+    // The visitor's language arrived: every static text, the title, the list and the notes again.
+    this.relabel = () => {
+      var c = this.cur;
+      tr(this.r);
+      this.$("t").textContent = !c ? t("title") : c.id == null ? t("newConv") : title(c);
+      if (!c) this.draw();
+      this.error(this.session.token ? null : this.session.failure);
+      this.badge();
+    };
     this.onVisible = () => {
       this.delay = FAST;
       this.schedule(true);
@@ -188,12 +208,14 @@ class ChatPanel extends HTMLElement {
   connectedCallback() {
     this.subs.forEach((x) => this.session.bus.addEventListener(x[0], x[1]));
     doc.addEventListener("visibilitychange", this.onVisible);
+    BUS.addEventListener("locale", this.relabel);
     this.restart();
   }
 
   disconnectedCallback() {
     this.subs.forEach((x) => this.session.bus.removeEventListener(x[0], x[1]));
     doc.removeEventListener("visibilitychange", this.onVisible);
+    BUS.removeEventListener("locale", this.relabel);
     clearTimeout(this.timer);
   }
 
@@ -227,7 +249,7 @@ class ChatPanel extends HTMLElement {
   /* Resolves once there is a session to talk with. */
   ensure() {
     var s = this.session;
-    return s.chain.then(() => {
+    return s.ready().then(() => {
       if (!s.token) throw s.failure || err("session_invalid", "The messenger is not signed in.");
     });
   }
@@ -254,8 +276,10 @@ class ChatPanel extends HTMLElement {
   /* A failure, or else the session's plain notice (its user was refused; it chats as a
    * visitor). Developer detail stays in the console and the error event. */
   error(e) {
-    var p = this.$("err"), s = this.session;
-    var text = e ? (e.code === "network_error" ? "The messenger can't be reached right now. Please try again later." : e.message || e.code) : s.token && s.notice;
+    var p = this.$("err"), s = this.session, c = e && e.code;
+    // The workspace's own words for a visitor it does not chat with are a note, not an error.
+    var text = s.reconnecting ? t("reconnecting") : c === "anonymous_not_allowed" ? "" : c ?
+      t(c === "network_error" ? "offline" : c === "rate_limited" ? "busy" : "failed") : s.token && s.notice && t(s.notice);
     p.hidden = !text;
     // Unchanged text is not rewritten, so the alert is not announced again on every poll.
     if (p.textContent !== (text || "")) p.textContent = text || "";
@@ -265,8 +289,9 @@ class ChatPanel extends HTMLElement {
   note() {
     var s = this.session;
     this.$("foot").hidden = !!this.cur || (!s.token && !!s.failure);
-    this.$("note").textContent = this.convs.length ? "" : this.primed ? "No conversations yet." :
-      s.token ? "Loading\u2026" : s.failure ? "" : "Connecting\u2026";
+    var f = !s.token && s.failure;
+    this.$("note").textContent = this.convs.length ? "" : this.primed ? t("empty") : s.token ? t("loading") :
+      f && f.code === "anonymous_not_allowed" ? f.visitorText || t("signIn") : f ? "" : t("connecting");
   }
 
   focusIn() {
@@ -281,7 +306,7 @@ class ChatPanel extends HTMLElement {
     this.$("list").hidden = !!c;
     this.$("msgs").hidden = this.$("form").hidden = this.$("back").hidden = !c;
     this.$("msgs").textContent = "";
-    this.$("t").textContent = !c ? "Messages" : c.id == null ? "New conversation" : title(c);
+    this.$("t").textContent = !c ? t("title") : c.id == null ? t("newConv") : title(c);
     this.note();
     if (!c) this.draw();
     else if (c.id != null) this.exclusive(() => this.pull()).catch((e) => this.fail(e));
@@ -298,12 +323,12 @@ class ChatPanel extends HTMLElement {
       b.value = c.id;
       if (keep === b.value) again = b;
       b.append(el("span", "subj", title(c)), when(c.updatedAt || (m && m.createdAt)),
-        el("span", "prev", m ? (m.author === "staff" ? str(m.staffName) || "Support" : "You") + ": " + str(m.body) : ""));
-      if (c.status === "closed") b.append(el("span", "tag", "Closed"));
+        el("span", "prev", m ? (m.author === "staff" ? str(m.staffName) || t("support") : t("you")) + ": " + str(m.body) : ""));
+      if (c.status === "closed") b.append(el("span", "tag", t("closed")));
       if (n) {
         var d = el("span", "dot", String(n));
         d.setAttribute("role", "img");
-        d.setAttribute("aria-label", n + " unread");
+        d.setAttribute("aria-label", t("unread", { n: n }));
         b.append(d);
       }
       b.addEventListener("click", () => {
@@ -321,7 +346,7 @@ class ChatPanel extends HTMLElement {
   take(m) {
     if (!m || m.id == null || this.ids[m.id]) return false;
     var ol = this.$("msgs"), staff = m.author === "staff", li = el("li", "msg " + (staff ? "staff" : "user"));
-    var meta = el("span", "meta", (staff ? str(m.staffName) || "Support" : "You") + " \u00b7 ");
+    var meta = el("span", "meta", (staff ? str(m.staffName) || t("support") : t("you")) + " \u00b7 ");
     meta.append(when(m.createdAt));
     li.append(el("p", null, str(m.body)), meta);
     ol.append(li);
@@ -342,7 +367,7 @@ class ChatPanel extends HTMLElement {
       if (this.take(m) && !first && m.author === "staff") {
         fresh++;
         s.message(m, c.id);
-        if (seen) this.$("live").textContent = (str(m.staffName) || "Support") + " replied: " + str(m.body).slice(0, 200);
+        if (seen) this.$("live").textContent = t("replied", { name: str(m.staffName) || t("support"), text: str(m.body).slice(0, 200) });
         else this.unread[c.id] = (this.unread[c.id] || 0) + 1;
       }
     });

@@ -35,6 +35,17 @@ class SignetWidget extends ChatPanel {
     this.later();
   }
 
+  /* A function returning a token (or a Promise of one), asked whenever the element needs one:
+   * to identify, shortly before its session ends, and after a stale refusal. Wins over `token`. */
+  get tokenProvider() {
+    return this.provider || null;
+  }
+
+  set tokenProvider(fn) {
+    this.provider = typeof fn === "function" ? fn : null;
+    this.later();
+  }
+
   /* Attributes arrive one by one (parser, frameworks): identify once they have settled,
    * and only when token or user-id really changed (a jti token is good for one use). */
   later() {
@@ -47,10 +58,10 @@ class SignetWidget extends ChatPanel {
   }
 
   start() {
-    var s = this.session, token = this.getAttribute("token"), uid = this.getAttribute("user-id");
-    var key = token + "\n" + uid;
-    if (key === this.started) return;
-    this.started = key;
+    var s = this.session, fn = this.provider, token = fn || this.getAttribute("token"), uid = this.getAttribute("user-id");
+    if (token === this.started && uid === this.uid) return;
+    this.started = token;
+    this.uid = uid;
     if (s.token) s.logout().catch(noop);
     if (!token) return;
     var check = (user) => uid != null && String(user.id) !== uid &&
