@@ -11,7 +11,7 @@ from .users import views as users_views  # noqa: E402,F401
 from .account import ACCOUNT_PAGES  # noqa: E402
 from .account import security as account_security  # noqa: E402,F401
 from .settings import team_twofactor  # noqa: E402,F401
-from .settings import apikeys as settings_apikeys  # noqa: E402,F401
+from .settings import health as settings_health  # noqa: E402,F401
 from .settings import apikeys as settings_apikeys  # noqa: E402,F401
 
 

@@ -1,17 +1,18 @@
 """Settings → Identity verification, Secrets and keys, Token debugger (owners and admins)."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from ...auth.forms import EmptyForm
 from ...models._types import utcnow
-from ...services.keys import debugger, keyring, origin_refusals
+from ...services.keys import debugger, health, keyring, origin_refusals
 from ...services.keys.rejections import recent_rejections
 from ...services.errors import NotFound, Refused
 from .. import bp
 from ..access import current_workspace
 from .identity_forms import DebuggerForm, PublicKeyForm, SecretForm, VerificationForm
 from .fields import edit_settings
+from .health import key_usage_shown
 
 
 # The openssl command that makes each algorithm's PKCS#8 private key (the format every sample loads);
@@ -29,6 +30,7 @@ def _keys_page(status=200, new_secret=None, key_form=None, secret_form=None):
     rows = keyring.list_keys(tenant)
     return render_template(
         "dashboard/settings/keys.html", tenant=tenant, rows=rows, now=utcnow(), new_secret=new_secret,
+        usage=key_usage_shown(tenant, [row.kid for row in rows]),
         secret_form=secret_form or SecretForm(formdata=None), key_form=key_form or PublicKeyForm(formdata=None),
         action_form=EmptyForm(), grace_hours=keyring.grace_seconds() / 3600, max_live=keyring.MAX_LIVE_PER_ALG,
         keygen=KEYGEN,
@@ -75,6 +77,10 @@ def settings_keys_public():
 def settings_keys_revoke(kid: str):
     if not EmptyForm().validate_on_submit():
         abort(400)
+    served = key_usage_shown(current_workspace(), [kid])[kid]
+    if served["day"] and request.form.get("confirmed") != kid:  # used in the last 24 h: ask, naming the count
+        return render_template("dashboard/settings/revoke_confirm.html", kid=kid, served=served,
+                               action_form=EmptyForm())
     try:
         keyring.revoke(current_workspace(), kid)
     except NotFound:
@@ -89,7 +95,7 @@ def settings_identity():
     return edit_settings(VerificationForm(obj=workspace), "Identity verification settings saved.",
                          lambda form: render_template(
         "dashboard/settings/identity.html", tenant=workspace, form=form, rows=keyring.list_keys(workspace), now=utcnow(),
-        would_refuse=recent_rejections(workspace, outcome="would_refuse"),
+        would_refuse=recent_rejections(workspace, outcome="would_refuse"), rollout=health.rollout(workspace.id),
         sample=signing_sample(workspace)))
 
 

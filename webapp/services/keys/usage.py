@@ -173,6 +173,21 @@ def pending_counts(tenant_id: int, prefix: str, since: float) -> dict[str, tuple
     return {name: (n, last) for name, (n, last) in found.items()}
 
 
+def pending_hours(tenant_id: int, prefix: str, since: float) -> list[tuple[float, str, int]]:
+    """This process's unwritten counts as (hour epoch, name, count) rows, for per-day series."""
+    pending = _pending()
+    with pending.lock:
+        return [(hour, name, n) for (tid, hour, name), (n, _) in pending.counts.items()
+                if tid == tenant_id and name.startswith(prefix) and hour >= since]
+
+
+def pending_samples(tenant_id: int) -> dict[str, tuple[int, float]]:
+    """This process's unwritten unsigned-id samples of a tenant: {id: (times seen, last epoch)}."""
+    pending = _pending()
+    with pending.lock:
+        return {external_id: (seen, at) for external_id, (seen, at) in pending.samples.get(tenant_id, {}).items()}
+
+
 # --- flushing (the background thread, atexit, tests) ---------------------------------------------
 
 def flush(app: Flask | None = None) -> int:
