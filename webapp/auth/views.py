@@ -14,7 +14,8 @@ from ..models import Member
 from ..infra.security import csrf_without_referrer
 from ..services.workspace import members, staff_tokens, tenants, throttle, twofactor
 from ..services.errors import Refused
-from . import bp
+from ..infra import background
+from . import bp, session_rows
 from .forms import EmptyForm, LoginForm, SignupForm
 from .guard import verified_required
 
@@ -26,11 +27,8 @@ login_manager.login_message = "Log in to continue."
 
 @login_manager.user_loader
 def _load_member(cookie_id: str) -> Member | None:
-    member_id, _, version = cookie_id.partition(":")
-    if not member_id.isdigit():
-        return None
-    member = db.session.get(Member, int(member_id))
-    return member if member is not None and str(member.session_version) == version else None
+    """The cookie names a live dashboard session row (session_rows.load: one query)."""
+    return session_rows.load(cookie_id)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -73,6 +71,7 @@ def login():
                 return begin(member, safe_next(form.next.data))
             start_session(member)
             return redirect(safe_next(form.next.data) or url_for("dashboard.home"))
+        background.after_request(session_rows.failed_login, form.email.data.strip().lower(), client_address())
         form.password.errors.append("Wrong email or password.")
     return render_template("auth/login.html", form=form), 200 if not form.errors else 401
 
@@ -99,13 +98,15 @@ def _signup_field(field: str | None) -> str:
     return {"name": "workspace", "email": "email", "password": "password"}.get(field or "", "workspace")
 
 
-def start_session(member: Member, tenant_id: int | None = None) -> None:
+def start_session(member: Member, tenant_id: int | None = None, *, method: str = "password") -> None:
     """A fresh session: nothing of a previous one survives a login but the invitation this
-    browser is logging in to accept (its token, kept out of URLs: invitation_views)."""
+    browser is logging in to accept (its token, kept out of URLs: invitation_views). The cookie
+    names a new session row (session_rows; audited as member.login)."""
     pending = session.get(PENDING_INVITATION)
     session.clear()
     if pending:
         session[PENDING_INVITATION] = pending
+    session_rows.open_session(member, method)
     login_user(member)
     session.permanent = True
     links = members.memberships_of(member)
@@ -124,7 +125,7 @@ def logout():
     if not form.validate_on_submit():
         abort(400)
     if current_user.is_authenticated:
-        members.end_sessions(current_user._get_current_object())
+        session_rows.end_current(current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You are logged out.", "info")

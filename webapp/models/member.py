@@ -29,8 +29,13 @@ class Member(UserMixin, db.Model):
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="member", cascade="all, delete-orphan")
 
+    # The dashboard session this request runs in (auth.views sets both; not a column): the login
+    # cookie names the session row by its random key (models/staff_security.DashboardSession).
+    session_key = ""
+    dashboard_session = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        return f"{self.id}:{self.session_version}:{self.session_key}"
 
     @property
     def is_verified(self) -> bool:

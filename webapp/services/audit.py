@@ -76,3 +76,14 @@ def changed(before: dict, after: dict) -> tuple[dict, dict]:
     """Only the fields whose value differs, as (before, after)."""
     keys = [k for k in after if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def record_for_member(member_id: int, action: str, target: str = "", **kwargs) -> None:
+    """One entry in each workspace the member belongs to (a login, a session ended, a password
+    reset concern the account, and each workspace's owners should see them)."""
+    from sqlalchemy import select
+
+    from ..models import Membership
+
+    for tenant_id in db.session.scalars(select(Membership.tenant_id).where(Membership.member_id == member_id)):
+        record(tenant_id, action, target, **kwargs)

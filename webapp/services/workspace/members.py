@@ -11,6 +11,7 @@ from ...models import ROLES, Member, Membership, Tenant
 from ...models._types import utcnow
 from .. import audit
 from ..errors import Conflict, Invalid, NotFound
+from . import dashboard_sessions
 from .validation import check_password, normalize_email
 
 # Compared against when no account matches, so an unknown email costs the same time.
@@ -56,16 +57,15 @@ def password_matches(member: Member, password: str | None) -> bool:
 
 
 def end_sessions(member: Member) -> None:
-    """Log the member out everywhere: every dashboard cookie issued so far stops working, copies
-    included (the cookie names the member's session version)."""
+    """Log the member out everywhere ("sign out everywhere"): every dashboard session row ends,
+    so every cookie issued so far stops working, copies included (audited)."""
     with writing():
-        bump_session_version(member.id)
+        dashboard_sessions.end_all(member.id, "signed out everywhere")
 
 
-def bump_session_version(member_id: int) -> None:
-    """End every session of the member (not committed)."""
-    db.session.execute(update(Member).where(Member.id == member_id)
-                       .values(session_version=Member.session_version + 1))
+def bump_session_version(member_id: int, reason: str = "address confirmed") -> None:
+    """End every session of the member (not committed): the session rows and the version."""
+    dashboard_sessions.end_all(member_id, reason)
 
 
 def memberships_of(member: Member) -> list[Membership]:
@@ -117,8 +117,8 @@ def add_to_tenant(tenant: Tenant, email: str, password: str | None, role: str) -
 def set_password(member_id: int, password: str) -> None:
     """A new password ends every session of the member (not committed)."""
     check_password(password)
-    db.session.execute(update(Member).where(Member.id == member_id).values(
-        password_hash=hash_password(password), session_version=Member.session_version + 1))
+    db.session.execute(update(Member).where(Member.id == member_id).values(password_hash=hash_password(password)))
+    dashboard_sessions.end_all(member_id, "password reset")
 
 
 def mark_verified(member_id: int) -> None:

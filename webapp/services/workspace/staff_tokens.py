@@ -31,6 +31,7 @@ from ...models import Member, StaffToken
 from ...models._types import utcnow
 from ...infra import background, mailer
 from . import members, tenants
+from .. import audit
 from ..errors import Conflict, Invalid, LinkGone, LinkInvalid, LinkRefused, link_gone
 from .validation import check_password, normalize_email
 
@@ -160,7 +161,8 @@ def confirm_verification(token: str, password: str) -> Member:
     with writing():
         member_id = _claim(token, "verify")
         members.mark_verified(member_id)
-        members.bump_session_version(member_id)
+        with audit.acting_as(_email(member_id), member_id):
+            members.bump_session_version(member_id, "address confirmed")
     return db.session.get(Member, member_id)
 
 
@@ -170,11 +172,18 @@ def complete_reset(token: str, password: str) -> Member:
     check_password(password)
     with writing():
         member_id = _claim(token, "reset")
-        members.set_password(member_id, password)
+        email = _email(member_id)
+        with audit.acting_as(email, member_id):  # the mailbox's owner acts, not signed in yet
+            members.set_password(member_id, password)
+            audit.record_for_member(member_id, "member.password_reset", email)
         members.mark_verified(member_id)
         db.session.execute(update(StaffToken).where(StaffToken.member_id == member_id, StaffToken.purpose == "reset",
                                                     StaffToken.used_at.is_(None)).values(used_at=utcnow()))
     return db.session.get(Member, member_id)
+
+
+def _email(member_id: int) -> str:
+    return db.session.scalar(select(Member.email).where(Member.id == member_id)) or ""
 
 
 def _row(token: str, purpose: str) -> StaffToken | None:
