@@ -171,7 +171,8 @@ def use_recovery_code(member: Member, code: str | None) -> bool:
             RecoveryCode.member_id == member.id, RecoveryCode.code_hash == digest, RecoveryCode.used_at.is_(None),
         ).values(used_at=utcnow())).rowcount
         if used == 1:
-            _record(member, "twofactor.recovery_code_used", after={"left": recovery_codes_left(member.id)})
+            _record(member, "twofactor.recovery_code_used", after={"left": recovery_codes_left(member.id)},
+                    actor=member.email, actor_member_id=member.id)  # at login: nobody is signed in yet
     return used == 1
 
 
