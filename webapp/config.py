@@ -73,6 +73,8 @@ def load_config(instance: Path) -> dict:
         # a request, so a frozen server answers 503, not a hang); 0 turns both off (webapp/infra/pgbounds.py).
         "SIGNET_DATABASE_TIMEOUT": float(os.environ.get("SIGNET_DATABASE_TIMEOUT", "2")),
         "SIGNET_KEY_GRACE_SECONDS": int(os.environ.get("SIGNET_KEY_GRACE_SECONDS", "7200")),
+        # Audit entries older than this are deleted by `signet prune` (issue 17; services/audit_log.py).
+        "SIGNET_AUDIT_RETENTION_DAYS": max(1, int(os.environ.get("SIGNET_AUDIT_RETENTION_DAYS", "400"))),
         # How long a widget (and hosted page) session lasts; the widget renews it before the end.
         "SIGNET_WIDGET_SESSION_SECONDS": max(10, int(os.environ.get("SIGNET_WIDGET_SESSION_SECONDS", "86400"))),
         "SIGNET_RATELIMIT": None if ratelimit.lower() == "off" else ratelimit,

@@ -3,3 +3,4 @@
 from . import apikey  # noqa: E402,F401
 from . import webhook, worker  # noqa: E402,F401
 from . import idp  # noqa: E402,F401
+from . import audit  # noqa: E402,F401

@@ -7,10 +7,12 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("dashboard.settings_team", "Team"),
     ("dashboard.settings_identity", "Identity verification"),
     ("dashboard.settings_keys", "Secrets and keys"),
+    ("dashboard.settings_providers", "Identity providers"),
     ("dashboard.settings_debugger", "Token debugger"),
     ("dashboard.settings_health", "Identity health"),
     ("dashboard.settings_install", "Install"),
     ("dashboard.settings_login_links", "Login links"),
     ("dashboard.settings_api_keys", "API keys"),
+    ("dashboard.settings_audit", "Audit log"),
     ("dashboard.settings_webhooks", "Webhooks"),
 )

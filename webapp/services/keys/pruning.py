@@ -15,7 +15,9 @@ from .rejections import trim
 def prune(now: float | None = None) -> dict:
     """Delete expired jtis, revoked sessions and email sign-in links, and rejections beyond the kept window."""
     from ...models import RevokedSession
+    from .. import audit_log
     from ..end_users import email_signin
+    from ..workspace import dashboard_sessions
 
     now_dt = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
     with writing() as session:
@@ -24,5 +26,8 @@ def prune(now: float | None = None) -> dict:
         old = session.execute(delete(Rejection).where(Rejection.created_at < now_dt - timedelta(days=30))).rowcount
         for tenant_id in list(session.scalars(select(Rejection.tenant_id).distinct())):
             trim(session, tenant_id)
+        audit_entries = audit_log.prune(now_dt)  # older than SIGNET_AUDIT_RETENTION_DAYS (400)
+        dashboard = dashboard_sessions.prune(now_dt)  # ended, or idle past the login lifetime
     links = email_signin.prune(now)
-    return {"jti": jtis, "revoked_sessions": revoked, "email_links": links, "rejections": old}
+    return {"jti": jtis, "revoked_sessions": revoked, "email_links": links, "rejections": old,
+            "audit_entries": audit_entries, "dashboard_sessions": dashboard}
