@@ -9,4 +9,4 @@ from flask import Blueprint
 
 bp = Blueprint("server_api", __name__, url_prefix="/api/v1/server")
 
-from . import guards, views  # noqa: E402,F401
+from . import guards, openapi, views  # noqa: E402,F401  (openapi: /api/v1/server/openapi.json on the api_docs blueprint)
