@@ -64,13 +64,14 @@ demo: migrate
 # cannot pin the threads (webapp/infra/serving.py; tests/test_slow_clients.py).
 WORKER = --worker-class webapp.infra.serving.BufferingWorker
 
-# The two servers under one supervisor (webapp/infra/devserve.py): Ctrl-C stops both and frees both
-# ports. Each command follows a `--`; NAME=value words before the program are its environment.
+# The two servers and the outbox worker (webhooks, staff mails) under one supervisor
+# (webapp/infra/devserve.py): Ctrl-C stops all three and frees both ports. Each command follows a `--`; NAME=value words before the program are its environment.
 SERVE = $(BIN)/python -m webapp.infra.devserve \
 	-- SIGNET_DEMO_SIGNET_URL=http://$(HOST):$(PORT) $(BIN)/gunicorn --bind localhost:$(DEMO_PORT) --workers 1 \
 	  --threads 4 $(WORKER) --log-level warning --no-control-socket demo.app:app \
 	-- SIGNET_TRUSTED_HOSTS=$(SIGNET_TRUSTED_HOSTS) $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 $(WORKER) \
-	  --no-control-socket --access-logfile - wsgi:app
+	  --no-control-socket --access-logfile - wsgi:app \
+	-- SIGNET_PUBLIC_URL=http://$(HOST):$(PORT) $(FLASK) signet worker
 
 # Signet on $(HOST):$(PORT) and the demo customer site on another origin (localhost:$(DEMO_PORT)).
 # Other ports: make run PORT=8000 DEMO_PORT=8001

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from flask import Flask
+from sqlalchemy import inspect
 
 from ...extensions import db
 from . import delivery, dispatch, notify
@@ -35,6 +36,7 @@ class Worker:
         """Until `stop` is set (or, with until_idle, until nothing is due or in flight)."""
         poll = self.app.config.get("SIGNET_WORKER_POLL_SECONDS", 0.5)
         try:
+            self._await_schema(poll)
             while not self.stop.is_set():
                 try:
                     busy = self.step()
@@ -50,6 +52,24 @@ class Worker:
         finally:
             wait(self.inflight)
             self.pool.shutdown(wait=True)
+
+    def _await_schema(self, poll: float) -> None:
+        """A fresh database (`make run` before its first migration, a deploy mid-upgrade): wait,
+        saying so once, until the outbox table exists."""
+        said = False
+        while not self.stop.is_set():
+            with self.app.app_context():
+                try:
+                    if inspect(db.engine).has_table("outbox_event"):
+                        return
+                except Exception:  # noqa: BLE001 - the database is not reachable yet
+                    pass
+                finally:
+                    self._cleanup()
+            if not said:
+                log.warning("signet worker: waiting for the outbox table (run: flask --app wsgi db upgrade)")
+                said = True
+            self.stop.wait(max(poll, 1.0))
 
     def step(self) -> bool:
         """One round; True when it found work (so the next round starts at once)."""
