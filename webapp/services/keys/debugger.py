@@ -26,6 +26,11 @@ def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
 
     now = time.time() if now is None else now
     token = token.strip()
+    from ..idp import debugging, tokens as idp_tokens
+
+    provider = idp_tokens.provider_of(tenant, token)
+    if provider is not None:  # an identity provider's token: its keys only (services/idp)
+        return debugging.diagnose(tenant, provider, token, now)
     seen = inspect_token(token)
     keys = keyring.live_keys(tenant, datetime.fromtimestamp(now, timezone.utc))
     result = {**seen, "server_time": now, "candidates": [], "code": None, "message": None, "verified": None}
@@ -48,6 +53,8 @@ def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
         result.update(verified={"kid": verified.kid, "alg": verified.alg, "exp": verified.exp})
     result["explanation"] = explain(result["code"]) if result["code"] else None
     result["reason"] = _reason(tenant, result, keys)
+    if result["code"] == "token_unknown_key" and not result["reason"]:
+        result["reason"] = debugging.foreign_kid(tenant, seen["header"], seen["claims"])
     if result["code"] and not result["reason"]:
         found = forensics.explain(tenant, token, result["code"], seen["header"], seen["claims"], now,
                                   checks=forensics.DEBUGGER_CHECKS)
