@@ -9,7 +9,7 @@ Erasure removes, in one transaction, everything Signet holds about one user of a
   log rows naming their id or email (the log keeps the user id in its message: "Unsigned data
   for user '<id>'…"), idempotency keys whose stored answer holds their conversations or
   messages (their own, and those from before they identified, under the visitor they were),
-  and the audit log's mentions (the entry stays, without the person: target and before/after
+  outbox events about them (webhooks), and the audit log's mentions (the entry stays, without the person: target and before/after
   are cleared);
 - on SQLite, the bytes: every connection runs with `secure_delete` (infra/database.py), so
   deleted rows are overwritten with zeros, and the WAL is checkpointed and truncated after the
