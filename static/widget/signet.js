@@ -232,12 +232,13 @@ this.check = check;
 return this.serial(() => this.refresh(this.provider));
 }
 return this.serial(() => this.post(arg, check).catch((e) => {
-this.report(e);
 var u = this.user;
 if (!this.cookies || !REFUSED.test(e.code) || (arg && arg.id === null) || (this.token && !(u && u.anonymous))) {
 this.failure = e;
+this.report(e);
 throw e;
 }
+this.report(e);
 this.notice = "unconfirmed";
 return (this.token ? Promise.resolve() : this.post({ id: null }, null, true)).then(() => {
 this.emit("notice");
@@ -978,6 +979,7 @@ this.focusIn();
 this.delay = FAST;
 this.schedule(true);
 if (!this.session.token && !this.session.failure) this.ensure().catch(noop);
+else this.error(this.session.token ? null : this.session.failure);
 }
 hide(refocus) {
 this.opened = false;

@@ -66,6 +66,7 @@ class SignetMessenger extends ChatPanel {
     this.schedule(true);
     // A failure is reported by the session and shown in the panel.
     if (!this.session.token && !this.session.failure) this.ensure().catch(noop);
+    else this.error(this.session.token ? null : this.session.failure);
   }
 
   hide(refocus) {

@@ -107,12 +107,14 @@ class Session {
       return this.serial(() => this.refresh(this.provider));
     }
     return this.serial(() => this.post(arg, check).catch((e) => {
-      this.report(e);
       var u = this.user;
       if (!this.cookies || !REFUSED.test(e.code) || (arg && arg.id === null) || (this.token && !(u && u.anonymous))) {
+        // Set before the error event, so the elements show it.
         this.failure = e;
+        this.report(e);
         throw e;
       }
+      this.report(e);
       // A key of the visitor's language (i18n.js), shown by the panel.
       this.notice = "unconfirmed";
       return (this.token ? Promise.resolve() : this.post({ id: null }, null, true)).then(() => {
