@@ -1,7 +1,7 @@
 """key usage counters, identification counts and legacy user hash (issue 14)
 
 - usage_count: coalesced counters flushed from each process at most once a minute, one row per
-  (tenant, hour, counter): key verifications, identifications by kind, refusals by code.
+  (tenant, hour or day, counter): key verifications, identifications by kind, refusals by code.
 - unsigned_id_sample: the newest ids that unsigned data named (what `required` would refuse).
 - tenant.legacy_user_hash: the opt-in legacy user hash (setUser({id, userHash})), off.
 
@@ -24,12 +24,13 @@ depends_on = None
 def upgrade():
     op.create_table('usage_count',
     sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.Column('bucket', sa.String(length=1), nullable=False),
     sa.Column('hour', sa.DateTime(timezone=True), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('count', sa.BigInteger(), nullable=False),
     sa.Column('last_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_usage_count_tenant_id_tenant'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('tenant_id', 'hour', 'name', name=op.f('pk_usage_count'))
+    sa.PrimaryKeyConstraint('tenant_id', 'bucket', 'hour', 'name', name=op.f('pk_usage_count'))
     )
     with op.batch_alter_table('usage_count', schema=None) as batch_op:
         batch_op.create_index('ix_usage_count_tenant_name_hour', ['tenant_id', 'name', 'hour'], unique=False)

@@ -56,7 +56,7 @@ def test_health_page_numbers_equal_the_traffic_sent(app, shop):
     flush(app)
     with app.app_context():  # the counts are in the database now, not only in memory
         assert db.session.scalar(select(func.sum(UsageCount.count)).where(
-            UsageCount.tenant_id == shop.id, UsageCount.name == "kind:unsigned")) == 4
+            UsageCount.tenant_id == shop.id, UsageCount.bucket == "h", UsageCount.name == "kind:unsigned")) == 4
         assert db.session.scalar(select(func.count()).select_from(UnsignedIdSample)) == 3
     client = owner(app, shop)
     for window in ("24h", "7d", "30d"):
@@ -135,7 +135,7 @@ def test_counting_adds_no_statement_to_the_returning_verified_path(app, shop):
     flush(app)
     with app.app_context():
         assert db.session.scalar(select(func.sum(UsageCount.count)).where(
-            UsageCount.tenant_id == shop.id, UsageCount.name == "kind:key")) == 8
+            UsageCount.tenant_id == shop.id, UsageCount.bucket == "d", UsageCount.name == "kind:key")) == 8
 
 
 def test_flush_adds_to_existing_rows(app, shop):
@@ -144,6 +144,6 @@ def test_flush_adds_to_existing_rows(app, shop):
     assert post(shop, {"id": "a"}).status_code == 200
     flush(app)
     with app.app_context():
-        rows = db.session.execute(select(UsageCount.count).where(UsageCount.name == "kind:unsigned")).scalars().all()
+        rows = db.session.execute(select(UsageCount.count).where(UsageCount.name == "kind:unsigned").order_by(UsageCount.bucket)).scalars().all()
         seen = db.session.scalar(select(UnsignedIdSample.seen).where(UnsignedIdSample.external_id == "a"))
-    assert rows == [2] and seen == 2
+    assert rows == [2, 2] and seen == 2  # the day's row and the hour's row

@@ -1,9 +1,10 @@
 """Identity health as the pages read it: sums of the coalesced counters (usage.py), never a scan of
-logs or users. Each figure is the flushed hourly rows plus what this process counted and has not
-written yet, so a page is at most a minute behind other processes and never behind its own.
+logs or users. Each figure is the flushed rows plus what this process counted and has not written
+yet, so a page is at most a minute behind other processes and never behind its own.
 
-A window is whole hours: "24h" is the current hour and the 23 before it; "7d" and "30d" likewise.
-Every read is a range of the (tenant, hour, name) primary key or the (tenant, name, hour) index.
+"24h" is the current hour and the 23 before it (hourly rows); "7d" and "30d" are today and the 6
+or 29 UTC days before it (daily rows: a 30-day page sums 30 rows a counter, whatever the traffic).
+Every read is a range of the (tenant, bucket, start, name) primary key or the (tenant, name, start) index.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from collections import defaultdict
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from ...extensions import db
 from ...models import UnsignedIdSample, UsageCount
@@ -26,7 +27,16 @@ KIND_LABELS = {
 
 
 def _since(hours: int, now: float) -> float:
-    return int(now // 3600) * 3600 - (hours - 1) * 3600
+    step = _step(hours)
+    return int(now // step) * step - (hours * 3600 // step - 1) * step
+
+
+def _step(hours: int) -> int:
+    return 3600 if hours <= 24 else 86400
+
+
+def _bucket_of(hours: int) -> str:
+    return "h" if hours <= 24 else "d"
 
 
 def _dt(epoch: float) -> datetime:
@@ -39,7 +49,8 @@ def totals(tenant_id: int, hours: int, now: float | None = None) -> dict[str, in
     since = _since(hours, now)
     rows = db.session.execute(
         select(UsageCount.name, func.sum(UsageCount.count)).where(
-            UsageCount.tenant_id == tenant_id, UsageCount.hour >= _dt(since)).group_by(UsageCount.name))
+            UsageCount.tenant_id == tenant_id, UsageCount.bucket == _bucket_of(hours),
+            UsageCount.hour >= _dt(since)).group_by(UsageCount.name))
     found: dict[str, int] = defaultdict(int)
     for name, count in rows:
         found[name] += int(count or 0)
@@ -98,18 +109,23 @@ def _days(tenant_id: int, hours: int, now: float) -> list[tuple[str, int, int]]:
     """[(day "YYYY-MM-DD" or hour "HH:00" for 24h, verified, all)] identifications, oldest first."""
     since = _since(hours, now)
     buckets: dict[str, list[int]] = {}
-    step = 3600 if hours <= 24 else 86400
+    step = _step(hours)
     start = int(since // step) * step
     for at in range(start, int(now) + 1, step):
         buckets[_bucket(at, step)] = [0, 0]
-    rows = db.session.execute(select(UsageCount.hour, UsageCount.name, UsageCount.count).where(
-        UsageCount.tenant_id == tenant_id, UsageCount.hour >= _dt(since), UsageCount.name.like("kind:%")))
-    pending = usage.pending_hours(tenant_id, "kind:", since)
-    for hour, name, count in [*((_epoch(h), n, c) for h, n, c in rows), *pending]:
+    signed = ["kind:" + kind for kind in usage.SIGNED_KINDS]
+    rows = db.session.execute(  # one row per hour or day, summed by the database
+        select(UsageCount.hour, func.sum(case((UsageCount.name.in_(signed), UsageCount.count), else_=0)),
+               func.sum(UsageCount.count))
+        .where(UsageCount.tenant_id == tenant_id, UsageCount.bucket == _bucket_of(hours), UsageCount.hour >= _dt(since),
+               UsageCount.name.like("kind:%"))
+        .group_by(UsageCount.hour))
+    hourly = [(_epoch(hour), int(v or 0), int(a or 0)) for hour, v, a in rows]
+    hourly += [(hour, n if name in signed else 0, n) for hour, name, n in usage.pending_hours(tenant_id, "kind:", since)]
+    for hour, verified, count in hourly:
         entry = buckets.setdefault(_bucket(hour, step), [0, 0])
-        entry[1] += int(count)
-        if name[5:] in usage.SIGNED_KINDS:
-            entry[0] += int(count)
+        entry[0] += verified
+        entry[1] += count
     return [(label, v, a) for label, (v, a) in buckets.items()]
 
 

@@ -4,7 +4,8 @@ The request path only adds to this process's counters (a dict under a lock, no q
 so a returning verified user's set-user still writes nothing. A daemon thread per process flushes
 every app's pending counts at most once a minute (SIGNET_USAGE_FLUSH_SECONDS, default 60; 0
 turns the thread off, e.g. in tests that flush by hand) into hourly `usage_count` rows with one
-upsert that adds the counts (INSERT … ON CONFLICT DO UPDATE, on SQLite and PostgreSQL), and
+upsert that adds the counts (INSERT … ON CONFLICT DO UPDATE, on SQLite and PostgreSQL), into an
+hourly row (kept KEEP_HOURS) and a daily row (kept KEEP_DAYS: a 30-day page sums 30 rows a counter), and
 atexit flushes once more, best effort. Counts of a process that is killed are lost: they are
 a health gauge, not a ledger.
 
@@ -39,7 +40,8 @@ log = logging.getLogger("signet.usage")
 KINDS = ("key", "provider", "legacy_hash", "login_link", "email", "unsigned", "anonymous")
 SIGNED_KINDS = ("key", "provider", "legacy_hash", "login_link", "email")  # what `required` accepts with an id
 SAMPLE_SIZE = 20
-KEEP = timedelta(days=90)
+KEEP_HOURS = timedelta(days=3)
+KEEP_DAYS = timedelta(days=90)
 NAME_CHARS = 200
 
 
@@ -219,19 +221,29 @@ def _write(counts: dict, samples: dict) -> None:
     tenants = {key[0] for key in counts} | set(samples)
     with writing_apart() as session:
         live = set(session.scalars(select(Tenant.id).where(Tenant.id.in_(tenants))))  # deleted meanwhile: dropped
-        rows = [{"tenant_id": t, "hour": _when(h), "name": name, "count": n, "last_at": _when(last)}
+        rows = [{"tenant_id": t, "bucket": "h", "hour": _when(h), "name": name, "count": n, "last_at": _when(last)}
                 for (t, h, name), (n, last) in counts.items() if t in live]
+        days: dict[tuple, list] = {}
+        for (t, h, name), (n, last) in counts.items():
+            if t in live:
+                entry = days.setdefault((t, int(h // 86400) * 86400, name), [0, 0.0])
+                entry[0] += n
+                entry[1] = max(entry[1], last)
+        rows += [{"tenant_id": t, "bucket": "d", "hour": _when(d), "name": name, "count": n, "last_at": _when(last)}
+                 for (t, d, name), (n, last) in days.items()]
         if rows:
             stmt = dialect.insert(UsageCount)
             stmt = stmt.on_conflict_do_update(
-                index_elements=[UsageCount.tenant_id, UsageCount.hour, UsageCount.name],
+                index_elements=[UsageCount.tenant_id, UsageCount.bucket, UsageCount.hour, UsageCount.name],
                 set_={"count": UsageCount.count + stmt.excluded.count,
                       "last_at": case((stmt.excluded.last_at > UsageCount.last_at, stmt.excluded.last_at),
                                       else_=UsageCount.last_at)})
             session.execute(stmt, rows)
-        cutoff = datetime.now(timezone.utc) - KEEP
+        now = datetime.now(timezone.utc)
         for tenant_id in live & {key[0] for key in counts}:
-            session.execute(delete(UsageCount).where(UsageCount.tenant_id == tenant_id, UsageCount.hour < cutoff))
+            for bucket, keep in (("h", KEEP_HOURS), ("d", KEEP_DAYS)):
+                session.execute(delete(UsageCount).where(UsageCount.tenant_id == tenant_id, UsageCount.bucket == bucket,
+                                                         UsageCount.hour < now - keep))
         for tenant_id, ids in samples.items():
             if tenant_id in live:
                 _write_samples(session, dialect, tenant_id, ids)
