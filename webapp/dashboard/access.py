@@ -41,11 +41,19 @@ def load_membership():
     g.memberships = memberships
     g.membership = chosen
     g.workspace = chosen.tenant  # the ORM row (the widget API and hosted page hold g.tenant_info)
-    if chosen.tenant.require_two_factor and not _setting_up_two_factor() and not twofactor.has_factor(current_user.id):
+    if (chosen.tenant.require_two_factor and not _setting_up_two_factor() and not _signed_in_with_sso()
+            and not twofactor.has_factor(current_user.id)):
         return redirect(url_for("dashboard.account_security"))  # the workspace requires it: first set it up
     if _is_settings_path() and not chosen.can_manage:
         abort(403, "Settings are for owners and admins of this workspace.")
     return None
+
+
+def _signed_in_with_sso() -> bool:
+    """A single sign-on session satisfies "require two-factor": the company's identity provider
+    decides how its staff authenticate (and enforces its own MFA); docs/SECURITY.md."""
+    row = getattr(current_user, "dashboard_session", None)
+    return row is not None and row.method == "sso"
 
 
 def _setting_up_two_factor() -> bool:
