@@ -1,0 +1,113 @@
+"""Webhook delivery: 2 000 events from widget traffic to a local receiver.
+
+    .venv/bin/python bench/webhooks.py [--events 2000] [--clients 8] [--database postgresql+psycopg://…]
+
+Serves Signet with gunicorn, points one webhook endpoint (all events) at a receiver on 127.0.0.1
+that verifies every delivery with the standardwebhooks library, and sends set-user calls for new
+unsigned users (each one writes a user.created event in its own transaction) while the workers
+(`flask --app wsgi signet worker`, real processes) run. Prints, per run: events delivered per
+second (first to last arrival), the p50 and p99 delay from the change (the event's timestamp,
+taken in the write's transaction) to its arrival, and how many were lost or arrived twice (the
+receiver always answers 204, so a second arrival would be a send without a retry).
+
+Runs one worker; with a PostgreSQL --database, then two (they share the outbox with FOR UPDATE
+SKIP LOCKED). Without --database: a temporary SQLite file, one worker. The database given is
+migrated and written to: use a scratch one.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import Server, migrate  # noqa: E402
+from tests.webhooks.receiver import Receiver  # noqa: E402
+from webapp import create_app  # noqa: E402
+from webapp.services.webhooks import endpoints  # noqa: E402
+from webapp.services.workspace import tenants  # noqa: E402
+
+SECRET_KEY = "bench-webhooks-secret-key"
+
+
+def post(url: str, body: bytes) -> int:
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status
+
+
+def start_workers(env: dict, count: int, logs: Path) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "signet", "worker"], cwd=ROOT, env=env,
+                             stdout=open(logs / f"worker-{i}.log", "w"), stderr=subprocess.STDOUT)
+            for i in range(count)]
+
+
+def run(app, server: Server, env: dict, workers: int, events: int, clients: int, logs: Path) -> dict:
+    receiver = Receiver()
+    with app.app_context():
+        tenant = tenants.create_tenant(f"Bench {workers}", f"bench-{time.time_ns()}@example.com", "correct horse battery")
+        _, receiver.secret = endpoints.add(tenant, receiver.url)
+        tenant_id = tenant.public_id
+    processes = start_workers(env, workers, logs)
+    try:
+        url = f"{server.url}/api/v1/widget/{tenant_id}/set-user"
+        with ThreadPoolExecutor(clients) as pool:
+            statuses = list(pool.map(lambda n: post(url, f'{{"id":"bench-{workers}-{n}"}}'.encode()), range(events)))
+        assert all(s == 200 for s in statuses), set(statuses)
+        deadline = time.time() + 300
+        while len({r["id"] for r in receiver.accepted()}) < events and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+        receiver.close()
+    got = receiver.accepted()
+    ids = [r["id"] for r in got]
+    arrivals = sorted(r["arrived"] for r in got)
+    delays = sorted(r["arrived"] - datetime.fromisoformat(r["payload"]["timestamp"].replace("Z", "+00:00")).timestamp()
+                    for r in got)
+    return {
+        "workers": workers, "delivered": len(set(ids)), "lost": events - len(set(ids)),
+        "twice": len(ids) - len(set(ids)), "unverified": sum(not r["verified"] for r in receiver.received),
+        "events_per_s": round(len(ids) / max(arrivals[-1] - arrivals[0], 1e-9), 1) if arrivals else 0,
+        "p50_s": round(statistics.median(delays), 3) if delays else None,
+        "p99_s": round(delays[min(len(delays) - 1, int(len(delays) * 0.99))], 3) if delays else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--database")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="signet-bench-webhooks-"))
+    database = args.database or f"sqlite:///{folder / 'bench.sqlite3'}"
+    migrate(database, SECRET_KEY)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database, "SECRET_KEY": SECRET_KEY, "SIGNET_ALLOW_PRIVATE_URLS": True},
+                     instance_path=str(folder))
+    env = {**os.environ, "SIGNET_DATABASE_URL": database, "SIGNET_SECRET_KEY": SECRET_KEY,
+           "SIGNET_ALLOW_PRIVATE_URLS": "1", "SIGNET_RATELIMIT": "off"}
+    server = Server({"SIGNET_DATABASE_URL": database, "SIGNET_SECRET_KEY": SECRET_KEY}, workers=2, threads=4)
+    try:
+        runs = [1, 2] if database.startswith("postgresql") else [1]
+        for workers in runs:
+            result = run(app, server, env, workers, args.events, args.clients, folder)
+            print(" ".join(f"{key}={value}" for key, value in result.items()), flush=True)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
