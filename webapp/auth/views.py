@@ -12,13 +12,15 @@ from ..extensions import db, login_manager
 from ..infra.hosts import public_base
 from ..models import Member
 from ..infra.security import csrf_without_referrer
-from ..services.workspace import members, staff_tokens, tenants, throttle, twofactor
+from ..services.workspace import members, sso, staff_tokens, tenants, throttle, twofactor
 from ..services.errors import Refused
 from ..infra import background
 from . import bp, session_rows
 from .forms import EmptyForm, LoginForm, SignupForm
 from .guard import verified_required
 
+SSO_ONLY = ("Your workspace signs this address in with single sign-on only: passwords are not accepted. "
+            "Use “Sign in with single sign-on”.")
 PENDING_INVITATION = "pending_invitation"  # session key: the invitation token to accept after logging in
 
 login_manager.login_view = "auth.login"
@@ -57,6 +59,10 @@ def login():
         return redirect(safe_next(request.args.get("next")) or url_for("dashboard.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
+        if sso.password_refused(form.email.data):  # an "SSO only" domain: no password is checked
+            background.after_request(session_rows.failed_login, form.email.data.strip().lower(), client_address())
+            form.password.errors.append(SSO_ONLY)
+            return render_template("auth/login.html", form=form, sso_only=True), 403
         # Counted before the password is checked: concurrent guesses cannot all pass one check.
         checks = [(throttle.LOGIN, "address:" + client_address()),
                   (throttle.LOGIN, "email:" + form.email.data.strip().lower())]

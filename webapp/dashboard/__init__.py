@@ -16,6 +16,7 @@ from .settings import apikeys as settings_apikeys  # noqa: E402,F401
 from .settings import providers as settings_providers  # noqa: E402,F401
 from .settings import audit as settings_audit  # noqa: E402,F401
 from .account import sessions as account_sessions  # noqa: E402,F401
+from .settings import sso as settings_sso  # noqa: E402,F401
 from .settings import webhooks as settings_webhooks  # noqa: E402,F401
 from .account import notifications as account_notifications  # noqa: E402,F401
 

@@ -14,5 +14,6 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("dashboard.settings_login_links", "Login links"),
     ("dashboard.settings_api_keys", "API keys"),
     ("dashboard.settings_audit", "Audit log"),
+    ("dashboard.settings_sso", "Single sign-on"),
     ("dashboard.settings_webhooks", "Webhooks"),
 )
