@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
 from ...infra.database import writing
@@ -103,11 +103,23 @@ def _anonymous(tenant: TenantSettings, visitor_id: str | None, now: float) -> Id
 
 
 def find_user(tenant_id: int, external_id: str, lock: bool = False) -> EndUser | None:
-    stmt = (select(EndUser).where(EndUser.tenant_id == tenant_id, EndUser.external_id == external_id)
-            .options(selectinload(EndUser.memberships)))
+    """The user with their memberships and organizations (`lock`: the user's row is held until the
+    transaction ends). On SQLite one statement: BEGIN IMMEDIATE already holds the database, so it
+    reads the latest rows. On PostgreSQL the memberships come in a second statement, sent once
+    the lock is held: a statement that waited for the lock sees the locked row as it is now, but
+    the rows joined to it as they were when it started (READ COMMITTED)."""
+    stmt = _find_user_statement(lock, db.engine.dialect.name == "postgresql")
+    return db.session.execute(stmt, {"tenant_id": tenant_id, "external_id": external_id}).unique().scalar_one_or_none()
+
+
+@functools.cache
+def _find_user_statement(lock: bool, postgres: bool):
+    stmt = (select(EndUser).where(EndUser.tenant_id == bindparam("tenant_id"),
+                                  EndUser.external_id == bindparam("external_id"))
+            .options(selectinload(EndUser.memberships) if postgres else joinedload(EndUser.memberships)))
     if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return db.session.scalar(stmt)
+        stmt = stmt.with_for_update(of=EndUser.__table__).execution_options(populate_existing=True)
+    return stmt
 
 
 def identify_with(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None,
@@ -123,11 +135,11 @@ def identify_with(tenant: TenantSettings, data: UserData, proof: Proof | None, v
     if user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None) or (
             data.organizations is not MISSING
             and organizations.would_change(user.organizations, data.organizations, signed=_signs(proof))):
-        user = _write(tenant, data, proof, verified, visitor, created_via, origin, now)
+        user = _write(tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now)
     elif _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
         # The row changed since it was read: the locked path decides again from what it holds.
         user = (_update_in_place(tenant, user, data, proof, origin, now_dt)
-                or _write(tenant, data, proof, verified, visitor, created_via, origin, now))
+                or _write(tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now))
     elif tenant.verification_mode == "report" and proof is None:
         unsigned.log_would_refuse(tenant, data.id, origin)
     how = proof.via if proof is not None else sessions.UNSIGNED  # the session ends with what vouched for it
@@ -249,15 +261,18 @@ def _update_statement(columns: tuple[str, ...], signed: bool, legacy: bool = Fal
                        **values).returning(table.c.id)
 
 
-def _write(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None, visitor: str,
+def _write(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None, visitor: str | None,
            created_via: str, origin: str | None, now: float) -> UserInfo:
     """Apply the call in one transaction and return the user as written (snapshotted inside the
     transaction, see snapshots.from_row); a concurrent insert of the same user is retried."""
     for attempt in range(WRITE_ATTEMPTS):
         try:
-            with writing():
+            # No autoflush: _apply's changes go out in one flush (one UPDATE of the user, its
+            # memberships' changes), not a flush before each statement it sends.
+            with writing(), db.session.no_autoflush:
                 user = _apply(tenant, data, proof, created_via, origin, now)
-                merge_visitor(tenant.id, visitor, user)
+                if visitor is not None:  # a visitor id the client sent: its row, if any, merges
+                    merge_visitor(tenant.id, visitor, user)
                 if verified is not None:
                     source = "login_link" if created_via == "login_link" else "widget"
                     jtis.record_jti(tenant, verified, now=now, origin=origin, source=source)
@@ -277,16 +292,17 @@ def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_
     if _only_identifies(user, proof):  # verified by signed data since the unlocked read
         return user
     before = snapshots.from_row(user) if user is not None else None  # what the events compare with
-    if not _signs(proof):
-        current = [m.organization for m in user.memberships] if user is not None else []
-        unsigned.check_orgs(tenant, data, current, origin, lock=True)
+    if not _signs(proof) and user is None and seats.limit(tenant, verified=False) is not None:
+        # Before the seat check, as the contract orders them; otherwise organizations.apply alone
+        # checks, on the rows it locks (the same rule, and one statement fewer).
+        unsigned.check_orgs(tenant, data, [], origin, lock=True)
     if user is None or (proof is not None and not user.verified):  # a new user, or one newly vouched for
         seats.check_locked(tenant, verified=proof is not None)
     if user is None:
         user = EndUser(tenant_id=tenant.id, external_id=data.id, attrs={}, created_via=created_via,
-                       email_verified=False, first_seen_at=now_dt, last_seen_at=now_dt)
+                       email_verified=False, first_seen_at=now_dt, last_seen_at=now_dt,
+                       memberships=[])  # known empty: never loaded from the database
         db.session.add(user)
-        db.session.flush()
     email_verified = _email_verified(user.email, user.email_verified, data, proof)
     if email_verified is not None:
         user.email_verified = email_verified
@@ -308,6 +324,7 @@ def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_
         unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
     user.last_seen_at = now_dt
     user.version = (user.version or 0) + 1  # under the row lock: any attrs-only UPDATE that read before this misses
+    db.session.flush()  # the one flush (see _write): the user's row and memberships, in full
     emit_changes(tenant.id, before, snapshots.from_row(user))
     return user
 

@@ -8,7 +8,7 @@ memberships widen a `ctx` scope (conversations.user_dashboard).
 """
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -89,36 +89,49 @@ def apply(user: EndUser, orgs: tuple[OrgData, ...], signed: bool = False) -> Org
     _update(rows, orgs, signed)
     unsigned_left = signed and any(not m.signed for m in user.memberships)
     if current_ids(user) != [o.id for o in orgs] or unsigned_left:
-        db.session.execute(delete(OrgMembership).where(OrgMembership.user_id == user.id))
-        db.session.add_all(
-            OrgMembership(user_id=user.id, organization_id=rows[o.id].id, tenant_id=user.tenant_id, position=i,
-                          signed=signed)
-            for i, o in enumerate(orgs)
-        )
-        db.session.expire(user, ["memberships"])
+        # The new list in place of the old one, in memory: a membership kept keeps its row (an
+        # UPDATE only if its position or signed changes), one left is deleted (delete-orphan), one
+        # joined is inserted, all in the transaction's one flush; the list stays loaded for the answer.
+        kept = {m.organization.external_id: m for m in user.memberships}
+        memberships = []
+        for i, o in enumerate(orgs):
+            membership = kept.get(o.id) or OrgMembership(organization=rows[o.id], tenant_id=user.tenant_id)
+            membership.position, membership.signed = i, signed
+            memberships.append(membership)
+        user.memberships = memberships
     return None
 
 
+_BY_IDS = (select(Organization)
+           .where(Organization.tenant_id == bindparam("tenant_id"),
+                  Organization.external_id.in_(bindparam("ids", expanding=True)))
+           .order_by(Organization.id).with_for_update().execution_options(populate_existing=True))
+
+
 def _locked_rows(tenant_id: int, orgs: tuple[OrgData, ...], signed: bool) -> dict[str, Organization]:
-    """The named organizations' rows, created when missing, locked until the transaction ends."""
+    """The named organizations' rows, created when missing, locked until the transaction ends.
+
+    One statement when they all exist (the usual case): the rows are read and locked first, and
+    only the missing ones are inserted (sorted by id, so two writers inserting the same ones
+    queue instead of deadlocking) and then read.
+    """
     if not orgs:
         return {}
+    rows = {org.external_id: org for org in db.session.scalars(_BY_IDS, {"tenant_id": tenant_id,
+                                                                          "ids": [o.id for o in orgs]})}
+    missing = sorted((o for o in orgs if o.id not in rows), key=lambda o: o.id)
+    if not missing:
+        return rows
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(Organization).values([
+    now = utcnow()
+    db.session.execute(dialect.insert(Organization).values([
         {"tenant_id": tenant_id, "external_id": o.id, "name": o.name,
-         "attrs": {} if o.attrs is MISSING else o.attrs, "signed": signed, "created_at": utcnow(),
-         "updated_at": utcnow()}
-        for o in orgs
-    ]).on_conflict_do_nothing(index_elements=[Organization.tenant_id, Organization.external_id])
-    db.session.execute(stmt)
-    return {
-        org.external_id: org
-        for org in db.session.scalars(
-            select(Organization).where(Organization.tenant_id == tenant_id,
-                                       Organization.external_id.in_([o.id for o in orgs]))
-            .order_by(Organization.id).with_for_update().execution_options(populate_existing=True)
-        )
-    }
+         "attrs": {} if o.attrs is MISSING else o.attrs, "signed": signed, "created_at": now, "updated_at": now}
+        for o in missing
+    ]).on_conflict_do_nothing(index_elements=[Organization.tenant_id, Organization.external_id]))
+    rows.update((org.external_id, org) for org in db.session.scalars(
+        _BY_IDS, {"tenant_id": tenant_id, "ids": [o.id for o in missing]}))
+    return rows
 
 
 def _update(rows: dict[str, Organization], orgs: tuple[OrgData, ...], signed: bool) -> None:
