@@ -48,6 +48,10 @@ class WebhookEndpoint(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
+    def masked_secret(self) -> str:
+        return "whsec_…" + self.secret_hint
+
+    @property
     def event_list(self) -> list[str]:
         return self.events.split() if self.events else []
 

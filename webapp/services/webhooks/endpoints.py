@@ -158,7 +158,7 @@ def to_dict(endpoint: WebhookEndpoint, secret: str | None = None) -> dict:
     out = {"id": endpoint.public_id, "url": endpoint.url, "events": endpoint.event_list or ["*"],
            "enabled": endpoint.enabled, "disabled_reason": endpoint.disabled_reason,
            "failing_since": events.iso(endpoint.failing_since) if endpoint.failing_since else None,
-           "secret_hint": "…" + endpoint.secret_hint, "created_at": events.iso(endpoint.created_at)}
+           "secret_hint": endpoint.masked_secret, "created_at": events.iso(endpoint.created_at)}
     if secret is not None:
         out["secret"] = secret
     return out
