@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import redirect, render_template, session, url_for
 from flask_wtf import FlaskForm
 from flask import request
+from urllib.parse import urlsplit
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Length
 
@@ -41,7 +42,8 @@ def sso_start():
                 sso_login.record_failure(provider, failed.reason, client_address())
                 return page_error(502, failed.reason)
             session[PENDING] = kept
-            return redirect(url)
+            # Not a redirect: the form's CSP (form-action 'self') would stop it at the provider.
+            return render_template("auth/sso_redirect.html", url=url, host=urlsplit(url).netloc)
     return render_template("auth/sso.html", form=form), 400 if form.errors else 200
 
 
