@@ -4,10 +4,10 @@ the ID token verifies (services/workspace/sso_login.py). Every refusal is audite
 (sso.login_failed) and answered with a page saying what went wrong."""
 from __future__ import annotations
 
-from flask import redirect, render_template, session, url_for
-from flask_wtf import FlaskForm
-from flask import request
 from urllib.parse import urlsplit
+
+from flask import redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Length
 

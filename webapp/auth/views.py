@@ -8,7 +8,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 
 from ..errors import page_error
-from ..extensions import db, login_manager
+from ..extensions import login_manager
 from ..infra.hosts import public_base
 from ..models import Member
 from ..infra.security import csrf_without_referrer
