@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pyotp
 
@@ -22,10 +21,6 @@ def enrol_totp(client) -> tuple[pyotp.TOTP, list[str]]:
     codes = CODES.findall(answer.get_data(as_text=True))
     assert len(codes) == 10
     return totp, codes
-
-
-def code_of_another_step(totp: pyotp.TOTP, offset: int) -> str:
-    return totp.at(time.time() + 30 * offset)
 
 
 def password_step(client, email: str, password: str):
