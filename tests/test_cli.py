@@ -71,7 +71,8 @@ def test_tenant_set_every_option(cli):
         "--allowed-origin", "https://app.example.com", "--allowed-origin", "HTTP://LOCALHOST:5001",
         "--seat-limit", "3", "--unsigned-user-limit", "40", "--audience", "acme", "--require-audience", "--issuer", "https://acme.example",
         "--login-links", "on", "--login-links-require-jti", "--login-links-max-age", "300",
-        "--email-sign-in", "create",
+        "--email-sign-in", "create", "--require-2fa", "on", "--anonymous-visitors", "off",
+        "--anonymous-text", "Please sign in to chat.", "--legacy-user-hash", "on",
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -80,15 +81,20 @@ def test_tenant_set_every_option(cli):
         "allowed_origins": ["https://app.example.com", "http://localhost:5001"], "seat_limit": 3,
         "unsigned_user_limit": 40, "audience": "acme", "require_audience": True, "issuer": "https://acme.example", "login_links": "on",
         "login_links_require_jti": True, "login_links_max_age": 300, "email_sign_in": "create",
+        "require_2fa": "on", "anonymous_visitors": "off", "anonymous_text": "Please sign in to chat.",
+        "legacy_user_hash": "on",
     }
     cleared = json.loads(cli(
         "tenant", "set", tenant_id, "--allowed-origin", "", "--issuer", "", "--seat-limit", "none",
         "--unsigned-user-limit", "none", "--login-links-max-age", "none", "--no-require-audience", "--no-login-links-require-jti", "--login-links", "off",
+        "--require-2fa", "off", "--anonymous-visitors", "on", "--anonymous-text", "", "--legacy-user-hash", "off",
     ).stdout)
     assert cleared["allowed_origins"] == [] and cleared["issuer"] is None and cleared["seat_limit"] is None
     assert cleared["unsigned_user_limit"] is None
     assert cleared["login_links_max_age"] is None and cleared["require_audience"] is False
     assert cleared["login_links"] == "off" and cleared["verification"] == "required"
+    assert cleared["require_2fa"] == "off" and cleared["anonymous_visitors"] == "on"
+    assert cleared["anonymous_text"] is None and cleared["legacy_user_hash"] == "off"
 
 
 @pytest.mark.parametrize(
