@@ -169,3 +169,42 @@ def test_connection_refused_and_unresolvable_fail(allowed):
         outbound.fetch(f"http://127.0.0.1:{port}/")
     with pytest.raises(OutboundFailed):
         outbound.fetch("http://no-such-host.invalid/")
+
+
+def _trickling_server(stop: threading.Event) -> int:
+    """A raw server that answers a status line, then one header line every 0.2 s for 8 s."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn, listener:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(40):
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+def test_the_deadline_covers_a_server_trickling_its_headers(allowed):
+    """Security review: each header read used to get the whole timeout afresh, so a server sending a
+    header line every few seconds held the caller (a webhook worker, an SSO login request) without
+    end. The one deadline now covers the status line and headers too."""
+    stop = threading.Event()
+    port = _trickling_server(stop)
+    started = time.monotonic()
+    try:
+        with pytest.raises(OutboundFailed, match="did not answer|time limit"):
+            outbound.fetch(f"http://127.0.0.1:{port}/", timeout=1.0)
+        assert time.monotonic() - started < 2.5
+    finally:
+        stop.set()

@@ -15,6 +15,7 @@ JWKS on the same network); the connection is still pinned to the resolved addres
 from __future__ import annotations
 
 import http.client
+import io
 import ipaddress
 import os
 import socket
@@ -124,19 +125,82 @@ def check_url(url: str) -> str:
     return url
 
 
-class _Pinned(http.client.HTTPConnection):
-    """An HTTP connection to an address checked beforehand, whatever DNS says now."""
+class _Deadlined:
+    """A connected socket whose every send and receive waits at most until `deadline`: http.client
+    reads the status line and headers by many small reads, each given the socket's whole timeout,
+    so a server trickling a header line every few seconds would otherwise hold the caller forever."""
 
-    def __init__(self, host: str, port: int, addresses: list[tuple], timeout: float, tls: bool):
-        super().__init__(host, port, timeout=timeout)
-        self._addresses, self._tls = addresses, tls
-        self.pinned: socket.socket | None = None  # kept: http.client drops .sock once a reply is read
+    def __init__(self, sock: socket.socket, deadline: float):
+        self._sock, self._deadline = sock, deadline
+        self._readers, self._closed = 0, False
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def settle(self) -> None:
+        self._sock.settimeout(_left(self._deadline))
+
+    def sendall(self, data) -> None:
+        self.settle()
+        self._sock.sendall(data)
+
+    def recv_into(self, buffer, *args) -> int:
+        self.settle()
+        return self._sock.recv_into(buffer, *args)
+
+    def makefile(self, mode: str = "rb", *args, **kwargs):
+        self._readers += 1
+        return io.BufferedReader(_Reader(self))
+
+    def close(self) -> None:
+        """Like socket.close: the socket really closes once no reader made by makefile is open
+        (http.client closes the connection before the caller reads the answer's body)."""
+        self._closed = True
+        if self._readers <= 0:
+            self._sock.close()
+
+    def close_all(self) -> None:
+        self._readers = 0
+        self.close()
+
+    def reader_closed(self) -> None:
+        self._readers -= 1
+        if self._closed and self._readers <= 0:
+            self._sock.close()
+
+
+class _Reader(io.RawIOBase):
+    """The read side of a _Deadlined socket, for http.client's buffered reader."""
+
+    def __init__(self, sock: _Deadlined):
+        super().__init__()
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        return self._sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._sock.reader_closed()
+        super().close()
+
+
+class _Pinned(http.client.HTTPConnection):
+    """An HTTP connection to an address checked beforehand, whatever DNS says now, within one deadline."""
+
+    def __init__(self, host: str, port: int, addresses: list[tuple], deadline: float, tls: bool):
+        super().__init__(host, port, timeout=_left(deadline))
+        self._addresses, self._tls, self._deadline = addresses, tls, deadline
+        self.pinned: _Deadlined | None = None  # kept: http.client drops .sock once a reply is read
 
     def connect(self) -> None:
         last: OSError | None = None
         for family, sockaddr in self._addresses:
             sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)
+            sock.settimeout(_left(self._deadline))  # the deadline is shared by every address tried
             try:
                 sock.connect(sockaddr)
             except OSError as error:
@@ -146,11 +210,12 @@ class _Pinned(http.client.HTTPConnection):
             if self._tls:
                 context = ssl.create_default_context()
                 try:
+                    sock.settimeout(_left(self._deadline))
                     sock = context.wrap_socket(sock, server_hostname=self.host)
                 except OSError:
                     sock.close()
                     raise
-            self.sock = self.pinned = sock
+            self.sock = self.pinned = _Deadlined(sock, self._deadline)
             return
         raise last or OSError("no address to connect to")
 
@@ -162,7 +227,7 @@ def fetch(url: str, *, method: str = "GET", body: bytes | None = None, headers: 
     scheme, host, port, path = _target(url)
     deadline = time.monotonic() + timeout
     addresses = _resolve(host, port)
-    connection = _Pinned(host, port, addresses, _left(deadline), scheme == "https")
+    connection = _Pinned(host, port, addresses, deadline, scheme == "https")
     try:
         connection.request(method, path, body=body, headers={"User-Agent": _USER_AGENT, **(headers or {})})
         response = connection.getresponse()
@@ -179,6 +244,8 @@ def fetch(url: str, *, method: str = "GET", body: bytes | None = None, headers: 
         raise OutboundFailed(f"The connection to {host} failed ({type(error).__name__}).") from error
     finally:
         connection.close()
+        if connection.pinned is not None:  # the answer's reader too, so the socket closes now
+            connection.pinned.close_all()
 
 
 def _left(deadline: float) -> float:
@@ -190,12 +257,10 @@ def _left(deadline: float) -> float:
 
 def _read(connection: _Pinned, response: http.client.HTTPResponse, deadline: float,
           max_bytes: int) -> tuple[bytes, bool]:
-    """At most max_bytes of the body, each read bounded by what is left of the deadline."""
+    """At most max_bytes of the body (each receive bounded by what is left of the deadline: _Deadlined)."""
     chunks: list[bytes] = []
     size = 0
     while size <= max_bytes:
-        if connection.pinned is not None:
-            connection.pinned.settimeout(_left(deadline))
         chunk = response.read1(min(16384, max_bytes + 1 - size))
         if not chunk:
             break
