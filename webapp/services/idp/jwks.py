@@ -13,6 +13,10 @@ database, held parsed in each process until it expires.
   last good keys, records the failure and its time, and is retried after RETRY_AFTER.
 - An unknown kid refetches at most once a minute per provider (`jwks_refetched_at`, claimed the
   same way), so junk kids cannot make Signet hammer a provider.
+- A process holds keys under the provider's row id AND its public id, and reads the row by both:
+  SQLite gives a deleted last row's id to the next row, so a provider another process removed and
+  one another workspace added next may share an id, and the removed one's keys (held here until
+  they expire) must never verify the new one's tokens.
 """
 from __future__ import annotations
 
@@ -98,31 +102,31 @@ def fetch(url: str) -> Fetched:
     return Fetched(answer.body.decode("utf-8"), jwks, ttl_from(answer.headers.get("cache-control")))
 
 
-def keys_for(provider_id: int, now: datetime) -> JwkSet:
+def keys_for(provider_id: int, public_id: str, now: datetime) -> JwkSet:
     """The provider's keys for a token now: held, else the shared row's, else fetched by this
     request if no one else is fetching (then the stale keys serve meanwhile)."""
-    held = _held().get(provider_id)
+    held = _held().get((provider_id, public_id))
     if held is not None and (_fresh(held.expires_at, now) or now - held.checked_at < timedelta(seconds=RECHECK)):
         return held.jwks
-    held = _reload(provider_id, now)
+    held = _reload(provider_id, public_id, now)
     if held is None or _fresh(held.expires_at, now):
         return held.jwks if held else JwkSet()
     if held.lock.acquire(blocking=False):
         try:
             if _claim(provider_id, now, refetch=False):
-                held = _refresh(provider_id, now)
+                held = _refresh(provider_id, public_id, now)
         finally:
             held.lock.release()
     return held.jwks
 
 
-def refetch_for_kid(provider_id: int, kid: str, now: datetime) -> JwkSet | None:
+def refetch_for_kid(provider_id: int, public_id: str, kid: str, now: datetime) -> JwkSet | None:
     """The provider's keys once more for a kid they lack: the shared row's if another process has
     it already, else one fetch if none happened in the last minute. None: nothing new to try."""
-    held = _held().get(provider_id)
+    held = _held().get((provider_id, public_id))
     if held is not None and held.unknown_checked_at and now - held.unknown_checked_at < timedelta(seconds=RECHECK):
         return None
-    held = _reload(provider_id, now)
+    held = _reload(provider_id, public_id, now)
     if held is None:
         return None
     held.unknown_checked_at = now
@@ -133,7 +137,7 @@ def refetch_for_kid(provider_id: int, kid: str, now: datetime) -> JwkSet | None:
     try:
         if not _claim(provider_id, now, refetch=True):
             return None
-        return _refresh(provider_id, now).jwks
+        return _refresh(provider_id, public_id, now).jwks
     finally:
         held.lock.release()
 
@@ -142,25 +146,26 @@ def _fresh(expires_at: datetime | None, now: datetime) -> bool:
     return expires_at is not None and expires_at > now
 
 
-def _reload(provider_id: int, now: datetime) -> Held | None:
+def _reload(provider_id: int, public_id: str, now: datetime) -> Held | None:
     """The provider's row read again (its keys parsed again only when they changed)."""
     with db.engine.connect() as connection:
         row = connection.execute(
             select(IdentityProvider.jwks_document, IdentityProvider.jwks_fetched_at, IdentityProvider.jwks_expires_at)
-            .where(IdentityProvider.id == provider_id)).first()
+            .where(IdentityProvider.id == provider_id, IdentityProvider.public_id == public_id)).first()
     if row is None:
         return None
-    return _remember(provider_id, row.jwks_document, _utc(row.jwks_fetched_at), _utc(row.jwks_expires_at), now)
+    return _remember((provider_id, public_id), row.jwks_document, _utc(row.jwks_fetched_at),
+                     _utc(row.jwks_expires_at), now)
 
 
-def _remember(provider_id: int, document: str | None, fetched_at: datetime | None, expires_at: datetime | None,
+def _remember(ref: tuple[int, str], document: str | None, fetched_at: datetime | None, expires_at: datetime | None,
               now: datetime) -> Held:
     with _registry_lock:
-        held = _held().get(provider_id)
+        held = _held().get(ref)
         if held is None or held.fetched_at != fetched_at:
             jwks = _parse_stored(document)
             lock = held.lock if held is not None else threading.Lock()
-            held = _held()[provider_id] = Held(jwks, fetched_at, expires_at, now, lock=lock)
+            held = _held()[ref] = Held(jwks, fetched_at, expires_at, now, lock=lock)
         held.expires_at, held.checked_at = expires_at, now
         return held
 
@@ -191,12 +196,13 @@ def _claim(provider_id: int, now: datetime, *, refetch: bool) -> bool:
         return session.execute(stmt.values(**values)).rowcount == 1
 
 
-def _refresh(provider_id: int, now: datetime) -> Held:
+def _refresh(provider_id: int, public_id: str, now: datetime) -> Held:
     """Fetch (the claim is ours), store the outcome in the shared row, and hold it."""
-    url = db.session.scalar(select(IdentityProvider.jwks_url).where(IdentityProvider.id == provider_id))
+    url = db.session.scalar(select(IdentityProvider.jwks_url).where(IdentityProvider.id == provider_id,
+                                                                    IdentityProvider.public_id == public_id))
     fetched = fetch(url) if url else Fetched(None, None, RETRY_AFTER, "The provider was removed.")
     store(provider_id, fetched, now)
-    return _reload(provider_id, now) or Held(JwkSet(), None, None, now)
+    return _reload(provider_id, public_id, now) or Held(JwkSet(), None, None, now)
 
 
 def store(provider_id: int, fetched: Fetched, now: datetime) -> None:
@@ -215,12 +221,13 @@ def store(provider_id: int, fetched: Fetched, now: datetime) -> None:
 def forget(provider_id: int) -> None:
     """Drop what this process holds for a provider (it was removed)."""
     with _registry_lock:
-        _held().pop(provider_id, None)
+        for ref in [ref for ref in _held() if ref[0] == provider_id]:
+            _held().pop(ref, None)
 
 
-def held_now(provider_id: int) -> Held | None:
+def held_now(provider_id: int, public_id: str) -> Held | None:
     """What this process holds, for the token debugger (reads only, fetches nothing)."""
-    return _held().get(provider_id)
+    return _held().get((provider_id, public_id))
 
 
 def _utc(value: datetime | None) -> datetime | None:

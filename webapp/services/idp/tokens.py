@@ -27,14 +27,14 @@ def verify(provider: Configured, token: object, now: float) -> VerifiedToken:
     """The token verified with the provider's keys, or TokenRefused. A kid the held keys lack
     makes one refetch (shared, at most once a minute per provider), never a wait on another's."""
     now_dt = datetime.fromtimestamp(now, timezone.utc)
-    keys = jwks.keys_for(provider.id, now_dt).keys
+    keys = jwks.keys_for(provider.id, provider.policy.public_id, now_dt).keys
     try:
         return verify_provider_token(token, keys=keys, provider=provider.policy, now=now)
     except TokenRefused as refused:
         kid = _kid(token) if refused.code == "token_unknown_key" else None
         if kid is None:
             raise
-        again = jwks.refetch_for_kid(provider.id, kid, now_dt)
+        again = jwks.refetch_for_kid(provider.id, provider.policy.public_id, kid, now_dt)
         if again is None:
             raise
         return verify_provider_token(token, keys=again.keys, provider=provider.policy, now=now)
