@@ -1,10 +1,18 @@
 """Set-user throughput against a bare Flask JSON endpoint, both under gunicorn, measured with wrk.
 
-    .venv/bin/python bench/set_user.py [--seconds 10] [--rounds 3] [--workers 2] [--connections 16] [--database URL]
+    .venv/bin/python bench/set_user.py [--seconds 10] [--rounds 3] [--workers 2] [--connections 16]
+                                       [--database sqlite|postgres|URL] [--case NAME ...]
 
 Prints requests/second for: the bare endpoint; a returning verified user (EdDSA token, 3 orgs,
-unchanged data, the visitor cookie sent); an unsigned user whose data changes on every call;
-an anonymous visitor; and each one's ratio to the bare endpoint. Needs `wrk` (apt-get install wrk).
+unchanged data, the visitor cookie sent); an unsigned user whose name and attrs change on every
+call (500 users); a user whose name, attrs and organizations change on every call (40 users, so
+calls for one user contend; one to three organizations of a pool of 8); a brand-new user on every
+call; an anonymous visitor; and each one's ratio to the bare endpoint of the same round. Needs
+`wrk` (apt-get install wrk).
+
+`--database postgres` makes a scratch database on the server of SIGNET_BENCH_POSTGRES_URL (default
+the local test server, postgresql+psycopg://signet:signet@127.0.0.1:5432/postgres) and drops it
+afterwards; a full postgresql+psycopg:// URL uses that database as it is.
 
 This machine is a shared VM whose speed drifts by 10-20 % from one minute to the next, so each
 round measures the bare endpoint and then every case, a ratio compares a case with the bare
@@ -44,6 +52,39 @@ counter = 0
 request = function()
   counter = counter + 1
   local body = string.format('{"id":"changer-%d","name":"Name %d","attrs":{"n":%d}}', counter % 500, counter, counter)
+  return wrk.format("POST", "URL", {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+# 40 users; each call sends 1-3 organizations of a pool of 8, in a random order.
+LUA_CHANGING_ORGS = """
+counter = 0
+math.randomseed(18)
+request = function()
+  counter = counter + 1
+  local orgs = {}
+  local taken = {}
+  for i = 1, math.random(1, 3) do
+    local k = math.random(0, 7)
+    if not taken[k] then
+      taken[k] = true
+      orgs[#orgs + 1] = string.format('{"id":"pool-org-%d","name":"Pool org %d"}', k, k)
+    end
+  end
+  local body = string.format('{"id":"org-changer-%d","name":"Name %d","attrs":{"n":%d},"organizations":[%s]}',
+                             counter % 40, counter, counter, table.concat(orgs, ","))
+  return wrk.format("POST", "URL", {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+# A user never seen before on every call (wrk's threads each get their own prefix).
+LUA_NEW_USER = """
+counter = 0
+prefix = nil
+request = function()
+  if prefix == nil then prefix = string.format("%d-%d", os.time(), math.random(1, 1000000000)) end
+  counter = counter + 1
+  local body = string.format('{"id":"new-%s-%d","name":"New %d"}', prefix, counter, counter)
   return wrk.format("POST", "URL", {["Content-Type"] = "application/json"}, body)
 end
 """
@@ -90,7 +131,20 @@ def first_call(url: str, body: dict) -> dict:
         return json.loads(response.read())
 
 
-CASES = ("returning verified user (EdDSA, 3 orgs)", "changing unsigned user", "anonymous visitor")
+CASES = ("returning verified user (EdDSA, 3 orgs)", "changing unsigned user", "changing user with orgs",
+         "new user each call", "anonymous visitor")
+DEFAULT_POSTGRES = "postgresql+psycopg://signet:signet@127.0.0.1:5432/postgres"
+
+
+def database(choice: str | None, instance: str):
+    """(URL, cleanup) for --database: a SQLite file, a scratch PostgreSQL database, or a URL."""
+    if choice in (None, "sqlite"):
+        return f"sqlite:///{instance}/bench.sqlite3", lambda: None
+    if choice == "postgres":
+        from bench.set_user_profile import scratch_postgres
+
+        return scratch_postgres(os.environ.get("SIGNET_BENCH_POSTGRES_URL", DEFAULT_POSTGRES))
+    return choice, lambda: None
 
 
 def main() -> None:
@@ -99,10 +153,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--database", help="a PostgreSQL URL (default: a fresh SQLite file)")
+    parser.add_argument("--database", help="sqlite (default: a fresh file), postgres (a scratch database on"
+                        " SIGNET_BENCH_POSTGRES_URL's server) or a PostgreSQL URL")
+    parser.add_argument("--case", action="append", choices=CASES, help="only these cases (repeatable)")
     args = parser.parse_args()
+    cases = [name for name in CASES if not args.case or name in args.case]
     instance = tempfile.mkdtemp(prefix="signet-bench-")
-    database_url = args.database or f"sqlite:///{instance}/bench.sqlite3"
+    database_url, drop = database(args.database, instance)
+    try:
+        run_all(args, cases, database_url, instance)
+    finally:
+        drop()
+
+
+def run_all(args, cases: list[str], database_url: str, instance: str) -> None:
     info = setup(database_url, instance)
     env = {"SIGNET_DATABASE_URL": database_url, "SIGNET_SECRET_KEY": SECRET_KEY, "SIGNET_RATELIMIT": "off"}
     signet = Server(env, workers=args.workers, threads=1)
@@ -116,13 +180,16 @@ def main() -> None:
         visitor = first_call(set_user, {"jwt": info["token"]})["visitorId"]
         first_call(set_user, {"jwt": info["token"]})
         run = lambda **kw: wrk(seconds=args.seconds, connections=args.connections, **kw)  # noqa: E731
+        load = {
+            CASES[0]: lambda: run(url=set_user, body={"jwt": info["token"]}, headers={"X-Signet-Visitor": visitor}),
+            CASES[1]: lambda: run(url=set_user, lua=LUA_CHANGING.replace("URL", set_user)),
+            CASES[2]: lambda: run(url=set_user, lua=LUA_CHANGING_ORGS.replace("URL", set_user)),
+            CASES[3]: lambda: run(url=set_user, lua=LUA_NEW_USER.replace("URL", set_user)),
+            CASES[4]: lambda: run(url=set_user, body={"id": None}, headers={"X-Signet-Visitor": visitor}),
+        }
         for number in range(1, args.rounds + 1):
             base = run(url=f"{bare.url}/echo", body={"id": "x"})
-            results = dict(zip(CASES, (
-                run(url=set_user, body={"jwt": info["token"]}, headers={"X-Signet-Visitor": visitor}),
-                run(url=set_user, lua=LUA_CHANGING.replace("URL", set_user)),
-                run(url=set_user, body={"id": None}, headers={"X-Signet-Visitor": visitor}),
-            )))
+            results = {name: load[name]() for name in cases}
             rounds.append((base, results))
             print(f"round {number}: bare Flask JSON endpoint {base:.1f} req/s; "
                   + "; ".join(f"{name} {rps:.1f} req/s ({rps / base:.2f})" for name, rps in results.items()), flush=True)
@@ -131,7 +198,7 @@ def main() -> None:
         bare.stop()
     print(f"median over {len(rounds)} rounds:")
     print(f"  {'bare Flask JSON endpoint':<42} {statistics.median(b for b, _ in rounds):>9.1f} req/s   ratio 1.00")
-    for name in CASES:
+    for name in cases:
         rps = statistics.median(r[name] for _, r in rounds)
         ratio = statistics.median(r[name] / b for b, r in rounds)
         print(f"  {name:<42} {rps:>9.1f} req/s   ratio {ratio:.2f}")

@@ -21,15 +21,19 @@ them, and migrations/env.py lifts it for the migration's connection.
 from __future__ import annotations
 
 import threading
+import time
 
 import psycopg
 from flask import has_request_context
 from psycopg import errors as pg_errors
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 CONNECT_SECONDS = 2  # psycopg's floor (libpq's convention)
 POOL_WAIT_SECONDS = 2  # pool exhausted: wait this long for a connection, then 503
+# A pooled connection idle this long is pinged as it is checked out (a restart may have closed it);
+# one in use under load is not (a ping per checkout was a round trip on every write).
+PING_IDLE_SECONDS = 10
 # What psycopg raises when a wait's timeout expires (an OperationalError); private, so looked up.
 _WAIT_TIMEOUT = getattr(pg_errors, "_WaitTimeout", pg_errors.OperationalError)
 
@@ -76,6 +80,7 @@ def engine_options(options: dict, timeout: float) -> dict:
     options = dict(options)
     options["connect_args"] = {**connect_args(timeout), **options.get("connect_args", {})}
     options.setdefault("pool_timeout", POOL_WAIT_SECONDS)
+    options["pool_pre_ping"] = False  # bound_engine pings only connections idle PING_IDLE_SECONDS
     return options
 
 
@@ -93,6 +98,23 @@ def bound_engine(engine: Engine, timeout: float) -> None:
         connection = BoundedConnection.connect(*cargs, **cparams)
         connection.bound = bound
         return connection
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection, record):
+        if record is not None:
+            record.info["signet_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, _proxy):
+        """Ping a connection that sat idle (the pool then opens a new one if it is dead)."""
+        idle_since = record.info.get("signet_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except psycopg.Error as error:
+            raise exc.DisconnectionError(f"idle connection dropped: {type(error).__name__}") from error
 
 
 def probe(engine: Engine, seconds: float) -> bool:

@@ -17,6 +17,7 @@ from ...identity.fields import same_attrs
 from ...identity.userdata import MISSING, OrgData
 from ...models import EndUser, Organization, OrgMembership
 from ...models._types import utcnow
+from . import snapshots
 
 
 def current_ids(user: EndUser) -> list[str]:
@@ -49,6 +50,9 @@ def refused_for_unsigned(tenant_id: int, current: list | tuple, orgs: tuple[OrgD
     """
     if not orgs:
         return None
+    if not lock:  # a plain read on the read connection, outside any transaction
+        signed = {org.external_id: org for org in snapshots.signed_organizations(tenant_id, [o.id for o in orgs])}
+        return _first_refused(signed, {o.external_id for o in current}, orgs)
     stmt = (select(Organization).where(Organization.tenant_id == tenant_id, Organization.signed.is_(True),
                                        Organization.external_id.in_([o.id for o in orgs]))
             .order_by(Organization.id))

@@ -145,6 +145,20 @@ _SESSION_USER = (
 )
 
 
+_SIGNED_ORGS = ("SELECT external_id, name, attrs, signed FROM organization WHERE tenant_id = :tenant_id"
+                " AND signed = :yes AND external_id IN ({})")
+
+
+def signed_organizations(tenant_id: int, external_ids: Sequence[str]) -> list[OrgInfo]:
+    """Those of the named organizations that signed data described (the check before an unsigned
+    write, services/end_users/organizations.refused_for_unsigned), read on the read connection."""
+    # Parameter names of letters only (read_connections' :name style): org_a, org_b, ... org_bc.
+    names = {"org_" + "".join(chr(97 + int(d)) for d in str(i)): value for i, value in enumerate(external_ids)}
+    rows = _run(_SIGNED_ORGS.format(", ".join(f":{name}" for name in names)),
+                {"tenant_id": tenant_id, "yes": True, **names})
+    return [OrgInfo(r["external_id"], r["name"], _json(r["attrs"]) or {}, True) for r in rows]
+
+
 def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 

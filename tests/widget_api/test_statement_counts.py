@@ -1,0 +1,126 @@
+"""What each set-user path sends to the database (issue 18), through the HTTP surface: a path that
+starts sending more statements fails here, before any benchmark notices it.
+
+Counted: every statement on the engine (BEGIN included on SQLite; PostgreSQL's BEGIN is the
+driver's own) and the hot path's reads (snapshots on the read connection). Statements of other
+features' bookkeeping written by the same transaction (events in the outbox, key usage counters,
+unsigned id samples) are left out: their own tests count them.
+"""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from webapp.extensions import db
+from webapp.services.end_users import snapshots
+
+from ..conftest import make_app
+from .conftest import identify, make_tenant
+
+OTHER_FEATURES = ("outbox_event", "usage_count", "unsigned_id_sample")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_app(request, tmp_path):
+    overrides = {} if request.param == "sqlite" else {"SQLALCHEMY_DATABASE_URI": request.getfixturevalue("postgres_url")}
+    app = make_app(tmp_path, **overrides)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def counted(db_app, monkeypatch):
+    """call(body, headers=None) → (statements, reads) of one set-user, after it answered 200."""
+    statements: list[str] = []
+    reads: list[str] = []
+    original = snapshots._run
+    monkeypatch.setattr(snapshots, "_run", lambda sql, params: reads.append(sql) or original(sql, params))
+
+    def record(_conn, _cursor, statement, *_args):
+        if not any(table in statement for table in OTHER_FEATURES):
+            statements.append(" ".join(statement.split()))
+
+    with db_app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+
+    def call(tenant, body, headers=None):
+        statements.clear()
+        reads.clear()
+        identify(tenant.api_client(), body, headers=headers)
+        return list(statements), len(reads)
+
+    yield call
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def begin(app) -> list[str]:
+    """SQLite's BEGIN IMMEDIATE is a statement; PostgreSQL's BEGIN is sent by the driver."""
+    return ["BEGIN"] if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else []
+
+
+def kinds(statements: list[str]) -> list[str]:
+    """Each statement as its verb and first table: "SELECT end_user", "UPDATE org_membership"
+    (compared sorted: the order of a flush's statements is SQLAlchemy's)."""
+    out = []
+    for sql in statements:
+        words = sql.replace(",", " ").split()
+        verb = words[0]
+        if verb == "BEGIN":
+            out.append("BEGIN")
+            continue
+        marker = {"SELECT": "FROM", "INSERT": "INTO", "UPDATE": "UPDATE", "DELETE": "FROM"}[verb]
+        out.append(f"{verb} {words[words.index(marker) + 1]}")
+    return out
+
+
+def test_returning_verified_user_reads_twice_and_writes_nothing(db_app, ed_key, counted):
+    tenant = make_tenant(db_app, ed_key)
+    token = tenant.sign({"id": "ret", "name": "Ret", "attrs": {"plan": "pro"},
+                         "organizations": [{"id": "o1", "name": "O1"}, {"id": "o2", "name": "O2"}]}, "EdDSA")
+    visitor = identify(tenant.api_client(), {"jwt": token})["visitorId"]
+    assert counted(tenant, {"jwt": token}, {"X-Signet-Visitor": visitor}) == ([], 2)
+
+
+def test_anonymous_visitor_reads_the_tenant_only(db_app, ed_key, counted):
+    tenant = make_tenant(db_app, ed_key)
+    assert counted(tenant, {"id": None}) == ([], 1)
+
+
+def test_changing_name_and_attrs_is_one_update(db_app, ed_key, counted):
+    tenant = make_tenant(db_app, ed_key)
+    identify(tenant.api_client(), {"id": "u", "name": "A", "organizations": [{"id": "o1", "name": "O1"}]})
+    statements, reads = counted(tenant, {"id": "u", "name": "B", "attrs": {"n": 2},
+                                         "organizations": [{"id": "o1", "name": "O1"}]})
+    assert (kinds(statements), reads) == (begin(db_app) + ["UPDATE end_user"], 2)
+
+
+def test_changing_organizations_writes_only_the_memberships_that_change(db_app, ed_key, counted):
+    tenant = make_tenant(db_app, ed_key)
+    orgs = [{"id": f"o{i}", "name": f"O{i}"} for i in range(4)]
+    identify(tenant.api_client(), {"id": "u", "name": "A", "organizations": orgs[:2]})
+    identify(tenant.api_client(), {"id": "other", "organizations": orgs[2:]})  # o2, o3 exist
+    # o0 kept (same position), o1 left, o2 joined: one DELETE, one INSERT, no UPDATE of o0's row.
+    statements, reads = counted(tenant, {"id": "u", "name": "B", "attrs": {"n": 2},
+                                         "organizations": [orgs[0], orgs[2]]})
+    user_read = ["SELECT end_user"] + (["SELECT org_membership"] if not begin(db_app) else [])
+    assert sorted(kinds(statements)) == sorted(begin(db_app) + user_read + [
+        "SELECT organization", "UPDATE end_user", "DELETE org_membership", "INSERT org_membership"]), statements
+    assert reads == 2
+
+
+def test_a_new_user_is_one_insert(db_app, ed_key, counted):
+    tenant = make_tenant(db_app, ed_key)
+    statements, reads = counted(tenant, {"id": "newcomer", "name": "New", "attrs": {"a": 1}})
+    assert (kinds(statements), reads) == (begin(db_app) + ["SELECT end_user", "INSERT end_user"], 2)
+
+
+def test_a_new_user_in_a_new_organization(db_app, ed_key, counted):
+    tenant = make_tenant(db_app, ed_key)
+    statements, reads = counted(tenant, {"id": "newcomer", "organizations": [{"id": "fresh", "name": "Fresh"}]})
+    assert sorted(kinds(statements)) == sorted(begin(db_app) + [
+        "SELECT end_user", "SELECT organization", "INSERT organization", "SELECT organization",
+        "INSERT end_user", "INSERT org_membership"]), statements
+    assert reads == 3  # the tenant, the user, and the signed organizations among those named
