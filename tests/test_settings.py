@@ -108,6 +108,15 @@ def test_admins_reach_settings(as_role):
     assert admin.get("/settings/team").status_code == 200
 
 
+def test_the_sidebar_offers_only_pages_the_member_may_open(as_role, owner_client):
+    """Single sign-on is for owners: an admin's sidebar leaves it out (the page itself is 403)."""
+    admin = as_role("admin")
+    admin_page = admin.get("/settings/workspace").get_data(as_text=True)
+    assert 'href="/settings/sso"' not in admin_page and admin.get("/settings/sso").status_code == 403
+    assert 'href="/settings/webhooks"' in admin_page
+    assert 'href="/settings/sso"' in owner_client.get("/settings/workspace").get_data(as_text=True)
+
+
 def team_links(app, tenant_id):
     with app.app_context():
         rows = db.session.execute(

@@ -1,12 +1,12 @@
 """The staff dashboard: one blueprint, its pages grouped by area (inbox/, users/, settings/)."""
-from flask import Blueprint
+from flask import Blueprint, g
 
 bp = Blueprint("dashboard", __name__)
 
 # Importing a page module registers its routes on bp.
 from . import access, views  # noqa: E402,F401
 from .inbox import views as inbox_views  # noqa: E402,F401
-from .settings import PAGES, identity, install, login_links, team  # noqa: E402,F401
+from .settings import identity, install, login_links, pages_for, team  # noqa: E402,F401
 from .users import views as users_views  # noqa: E402,F401
 from .account import ACCOUNT_PAGES  # noqa: E402
 from .account import security as account_security  # noqa: E402,F401
@@ -23,5 +23,5 @@ from .account import notifications as account_notifications  # noqa: E402,F401
 
 @bp.record_once
 def _settings_sidebar(state) -> None:
-    state.app.jinja_env.globals["settings_pages"] = lambda: list(PAGES)
+    state.app.jinja_env.globals["settings_pages"] = lambda: pages_for(g.membership.role)
     state.app.jinja_env.globals["account_pages"] = lambda: list(ACCOUNT_PAGES)

@@ -17,3 +17,11 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("dashboard.settings_sso", "Single sign-on"),
     ("dashboard.settings_webhooks", "Webhooks"),
 )
+
+# Pages only owners may open (the page itself refuses anyone else): left out of an admin's sidebar.
+OWNER_ONLY: frozenset[str] = frozenset({"dashboard.settings_sso"})
+
+
+def pages_for(role: str) -> list[tuple[str, str]]:
+    """The sidebar a member with this role sees: every page they may open, in order."""
+    return [page for page in PAGES if role == "owner" or page[0] not in OWNER_ONLY]
