@@ -185,3 +185,47 @@ def test_secure_delete_cannot_cost_the_hot_path(app, ed_key):
 
 def test_erasure_leaves_nothing_on_postgresql(postgres_app, ed_key):
     _erase_and_check(postgres_app, ed_key)
+
+
+UNSIGNED_ID = "unsigned-erase-me-4Kp"
+
+
+def _sampled_then_erased(app, ed_key, tmp_path) -> list[str]:
+    """An unsigned user whose id the identity-health meter sampled (in the database, in this
+    process's memory, and in another process's memory), then erased; the samples left."""
+    from webapp.models import UnsignedIdSample
+    from webapp.services.keys import usage
+
+    from ..conftest import make_app
+
+    workspace = provision(app, ed_key, "Acme")
+    key, _ = make_key(app, workspace.public_id)
+    api = Api(app, key, workspace)
+    widget = app.test_client()
+    assert widget.post(workspace.url("set-user"), json={"id": UNSIGNED_ID, "name": "Una"}).status_code == 200
+    usage.flush(app)
+    (tmp_path / "second").mkdir()
+    second = make_app(tmp_path / "second", SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
+    assert second.test_client().post(workspace.url("set-user"), json={"id": UNSIGNED_ID}).status_code == 200
+    assert widget.post(workspace.url("set-user"), json={"id": UNSIGNED_ID}).status_code == 200
+    assert api.delete(f"/users/{UNSIGNED_ID}").status_code == 200
+    usage.flush(app)
+    usage.flush(second)  # another process flushing what it counted before the erasure
+    with second.app_context():
+        db.engine.dispose()
+    with app.app_context():
+        try:
+            return list(db.session.scalars(select(UnsignedIdSample.external_id)
+                                           .where(UnsignedIdSample.external_id == UNSIGNED_ID)))
+        finally:
+            db.session.remove()
+
+
+def test_erasure_forgets_the_unsigned_id_samples(app, ed_key, tmp_path):
+    """Security review: the identity-health meter's sample of unsigned ids kept the erased
+    person's id, and a process's unwritten sample wrote it back after the erasure."""
+    assert _sampled_then_erased(app, ed_key, tmp_path) == []
+
+
+def test_erasure_forgets_the_unsigned_id_samples_on_postgresql(postgres_app, ed_key, tmp_path):
+    assert _sampled_then_erased(postgres_app, ed_key, tmp_path) == []

@@ -9,7 +9,8 @@ Erasure removes, in one transaction, everything Signet holds about one user of a
   log rows naming their id or email (the log keeps the user id in its message: "Unsigned data
   for user '<id>'…"), idempotency keys whose stored answer holds their conversations or
   messages (their own, and those from before they identified, under the visitor they were),
-  outbox events about them (webhooks), and the audit log's mentions (the entry stays, without the person: target and before/after
+  outbox events about them (webhooks), the identity-health meter's sample of their unsigned id
+  (services/keys/usage.forget), and the audit log's mentions (the entry stays, without the person: target and before/after
   are cleared);
 - on SQLite, the bytes: every connection runs with `secure_delete` (infra/database.py), so
   deleted rows are overwritten with zeros, and the WAL is checkpointed and truncated after the
@@ -29,6 +30,7 @@ from ...infra.database import is_sqlite, writing
 from ...models import (AuditEntry, Conversation, EmailSignIn, EndUser, IdempotencyKey, Message, OrgMembership,
                        OutboxEvent, Rejection)
 from .. import events
+from ..keys import usage
 from ..messaging.conversations import conversation_json, iso, message_json
 from . import directory, identify
 from .activity import how_verified
@@ -94,6 +96,7 @@ def _erase_rows(tenant_id: int, user: EndUser) -> dict:
                                                      _mentions(Rejection.message, user))),
         "auditEntries": _redact_audit(tenant_id, user),
         "events": _erase_events(tenant_id, user.id, conversation_public_ids),
+        "unsignedIdSamples": usage.forget(tenant_id, user.external_id),
     }
     db.session.expunge(user)
     counts["users"] = _count(delete(EndUser).where(EndUser.id == user.id))

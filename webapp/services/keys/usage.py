@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ...extensions import db
 from ...infra.database import writing_apart
-from ...models import Tenant, UnsignedIdSample, UsageCount
+from ...models import EndUser, Tenant, UnsignedIdSample, UsageCount
 from ...refusals import Refused
 
 log = logging.getLogger("signet.usage")
@@ -190,6 +190,18 @@ def pending_samples(tenant_id: int) -> dict[str, tuple[int, float]]:
         return {external_id: (seen, at) for external_id, (seen, at) in pending.samples.get(tenant_id, {}).items()}
 
 
+def forget(tenant_id: int, external_id: str) -> int:
+    """Erasure: the person's id out of the sample table (in the caller's transaction) and out of
+    this process's unwritten samples; other processes' are dropped when flushed (_write_samples)."""
+    pending = current_app.extensions.get("signet_usage")
+    if pending is not None:
+        with pending.lock:
+            pending.samples.get(tenant_id, {}).pop(external_id[:255], None)
+    return db.session.execute(delete(UnsignedIdSample).where(
+        UnsignedIdSample.tenant_id == tenant_id, UnsignedIdSample.external_id == external_id[:255]),
+        execution_options={"synchronize_session": False}).rowcount or 0
+
+
 # --- flushing (the background thread, atexit, tests) ---------------------------------------------
 
 def flush(app: Flask | None = None) -> int:
@@ -250,13 +262,21 @@ def _write(counts: dict, samples: dict) -> None:
 
 
 def _write_samples(session, dialect, tenant_id: int, ids: OrderedDict) -> None:
-    """Upsert the sampled ids, then keep only the tenant's newest SAMPLE_SIZE."""
+    """Upsert the sampled ids of users that still exist, then keep only the tenant's newest SAMPLE_SIZE.
+    An id erased since it was counted (in this process or another) is dropped: the users are read
+    FOR KEY SHARE, so an erasure running now either waits for this write (and then deletes the
+    sample) or has committed before it (and the id is not found)."""
+    known = set(session.scalars(select(EndUser.external_id).where(
+        EndUser.tenant_id == tenant_id, EndUser.external_id.in_(list(ids))).with_for_update(read=True, key_share=True)))
+    values = [{"tenant_id": tenant_id, "external_id": external_id, "seen": seen, "last_seen_at": _when(last)}
+              for external_id, (seen, last) in ids.items() if external_id in known]
+    if not values:
+        return
     stmt = dialect.insert(UnsignedIdSample)
     stmt = stmt.on_conflict_do_update(
         index_elements=[UnsignedIdSample.tenant_id, UnsignedIdSample.external_id],
         set_={"seen": UnsignedIdSample.seen + stmt.excluded.seen, "last_seen_at": stmt.excluded.last_seen_at})
-    session.execute(stmt, [{"tenant_id": tenant_id, "external_id": external_id, "seen": seen,
-                            "last_seen_at": _when(last)} for external_id, (seen, last) in ids.items()])
+    session.execute(stmt, values)
     keep = select(UnsignedIdSample.external_id).where(UnsignedIdSample.tenant_id == tenant_id).order_by(
         UnsignedIdSample.last_seen_at.desc(), UnsignedIdSample.external_id).limit(SAMPLE_SIZE)
     session.execute(delete(UnsignedIdSample).where(UnsignedIdSample.tenant_id == tenant_id,
