@@ -5,7 +5,7 @@
 Serves Signet with gunicorn, points one webhook endpoint (all events) at a receiver on 127.0.0.1
 that verifies every delivery with the standardwebhooks library, and sends set-user calls for new
 unsigned users (each one writes a user.created event in its own transaction) while the workers
-(`flask --app wsgi signet worker`, real processes) run. Prints, per run: events delivered per
+(`flask --app wsgi signet worker`, real processes, started before the traffic) run. Prints, per run: events delivered per
 second (first to last arrival), the p50 and p99 delay from the change (the event's timestamp,
 taken in the write's transaction) to its arrival, and how many were lost or arrived twice (the
 receiver always answers 204, so a second arrival would be a send without a retry).
@@ -52,6 +52,17 @@ def start_workers(env: dict, count: int, logs: Path) -> list[subprocess.Popen]:
             for i in range(count)]
 
 
+def wait_ready(logs: Path, count: int) -> None:
+    """Until every worker says it polls the outbox: a process's start (imports, app) is not part of
+    the change-to-delivery delay measured."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if all("polling the outbox" in (logs / f"worker-{i}.log").read_text() for i in range(count)):
+            return
+        time.sleep(0.1)
+    raise SystemExit("the workers did not start: see " + str(logs))
+
+
 def run(app, server: Server, env: dict, workers: int, events: int, clients: int, logs: Path) -> dict:
     receiver = Receiver()
     with app.app_context():
@@ -60,6 +71,7 @@ def run(app, server: Server, env: dict, workers: int, events: int, clients: int,
         tenant_id = tenant.public_id
     processes = start_workers(env, workers, logs)
     try:
+        wait_ready(logs, workers)
         url = f"{server.url}/api/v1/widget/{tenant_id}/set-user"
         with ThreadPoolExecutor(clients) as pool:
             statuses = list(pool.map(lambda n: post(url, f'{{"id":"bench-{workers}-{n}"}}'.encode()), range(events)))

@@ -211,10 +211,13 @@ def key_list(tenant_id: str):
 
 @command(signet, "prune")
 def prune():
-    """Delete expired one-time-token records, idempotency keys and old rejection-log rows."""
+    """Delete expired one-time-token records, idempotency keys, old rejection-log rows, and webhook
+    deliveries, attempts and outbox events past SIGNET_WEBHOOK_RETENTION_DAYS."""
+    from .models._types import utcnow
     from .services.end_users import idempotency
+    from .services.webhooks import pruning as outbox_pruning
 
-    emit({**pruning.prune(), "idempotency_keys": idempotency.prune()})
+    emit({**pruning.prune(), "idempotency_keys": idempotency.prune(), **outbox_pruning.prune(utcnow())})
 
 
 @command(signet, "seed")

@@ -100,11 +100,13 @@ def load_config(instance: Path) -> dict:
         in ("1", "true", "yes", "on"),
         # The webhook worker (webapp/services/webhooks/): retry delays are multiplied by the scale
         # (tests shrink them), a claim is a lease of this many seconds (a killed worker's claim
-        # expires), an endpoint failing this long is disabled, the outbox is polled this often.
+        # expires), an endpoint failing this long is disabled, final deliveries and their attempts
+        # are kept this many days (`signet prune`), an idle worker polls the outbox this often.
         "SIGNET_WEBHOOK_BACKOFF_SCALE": float(os.environ.get("SIGNET_WEBHOOK_BACKOFF_SCALE", "1")),
         "SIGNET_WEBHOOK_LEASE_SECONDS": float(os.environ.get("SIGNET_WEBHOOK_LEASE_SECONDS", "60")),
         "SIGNET_WEBHOOK_DISABLE_AFTER": float(os.environ.get("SIGNET_WEBHOOK_DISABLE_AFTER", str(5 * 86400))),
-        "SIGNET_WORKER_POLL_SECONDS": float(os.environ.get("SIGNET_WORKER_POLL_SECONDS", "0.5")),
+        "SIGNET_WEBHOOK_RETENTION_DAYS": max(1, int(os.environ.get("SIGNET_WEBHOOK_RETENTION_DAYS", "30"))),
+        "SIGNET_WORKER_POLL_SECONDS": float(os.environ.get("SIGNET_WORKER_POLL_SECONDS", "0.2")),
         "SESSION_COOKIE_NAME": "signet_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -21,6 +21,7 @@ class Receiver:
         self.hold = threading.Event()
         self.hold.set()  # set: answer at once; clear: hold every request until set again
         self.delay = 0.0
+        ThreadingHTTPServer.request_queue_size = 128  # a worker sends in parallel (5 would refuse some)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"

@@ -11,7 +11,8 @@ from ..services.webhooks.worker import Worker
 
 
 @signet.command("worker")
-@click.option("--threads", default=4, show_default=True, help="Deliveries sent at once by this worker.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Deliveries sent at once by this worker.")
 @click.option("--until-idle", is_flag=True, help="Stop once nothing is due (tests, a cron job).")
 def worker_command(threads: int, until_idle: bool):
     """Send the outbox: webhooks (signed, retried for about a day) and notification mails.

@@ -1,10 +1,15 @@
-"""The delivery worker (`flask --app wsgi signet worker`): fan out new events, claim due
-deliveries and send each on a thread of its pool, and every few seconds look for conversations
-waiting too long. Several workers may share one PostgreSQL database (claims skip each other's
-locked rows; leases expire when a worker dies); on SQLite run one.
+"""The delivery worker (`flask --app wsgi signet worker`): each round records what the last sends
+did (one transaction), then fans out new events and claims a batch of due deliveries (one
+transaction), and sends the batch at once on a small thread pool; every few seconds it looks for
+conversations waiting too long. Several workers may share one PostgreSQL database (claims skip
+each other's locked rows; leases expire when a worker dies); on SQLite run one.
 
-A claimed delivery always starts at once (never more are claimed than threads are free), so it
-finishes well within its lease. SIGTERM or SIGINT: claim nothing more, finish what was started.
+Deliveries of one batch, even to one endpoint, are sent in parallel: Standard Webhooks promises no
+order, and the events carry their own timestamps. At most `capacity` deliveries are claimed at once
+(BATCH, and no more than the pool can send within a lease), and a send that could not end within
+its lease is not started (delivery.send), so a lease never runs out under a live worker.
+An idle worker polls with one cheap read every SIGNET_WORKER_POLL_SECONDS (0.2 s).
+SIGTERM or SIGINT: claim nothing more, finish and record what was started.
 """
 from __future__ import annotations
 
@@ -17,24 +22,32 @@ from flask import Flask
 from sqlalchemy import inspect
 
 from ...extensions import db
-from . import delivery, dispatch, notify
+from ...infra.database import writing
+from . import delivery, dispatch, notify, recording
 
 log = logging.getLogger("signet.worker")
 WAIT_CHECK_EVERY = 15.0  # seconds between two looks for conversations waiting too long
+BATCH = 50  # deliveries claimed at most in one transaction
+POLL = 0.2  # seconds an idle worker waits between two looks
 
 
 class Worker:
-    def __init__(self, app: Flask, threads: int = 4):
+    def __init__(self, app: Flask, threads: int = 8):
         self.app = app
         self.threads = max(1, threads)
         self.stop = threading.Event()
-        self.inflight: set[Future] = set()
+        self.inflight: dict[Future, delivery.Job] = {}
+        self.finished: list[tuple[delivery.Job, delivery.Outcome]] = []
         self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="signet-delivery")
         self.next_wait_check = 0.0
+        self.idle = True  # the last round found nothing: look (one read) before taking a write lock
+        with app.app_context():
+            rounds = max(1, int((delivery.lease_seconds() - delivery.MARGIN) // delivery.TIMEOUT))
+        self.capacity = min(BATCH, self.threads * rounds)
 
     def run(self, until_idle: bool = False) -> None:
         """Until `stop` is set (or, with until_idle, until nothing is due or in flight)."""
-        poll = self.app.config.get("SIGNET_WORKER_POLL_SECONDS", 0.5)
+        poll = self.app.config.get("SIGNET_WORKER_POLL_SECONDS", POLL)
         try:
             self._await_schema(poll)
             while not self.stop.is_set():
@@ -45,12 +58,13 @@ class Worker:
                     self._cleanup()
                     busy = False
                     self.stop.wait(poll * 4)
-                if until_idle and not busy and not self.inflight:
+                if until_idle and not busy and not self.inflight and not self.finished:
                     return
-                if not busy:
-                    self._settle(poll)
+                self._settle(poll, busy)
         finally:
-            wait(self.inflight)
+            wait(list(self.inflight))
+            self._collect()
+            self._record_finished(final=True)
             self.pool.shutdown(wait=True)
 
     def _await_schema(self, poll: float) -> None:
@@ -73,41 +87,83 @@ class Worker:
 
     def step(self) -> bool:
         """One round; True when it found work (so the next round starts at once)."""
-        with self.app.app_context():
-            try:
-                fanned = dispatch.dispatch_batch()
-                claimed = delivery.claim(self.threads - len(self.inflight))
-            finally:
-                self._cleanup()
-        for item in claimed:  # each starts at once: well within its lease
-            self.inflight.add(self.pool.submit(self._deliver, item))
-        if time.monotonic() >= self.next_wait_check:
-            self.next_wait_check = time.monotonic() + self.app.config.get("SIGNET_WAIT_CHECK_SECONDS",
-                                                                           WAIT_CHECK_EVERY)
+        self._collect()
+        self._record_finished()
+        free = self.capacity - len(self.inflight)
+        fanned, jobs = 0, []
+        if free >= max(1, self.capacity // 2) or not self.inflight:  # a batch worth a transaction
             with self.app.app_context():
                 try:
-                    notify.check_waiting()
+                    if not self.idle or delivery.anything_due():
+                        with writing():
+                            fanned = dispatch.fan_out()
+                            jobs = delivery.claim(free)
                 finally:
                     self._cleanup()
-        return bool(fanned or claimed)
+        for job in jobs:
+            self.inflight[self.pool.submit(self._send, job)] = job
+        self._check_waiting()
+        self.idle = not (fanned or jobs)
+        return bool(fanned or jobs)
 
-    def _settle(self, poll: float) -> None:
-        """Sleep up to `poll`, waking early when a delivery in flight finishes (a thread is free)."""
-        if self.inflight:
-            done, _ = wait(self.inflight, timeout=poll, return_when=FIRST_COMPLETED)
-            self.inflight -= done
-        else:
-            self.stop.wait(poll)
-        self.inflight = {f for f in self.inflight if not f.done()}
+    def _collect(self) -> None:
+        for future in [f for f in self.inflight if f.done()]:
+            job = self.inflight.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as error:  # noqa: BLE001 - a bug while sending: an attempt that failed
+                log.error("delivery %s failed: %s: %s", job.id, type(error).__name__, error)
+                outcome = delivery.Outcome(False, None, f"internal error: {type(error).__name__}", 0)
+            self.finished.append((job, outcome))
 
-    def _deliver(self, item: delivery.Claimed) -> None:
+    def _record_finished(self, final: bool = False) -> None:
+        """One transaction for every result collected; kept for the next round if it fails."""
+        if not self.finished:
+            return
         with self.app.app_context():
             try:
-                delivery.run(item)
-            except Exception as error:  # noqa: BLE001 - the lease expires and another try follows
-                log.error("delivery %s failed: %s: %s", item.id, type(error).__name__, error)
+                recording.record(self.finished)
+                self.finished = []
+            except Exception as error:  # noqa: BLE001
+                if final:  # stopping: the leases expire and the deliveries are sent again
+                    log.error("could not record %d result(s): %s", len(self.finished), error)
+                    self.finished = []
+                else:
+                    raise
             finally:
                 self._cleanup()
+
+    def _check_waiting(self) -> None:
+        if time.monotonic() < self.next_wait_check:
+            return
+        self.next_wait_check = time.monotonic() + self.app.config.get("SIGNET_WAIT_CHECK_SECONDS", WAIT_CHECK_EVERY)
+        with self.app.app_context():
+            try:
+                notify.check_waiting()
+            finally:
+                self._cleanup()
+
+    def _settle(self, poll: float, busy: bool) -> None:
+        """Wait, up to `poll`, until enough of the sends in flight ended that a new batch is worth
+        claiming (half the capacity free), so a slow endpoint holds up no other; with nothing in
+        flight and nothing found, sleep `poll`."""
+        if not self.inflight:
+            if not busy:
+                self.stop.wait(poll)
+            return
+        deadline = time.monotonic() + poll
+        needed = max(1, self.capacity // 2) - (self.capacity - len(self.inflight))
+        pending, ended = set(self.inflight), 0
+        while pending and ended < needed and not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            done, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
+            ended += len(done)
+
+    def _send(self, job: delivery.Job) -> delivery.Outcome:
+        with self.app.app_context():  # configuration only: sends never touch the database
+            return delivery.send(job)
 
     @staticmethod
     def _cleanup() -> None:
