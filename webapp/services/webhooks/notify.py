@@ -76,7 +76,11 @@ def link_base() -> str:
 
 def compose(event: OutboxEvent, member: Member) -> tuple[str, str, str] | None:
     """(subject, body, console line) of the mail, or None when it no longer applies (the
-    conversation is gone, or was answered before a "waiting" mail went out)."""
+    conversation is gone, was answered before a "waiting" mail went out, or the member has left
+    the workspace's team since the mail was queued: a mail retried for a day must not follow them)."""
+    if db.session.scalar(select(Membership.id).where(Membership.member_id == member.id,
+                                                     Membership.tenant_id == event.tenant_id)) is None:
+        return None
     data = json.loads(event.payload)["data"]
     tenant = db.session.get(Tenant, event.tenant_id)
     if event.type == events.ENDPOINT_DISABLED_TYPE:
