@@ -159,7 +159,7 @@ def test_own_factor_changes_are_audited_in_each_workspace(app, factory):
     enrol_totp(client)
     enabled = _entries(app, "twofactor.enabled")
     assert len(enabled) == 2 and {e[0] for e in enabled} == {tenant.owner} and len({e[2] for e in enabled}) == 2
-    post_form(client, "/account/security/totp/remove", page="/account/security")
+    post_form(client, "/account/security/totp/remove", {"current": PASSWORD}, page="/account/security")
     assert len(_entries(app, "twofactor.removed")) == 2
     with app.app_context():
         assert db.session.scalar(select(RecoveryCode.id)) is None  # the codes went with the last factor

@@ -1,6 +1,10 @@
 """Your account → Two-factor and passkeys: set up an authenticator app (QR code drawn here, as
 SVG), recovery codes (shown once), and passkeys (several, named, removable). The rules live in
-services/workspace/twofactor.py and passkeys.py; this is every member's own page, any role."""
+services/workspace/twofactor.py and passkeys.py; this is every member's own page, any role.
+
+Removing a factor and making new recovery codes ask for the current password or a fresh app code
+(throttled with the login's second step, per member and per address): a session alone, e.g. a
+stolen cookie, can neither strip the second factor nor mint codes that stand in for it."""
 from __future__ import annotations
 
 import time
@@ -10,14 +14,15 @@ from flask import abort, flash, jsonify, redirect, render_template, request, ses
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import StringField
+from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ...auth.forms import EmptyForm
-from ...auth.twofactor_views import relying_party
+from ...auth.twofactor_views import SECOND_FACTOR, relying_party
+from ...auth.views import client_address, too_many
 from ...errors import refusal_json, api_error
 from ...services.errors import NotFound, Refused
-from ...services.workspace import passkeys, twofactor
+from ...services.workspace import passkeys, throttle, twofactor
 from .. import bp
 from . import ACCOUNT_PAGES
 
@@ -28,6 +33,11 @@ CHALLENGE_SECONDS = 5 * 60
 
 class ConfirmForm(FlaskForm):
     code = StringField("Code from the app", validators=[DataRequired(), Length(max=16)])
+
+
+class ReauthForm(FlaskForm):
+    current = PasswordField("Your password, or a code from your authenticator app",
+                            validators=[DataRequired(), Length(max=256)])
 
 
 def _me():
@@ -77,10 +87,33 @@ def account_security_totp_confirm():
     return render_template("dashboard/account/recovery_codes.html", codes=codes)
 
 
+def _not_reauthenticated():
+    """None when the form carries the member's password or a fresh app code, else the answer to
+    send (the page with the reason, 429 past the throttle). Failures are audited like a refused
+    second step."""
+    form, me = ReauthForm(), _me()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        flash("Type your password (or a code from your authenticator app) to confirm.", "error")
+        return account_security(status=400)
+    checks = [(SECOND_FACTOR, f"member:{me.id}"), (SECOND_FACTOR, "address:" + client_address())]
+    retry = throttle.hit(checks)
+    if retry is not None:
+        return too_many(retry)
+    if not twofactor.reauthenticated(me, form.current.data):
+        twofactor.record_failure(me, "confirmation", "wrong")
+        flash("That password or code is not right: nothing was changed.", "error")
+        return account_security(status=401)
+    throttle.refund(checks)
+    return None
+
+
 @bp.route("/account/security/totp/remove", methods=["POST"])
 def account_security_totp_remove():
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    refused = _not_reauthenticated()
+    if refused is not None:
+        return refused
     twofactor.remove_totp(_me())
     flash("The authenticator app is removed.", "success")
     return redirect(url_for("dashboard.account_security"))
@@ -88,8 +121,9 @@ def account_security_totp_remove():
 
 @bp.route("/account/security/recovery-codes", methods=["POST"])
 def account_security_recovery_codes():
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    refused = _not_reauthenticated()
+    if refused is not None:
+        return refused
     try:
         codes = twofactor.regenerate_codes(_me())
     except Refused as error:
@@ -111,7 +145,8 @@ def account_security_passkey_add():
     """JSON {name, credential}: verify the new passkey against the challenge (used once)."""
     state = session.pop(CHALLENGE, None)
     body = request.get_json(silent=True)
-    if not isinstance(state, dict) or state.get("exp", 0) < time.time():
+    if (not isinstance(state, dict) or state.get("exp", 0) < time.time()
+            or not passkeys.use_challenge(str(state.get("challenge")))):
         return api_error(400, "challenge_expired", "Start again: the passkey set-up expired.")
     if not isinstance(body, dict):
         return api_error(400, "invalid_json", "Send {name, credential} as JSON.")
@@ -127,8 +162,9 @@ def account_security_passkey_add():
 
 @bp.route("/account/security/passkeys/<id:passkey_id>/remove", methods=["POST"])
 def account_security_passkey_remove(passkey_id: int):
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    refused = _not_reauthenticated()
+    if refused is not None:
+        return refused
     try:
         passkeys.remove(_me(), passkey_id)
     except NotFound:

@@ -30,6 +30,7 @@ from ...models._types import utcnow
 from .. import audit
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..keys.keyring import secret_box
+from .members import password_matches
 
 STEP = 30
 ISSUER = "Signet"
@@ -181,6 +182,17 @@ def record_failure(member: Member, method: str, reason: str) -> None:
     with writing():
         _record(member, "twofactor.failed", after={"method": method, "reason": reason},
                 actor=member.email, actor_member_id=member.id)
+
+
+def reauthenticated(member: Member, proof: str | None) -> bool:
+    """Whether `proof` is the member's current password, or a fresh code of their authenticator
+    app (used up like a login code). Asked before a factor is removed or new recovery codes are
+    made, so a stolen session cookie alone cannot strip or take over the second factor. The
+    caller throttles (auth/reauth.py)."""
+    compact = _normal_code(proof)
+    if len(compact) == 6 and compact.isdigit() and totp_enabled(member.id):
+        return check_totp(member.id, compact) == "ok"
+    return bool(proof) and password_matches(member, proof)
 
 
 # ---- recovery codes ------------------------------------------------------------------------
