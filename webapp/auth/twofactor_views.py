@@ -135,7 +135,7 @@ def second_factor_passkey():
     challenge = state.pop("challenge", None)  # one use, whatever the outcome
     session[PENDING] = state
     rp_id, origin = relying_party()
-    outcome = "expired" if challenge is None else passkeys.authenticate(
+    outcome = "expired" if challenge is None or not passkeys.use_challenge(challenge) else passkeys.authenticate(
         member, request.get_json(silent=True), challenge, rp_id=rp_id, origin=origin)
     if outcome == "ok":
         throttle.refund(checks)

@@ -3,7 +3,9 @@
 - The relying party is the host that serves the dashboard (`rp_id`, from SIGNET_PUBLIC_URL or the
   trusted request host: infra/hosts.public_base) and the origin is checked against that base.
 - The challenge is made here, kept by the caller in the browser's signed session and used once
-  (the views pop it before verifying), and expires with the pending login or in 5 minutes.
+  (the views pop it before verifying), and expires with the pending login or in 5 minutes. A copy
+  of the cookie taken before the challenge was used still holds it, so each challenge is also
+  marked used in the shared throttle store (`use_challenge`: the database or Redis, every process).
 - A member may register several, each named; a credential is found by its id, and one that
   belongs to another member is refused (and audited) before any signature is looked at.
 - The stored row holds the credential's public key and signature counter: nothing secret.
@@ -25,9 +27,10 @@ from ...infra.database import writing
 from ...models import Member, Passkey
 from ...models._types import utcnow
 from ..errors import Conflict, Invalid, NotFound
-from . import twofactor
+from . import throttle, twofactor
 
 RP_NAME = "Signet"
+CHALLENGE_ONCE = throttle.Limit("passkey-challenge", 1, 15 * 60)  # longer than any challenge lives
 MAX_PER_MEMBER = 20
 _BAD_INPUT = (WebAuthnException, ValueError, TypeError, KeyError, AttributeError)
 
@@ -49,6 +52,13 @@ def registration_options(member: Member, rp_id: str) -> tuple[dict, str]:
             resident_key=ResidentKeyRequirement.PREFERRED, user_verification=UserVerificationRequirement.PREFERRED),
     )
     return json.loads(webauthn.options_to_json(options)), bytes_to_base64url(options.challenge)
+
+
+def use_challenge(challenge: str) -> bool:
+    """Mark a challenge used, everywhere at once; False when it was used already (a replay from a
+    copy of the session cookie). A shared store that is down and set to fail open lets it pass:
+    the cookie's own one-use rule still holds then."""
+    return throttle.hit([(CHALLENGE_ONCE, challenge)]) is None
 
 
 def check_name(name: str | None) -> str:
