@@ -167,3 +167,22 @@ def test_a_removed_providers_keys_never_serve_a_new_provider_with_its_row_id(app
         assert response.status_code == 401, (ids, response.get_json())
     finally:
         evil.stop()
+
+
+def test_hostile_jwks_entries_are_ignored_and_verify_nothing(app, tenant, issuer):
+    """An off-curve EC point, RSA e = 1 and e = 3, a second key under a kid already taken, a huge
+    document of many keys: ignored with a reason (or cut at the cap), and none verifies a token."""
+    kid = issuer.add_key("ES256")
+    good = public_jwk("ES256", issuer.keys[kid][1])
+    off_curve = {**good, "kid": "off", "y": _b64(bytes(31) + b"\x01")}
+    rsa_pub = public_jwk("RS256", new_private("RS256"))
+    twin = new_private("ES256")
+    issuer.extra = [off_curve, {**rsa_pub, "kid": "e1", "e": "AQ"}, {**rsa_pub, "kid": "e3", "e": "Aw"},
+                    {**public_jwk("ES256", twin), "kid": kid, "alg": "ES256"}]
+    issuer.extra += [{**public_jwk("ES256", new_private("ES256")), "kid": f"many-{i}"} for i in range(60)]
+    summary = add_provider(app, tenant, issuer)
+    reasons = dict((k["kid"], k["reason"]) for k in summary["ignored_keys"])
+    assert {"off", "e1", "e3", kid} <= set(reasons) and len(summary["keys"]) <= 20
+    forged = pyjwt.encode(_claims(issuer), twin, algorithm="ES256", headers={"kid": kid})
+    assert _code(set_user(app, tenant, forged)) == (401, "token_bad_signature")
+    assert set_user(app, tenant, issuer.token(kid)).status_code == 200
