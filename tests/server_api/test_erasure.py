@@ -9,7 +9,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import MetaData, select, text
+from sqlalchemy import MetaData, func, select, text
 
 from webapp.extensions import db
 from webapp.models import EmailSignIn
@@ -89,6 +89,11 @@ def _allowed(table: str, row, hits: list[str]) -> bool:
 def _erase_and_check(app, ed_key) -> dict:
     api, workspace, session, conversation = _person(app, ed_key)
     assert _leftovers(app), "the scenario must have stored the person somewhere"
+    # The right of access: their sign-in links, but not the address one was asked from (anyone may
+    # ask for a link to their mailbox, so that address may be someone else's).
+    export = api.get(f"/users/{USER_ID}/export")
+    assert export.status_code == 200 and len(export.get_json()["emailSignIns"]) == 1
+    assert "203.0.113.7" not in export.get_data(as_text=True)
     answer = api.delete(f"/users/{USER_ID}")
     assert answer.status_code == 200, answer.get_json()
     counts = answer.get_json()["deleted"]
@@ -229,3 +234,36 @@ def test_erasure_forgets_the_unsigned_id_samples(app, ed_key, tmp_path):
 
 def test_erasure_forgets_the_unsigned_id_samples_on_postgresql(postgres_app, ed_key, tmp_path):
     assert _sampled_then_erased(postgres_app, ed_key, tmp_path) == []
+
+
+def test_a_conversation_started_as_the_user_is_erased_is_refused_and_writes_nothing(app, ed_key):
+    """The race: the widget call's session was checked, then the user was erased before its write.
+    The write finds no user and answers as for a revoked session (401 session_invalid), never a 500,
+    and leaves no conversation or message behind."""
+    from webapp.models import Conversation, Message
+    from webapp.refusals import Unauthorized
+    from webapp.services.end_users import sessions
+    from webapp.services.end_users.snapshots import tenant as tenant_by_public_id
+    from webapp.services.messaging import conversations
+
+    workspace = provision(app, ed_key, "Acme")
+    key, _ = make_key(app, workspace.public_id)
+    api = Api(app, key, workspace)
+    widget = app.test_client()
+    answer = widget.post(workspace.url("set-user"), json={"jwt": workspace.sign({"id": USER_ID}, "EdDSA")})
+    assert answer.status_code == 200
+    with app.test_request_context():
+        checked = sessions.check(answer.get_json()["session"], tenant_by_public_id(workspace.public_id))
+        assert checked is not None and checked.user_id is not None
+        db.session.remove()
+    assert api.delete(f"/users/{USER_ID}").status_code == 200
+    with app.test_request_context():
+        try:
+            conversations.start(checked, "hello after my erasure")
+        except Unauthorized as refused:
+            assert refused.code == "session_invalid"
+        else:
+            raise AssertionError("a conversation was started for an erased user")
+        assert db.session.scalar(select(func.count()).select_from(Conversation)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Message)) == 0
+        db.session.remove()

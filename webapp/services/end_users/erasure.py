@@ -59,8 +59,10 @@ def export(tenant_id: int, external_id: str) -> dict:
                           for c in conversations],
         "sessions": {"firstSeenAt": iso(user.first_seen_at), "lastSeenAt": iso(user.last_seen_at),
                      "note": "Sessions are signed tokens that Signet does not store; these are the times it saw the user."},
-        "emailSignIns": [{"email": s.email, "requestedAt": iso(s.created_at), "usedAt": s.used_at and iso(s.used_at),
-                          "fromAddress": s.requested_ip} for s in sign_ins],
+        # Not the address a sign-in was asked from: anyone may ask for a link to this mailbox, so
+        # that address may be someone else's.
+        "emailSignIns": [{"email": s.email, "requestedAt": iso(s.created_at), "usedAt": s.used_at and iso(s.used_at)}
+                         for s in sign_ins],
     }
 
 

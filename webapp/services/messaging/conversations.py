@@ -13,7 +13,7 @@ from ...extensions import db
 from ...identity.errors import FieldRefused
 from ...models import Conversation, EndUser, Member, Message, Organization, OrgMembership
 from ...models._types import utcnow
-from ...refusals import Conflict, NotFound
+from ...refusals import Conflict, NotFound, Unauthorized
 from .. import events
 from ..end_users import idempotency
 from ..end_users.sessions import WidgetSession
@@ -22,6 +22,13 @@ from . import senders
 MAX_BODY = 10_000
 LIST_LIMIT = 100
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class SessionEnded(Unauthorized):
+    """The session's user no longer exists (erased while the request ran): as a revoked session."""
+
+    def __init__(self) -> None:
+        super().__init__("session_invalid", "The session is missing, unknown, expired or revoked: call set-user again.")
 
 
 class NotReachable(NotFound):
@@ -120,6 +127,8 @@ def start(session: WidgetSession, body: object, connection_id: object = None,
         try:
             with writing():
                 user = subject_user(session, create=True)
+                if user is None:  # erased between the session check and this write (services/end_users/erasure.py)
+                    raise SessionEnded()
                 now = utcnow()
                 conversation = Conversation(public_id=_public_id("conv"), tenant_id=session.tenant_id,
                                             user_id=user.id, subject=text.splitlines()[0][:80], status="open",
