@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import time
 
-from flask import redirect, request, url_for
+from flask import redirect, request
 
 from ..services.end_users import sessions
 from ..services.end_users.snapshots import TenantSettings
+from . import language
 
 
 def name(tenant: TenantSettings) -> str:
@@ -39,7 +40,7 @@ def signed_in(tenant: TenantSettings, token: str, session: sessions.WidgetSessio
     previous = current(tenant)
     if previous is not None and previous[1].sid != session.sid:
         sessions.revoke(previous[1])
-    response = redirect(url_for("hosted.page", tenant_id=tenant.public_id), 303)
+    response = redirect(language.url("hosted.page", tenant_id=tenant.public_id), 303)
     response.set_cookie(name(tenant), token, max_age=max(0, int(session.expires_at - time.time())),
                         path=path(tenant), secure=request.is_secure, httponly=True, samesite="Lax")
     return response
@@ -47,7 +48,7 @@ def signed_in(tenant: TenantSettings, token: str, session: sessions.WidgetSessio
 
 def signed_out(tenant: TenantSettings):
     """303 to the page, with the cookie cleared."""
-    return clear(redirect(url_for("hosted.page", tenant_id=tenant.public_id), 303), tenant)
+    return clear(redirect(language.url("hosted.page", tenant_id=tenant.public_id), 303), tenant)
 
 
 def clear(response, tenant: TenantSettings):

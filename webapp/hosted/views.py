@@ -18,7 +18,7 @@ from ..extensions import limiter
 from ..infra.hosts import public_base
 from ..refusals import Invalid, Refused
 from ..services.end_users import email_signin, identify, login_codes, sessions, snapshots
-from . import bp, cookies, pages
+from . import bp, cookies, language, pages
 from .forms import ButtonForm, EmailSignInForm
 from .logsafe import AUTH_CODE_KEY, EMAIL_TOKEN_KEY
 
@@ -34,6 +34,9 @@ CSP = (
 @bp.url_value_preprocessor
 def _pop_tenant(endpoint, values):
     g.tenant_public_id = (values or {}).pop("tenant_id", None)
+
+
+bp.context_processor(language.template_values)
 
 
 @bp.before_request
@@ -83,6 +86,7 @@ def page():
 
 
 def _sign_in_page(form: EmailSignInForm, status: int = 200):
+    form.email.label.text = language.text("sign_in.email")
     return render_template("hosted/sign_in.html", tenant=g.tenant_info, form=form), status
 
 
@@ -112,13 +116,14 @@ def email_request():
     if not form.validate_on_submit():  # the CSRF token; the address is the service's to judge
         return pages.form_expired()
     try:
-        email_signin.request_link(g.tenant_info, form.email.data, link_base=public_base(), ip=get_remote_address())
+        email_signin.request_link(g.tenant_info, form.email.data, link_base=public_base(), ip=get_remote_address(),
+                                  lang=language.lang())
     except Refused as error:
         if not isinstance(error, Invalid):
             return pages.refused(error)
-        form.email.errors.append(error.message)
+        form.email.errors.append(language.text("sign_in.email_invalid") if error.code == "invalid_email" else error.message)
         return _sign_in_page(form, 400)
-    return render_template("hosted/check_inbox.html", tenant=g.tenant_info)
+    return render_template("hosted/check_inbox.html", tenant=g.tenant_info, minutes=email_signin.LINK_SECONDS // 60)
 
 
 @bp.route("/<tenant_id>/email/<token>", methods=["GET", "POST"])

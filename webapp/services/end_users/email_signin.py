@@ -42,6 +42,7 @@ from ...identity.fields import RESERVED_ID_PREFIXES
 from ...identity.userdata import is_valid_email
 from ...models import EmailSignIn, EndUser
 from ...infra import background, mailer
+from ... import locales
 from ..keys import usage
 from ..workspace import seats
 from . import sessions, snapshots
@@ -89,17 +90,20 @@ def _check_enabled(tenant: TenantSettings) -> None:
                         "This workspace does not offer email sign-in: use the link from its app.")
 
 
-def request_link(tenant: TenantSettings, email: object, *, link_base: str, ip: str | None = None) -> None:
+def request_link(tenant: TenantSettings, email: object, *, link_base: str, ip: str | None = None,
+                 lang: str = locales.DEFAULT) -> None:
     """Accept a request for a link: refuse it when email sign-in is off or the address is
     malformed (what was typed, not who it names), else hand it to the background worker. The
     request does the same work for every address, so neither its answer nor its time says
-    whether the address is known (issue 20 #10): `send_link` decides that, off the request."""
+    whether the address is known (issue 20 #10): `send_link` decides that, off the request.
+    `lang` (webapp.locales) is the language of the page that asked: the mail is written in it."""
     _check_enabled(tenant)
     address = check_address(email)
-    background.after_request(send_link, tenant, address, link_base, ip)
+    background.after_request(send_link, tenant, address, link_base, ip, None, locales.known(lang) or locales.DEFAULT)
 
 
-def send_link(tenant: TenantSettings, address: str, link_base: str, ip: str | None = None, now: float | None = None) -> bool:
+def send_link(tenant: TenantSettings, address: str, link_base: str, ip: str | None = None, now: float | None = None,
+              lang: str = locales.DEFAULT) -> bool:
     """(Background, or tests) Mail a sign-in link when this address may sign in; whether one was made."""
     now, now_dt = _now(now)
     if tenant.email_sign_in == "existing" and snapshots.user_id_by_email(tenant.id, address) is None:
@@ -113,17 +117,10 @@ def send_link(tenant: TenantSettings, address: str, link_base: str, ip: str | No
         if random.random() < 0.02:
             _prune(now_dt)
     url = f"{link_base.rstrip('/')}/m/{tenant.public_id}/email/{token}"
-    mailer.send(address, f"Sign in to {tenant.name}", _body(tenant.name, url), console_line=f"{address} -> {url}")
+    mailer.send(address, locales.text(lang, "mail.subject", workspace=tenant.name),
+                locales.text(lang, "mail.body", workspace=tenant.name, url=url, minutes=LINK_SECONDS // 60),
+                console_line=f"{address} -> {url}")
     return True
-
-
-def _body(workspace: str, url: str) -> str:
-    minutes = LINK_SECONDS // 60
-    return (
-        f"Someone (hopefully you) asked to sign in to the {workspace} messenger with this address.\n\n"
-        f"Open this link and press \"Sign in\":\n\n{url}\n\n"
-        f"The link works once, for {minutes} minutes. If you did not ask for it, ignore this mail.\n"
-    )
 
 
 def describe(tenant: TenantSettings, token: str, *, now: float | None = None) -> PendingLink:
