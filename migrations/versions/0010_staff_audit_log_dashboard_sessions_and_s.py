@@ -47,13 +47,16 @@ def upgrade():
     sa.Column('address', sa.String(length=64), nullable=False),
     sa.Column('user_agent', sa.String(length=120), nullable=False),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sso_tenant_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_dashboard_session_member_id_member'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['sso_tenant_id'], ['tenant.id'], name=op.f('fk_dashboard_session_sso_tenant_id_tenant'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dashboard_session')),
     sa.UniqueConstraint('key_hash', name=op.f('uq_dashboard_session_key_hash'))
     )
     with op.batch_alter_table('dashboard_session', schema=None) as batch_op:
         batch_op.create_index('ix_dashboard_session_last_seen_at', ['last_seen_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_dashboard_session_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dashboard_session_sso_tenant_id'), ['sso_tenant_id'], unique=False)
 
     op.create_table('sso_provider',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -76,6 +79,7 @@ def upgrade():
 def downgrade():
     op.drop_table('sso_provider')
     with op.batch_alter_table('dashboard_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dashboard_session_sso_tenant_id'))
         batch_op.drop_index(batch_op.f('ix_dashboard_session_member_id'))
         batch_op.drop_index('ix_dashboard_session_last_seen_at')
     op.drop_table('dashboard_session')

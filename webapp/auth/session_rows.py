@@ -34,13 +34,14 @@ def load(cookie_id: str) -> Member | None:
     return member
 
 
-def open_session(member: Member, method: str) -> None:
+def open_session(member: Member, method: str, sso_tenant_id: int | None = None) -> None:
     """The session row and the login's audit entries, in one transaction; the member now
-    carries the key its cookie will name."""
+    carries the key its cookie will name. An SSO session records whose provider made it."""
     address = get_remote_address() or ""
     with writing():
         member.session_key = dashboard_sessions.start(member, method=method, address=address,
-                                                      user_agent=request.headers.get("User-Agent", ""))
+                                                      user_agent=request.headers.get("User-Agent", ""),
+                                                      sso_tenant_id=sso_tenant_id)
         audit.record_for_member(member.id, "member.login", member.email, after={"method": method},
                                 actor=member.email, actor_member_id=member.id)
 

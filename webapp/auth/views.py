@@ -112,7 +112,7 @@ def start_session(member: Member, tenant_id: int | None = None, *, method: str =
     session.clear()
     if pending:
         session[PENDING_INVITATION] = pending
-    session_rows.open_session(member, method)
+    session_rows.open_session(member, method, tenant_id if method == "sso" else None)
     login_user(member)
     session.permanent = True
     links = members.memberships_of(member)

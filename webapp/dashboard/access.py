@@ -41,7 +41,7 @@ def load_membership():
     g.memberships = memberships
     g.membership = chosen
     g.workspace = chosen.tenant  # the ORM row (the widget API and hosted page hold g.tenant_info)
-    if (chosen.tenant.require_two_factor and not _setting_up_two_factor() and not _signed_in_with_sso()
+    if (chosen.tenant.require_two_factor and not _setting_up_two_factor() and not _signed_in_with_sso(chosen.tenant_id)
             and not twofactor.has_factor(current_user.id)):
         return redirect(url_for("dashboard.account_security"))  # the workspace requires it: first set it up
     if _is_settings_path() and not chosen.can_manage:
@@ -49,11 +49,13 @@ def load_membership():
     return None
 
 
-def _signed_in_with_sso() -> bool:
-    """A single sign-on session satisfies "require two-factor": the company's identity provider
-    decides how its staff authenticate (and enforces its own MFA); docs/SECURITY.md."""
+def _signed_in_with_sso(tenant_id: int) -> bool:
+    """A single sign-on session satisfies "require two-factor" in the workspace whose provider
+    made it, and only there: that company's identity provider decides how its staff authenticate
+    (and enforces its own MFA), but it vouches for nothing in another workspace (docs/SECURITY.md).
+    The workspace is read from the session row, which the browser cannot change."""
     row = getattr(current_user, "dashboard_session", None)
-    return row is not None and row.method == "sso"
+    return row is not None and row.method == "sso" and row.sso_tenant_id == tenant_id
 
 
 def _setting_up_two_factor() -> bool:

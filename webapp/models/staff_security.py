@@ -47,6 +47,10 @@ class DashboardSession(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     method: Mapped[str] = mapped_column(String(16), default="password")  # "password" or "sso"
+    # The workspace whose SSO provider made this session (method "sso"): only there does it stand
+    # in for two-factor (dashboard/access.py); None for every other session.
+    sso_tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.id", ondelete="SET NULL"), index=True,
+                                                      default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     address: Mapped[str] = mapped_column(String(64), default="")

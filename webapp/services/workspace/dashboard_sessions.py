@@ -36,12 +36,14 @@ def lifetime() -> timedelta:
     return value if isinstance(value, timedelta) else timedelta(seconds=int(value))
 
 
-def start(member: Member, *, method: str, address: str, user_agent: str) -> str:
-    """A new session row (not committed); the key the cookie carries (only its hash is stored)."""
+def start(member: Member, *, method: str, address: str, user_agent: str, sso_tenant_id: int | None = None) -> str:
+    """A new session row (not committed); the key the cookie carries (only its hash is stored).
+    `sso_tenant_id`: the workspace whose SSO provider signed the member in (method "sso")."""
     key = secrets.token_urlsafe(32)
     now = utcnow()
     db.session.add(DashboardSession(member_id=member.id, key_hash=_hash(key), method=method, created_at=now,
-                                    last_seen_at=now, address=address[:64], user_agent=summarize(user_agent)))
+                                    last_seen_at=now, address=address[:64], user_agent=summarize(user_agent),
+                                    sso_tenant_id=sso_tenant_id if method == "sso" else None))
     return key
 
 
