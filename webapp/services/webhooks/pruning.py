@@ -53,4 +53,5 @@ def _chunk(query) -> list[int]:
 
 
 def _delete(model, *where) -> int:
-    return db.session.execute(delete(model).where(*where), execution_options={"synchronize_session": False}).rowcount or 0
+    result = db.session.execute(delete(model).where(*where), execution_options={"synchronize_session": False})
+    return result.rowcount or 0
