@@ -204,9 +204,14 @@ def _decode_claims(segments: list[str]) -> dict:
 
 def check_audience(claims: dict, provider: ProviderPolicy) -> None:
     """`aud` (a string or list of strings) contains a configured audience, or `azp` equals a
-    configured authorized party: a token made for another app of the same provider never passes."""
+    configured authorized party: a token made for another app of the same provider never passes.
+    A present `azp` is checked even when `aud` matched (OIDC Core 3.1.3.7, items 4-5): it names
+    the app the token was issued to, so it must be a configured authorized party when there are
+    any, and a configured audience or authorized party when `aud` names several apps."""
     aud = claims.get("aud")
     audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if "azp" in claims:
+        _check_azp(claims["azp"], audiences, provider)
     if any(isinstance(item, str) and item in provider.audiences for item in audiences):
         return
     azp = claims.get("azp")
@@ -214,6 +219,18 @@ def check_audience(claims: dict, provider: ProviderPolicy) -> None:
         return
     raise TokenRefused("token_bad_audience", f"The token was not made for this workspace: its aud (or azp) is not one "
                                              f"configured for identity provider {provider.name}.")
+
+
+def _check_azp(azp: object, audiences: list, provider: ProviderPolicy) -> None:
+    """The token's authorized party, when it names one, is one this workspace configured: one of
+    the authorized parties when there are any, else (for a token of several audiences) one of
+    the audiences. A token of one audience and a workspace without authorized parties keeps any
+    azp (an app of the same client, e.g. Google's Android client for a web client id)."""
+    if provider.authorized_parties or len(audiences) > 1:
+        allowed = provider.authorized_parties or provider.audiences
+        if not isinstance(azp, str) or azp not in allowed:
+            raise TokenRefused("token_bad_audience", f"The token was issued to another app: its azp is not one "
+                                                     f"configured for identity provider {provider.name}.")
 
 
 def map_claims(claims: dict, provider: ProviderPolicy) -> dict:
