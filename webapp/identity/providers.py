@@ -3,10 +3,11 @@
 A token whose `iss` is a configured provider's issuer is verified here, with that provider's keys
 only (never the tenant's uploaded keys or secrets, and those never verify a provider's token: the
 caller picks the path by `peek_issuer`). The contract's §4 rules hold as for every token (shape,
-size, crit, exp required, nbf/iat with leeway, jti one-time, ctx) and the §3 codes answer; what
+size, crit, exp required, nbf/iat with leeway, jti one-time) and the §3 codes answer; what
 differs: the audience is the provider's (`aud` contains a configured audience, or `azp` equals a
 configured authorized party), `tid` is the provider's own claim (Entra ID) and is not checked,
-`sub` and `id` are not compared (the claim mapping picks the id).
+`sub` and `id` are not compared (the claim mapping picks the id), and `ctx` is dropped (a provider's
+token never carries a session scope: map_claims).
 
 JWKS keys (RFC 7517/7518) are accepted as the uploaded keys are (keys.py): RSA 2048-4096 bits
 with e = 65537 (RS256, or PS256 when the key says so), EC P-256 (ES256), OKP Ed25519 (EdDSA), each
@@ -237,8 +238,10 @@ def map_claims(claims: dict, provider: ProviderPolicy) -> dict:
     """The provider's claims as Signet's signed user fields (API.md §3 table), validated after by
     the same rules as any token: id from `id_claim`, email (unless email_verified is false), name,
     picture as avatarUrl when https, the selected claims as attrs, an optional organizations claim.
-    `exp`, `jti` and `ctx` pass through for the §4 rules."""
-    mapped: dict = {key: claims[key] for key in ("exp", "jti", "ctx") if key in claims}
+    `exp` and `jti` pass through for the §4 rules. `ctx` never does: a provider's claims may be
+    edited by its users (profile or metadata fields at some providers), and `ctx` role admin
+    widens what <signet-dashboard> shows, so a session scope needs the customer's own token."""
+    mapped: dict = {key: claims[key] for key in ("exp", "jti") if key in claims}
     mapped["id"] = claims.get(provider.id_claim)
     if isinstance(claims.get("email"), str) and claims.get("email_verified") not in (False, "false"):
         mapped["email"] = claims["email"]
