@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import re
 import string
-import time
 from datetime import datetime, timedelta, timezone
 from email.header import decode_header, make_header
 
