@@ -53,6 +53,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         csrf.init_app(app)
         limiter.init_app(app)
         login_manager.init_app(app)
+    ratelimit.sweep_in_one_thread(limiter.storage)  # memory:// counters: no timer thread per sweep
     security.init_app(app)
     templating.init_app(app)
 

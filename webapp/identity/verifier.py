@@ -15,6 +15,8 @@ a verification.
 """
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -77,6 +79,48 @@ class VerifiedToken:
     jti: str | None
     exp: float
     via: str = "token"  # "provider": an identity provider's token, kid "<provider id>:<JWKS kid>"
+    # Values derived from these claims alone (services memoise e.g. their user data here), shared
+    # by every verification of the same token bytes in this process (RecentTokens); None: not kept.
+    memo: dict | None = field(default=None, compare=False, repr=False)
+
+
+class RecentTokens:
+    """Tokens this process verified lately: their decoded header and claims and the key whose
+    signature check passed, each kept `ttl` seconds, at most `size` of them (oldest dropped first).
+
+    Only what is a pure function of the token's bytes and one key object is kept: the strict
+    decoding and the signature check. Every other rule runs on each call as if the token were new
+    (candidate keys from the live keys passed in, exp/nbf/iat against `now`, aud, iss, tid), and
+    a kept signature counts only when the very key object that checked it is still the first
+    candidate: keys are made once per keys_version, so a revoked or replaced key (a new version)
+    or one past its grace window (no longer passed in) is never trusted from here. A token with
+    a `jti` is one-time and never kept; nor is a refused one.
+    """
+
+    def __init__(self, size: int = 1024, ttl: float = 120.0):
+        self.size, self.ttl = size, ttl
+        self._entries: dict[str, tuple] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: object) -> tuple | None:
+        """(header, claims, key, memo) of a token kept and not yet stale, else None."""
+        entry = self._entries.get(token) if isinstance(token, str) else None
+        if entry is None or entry[4] < time.monotonic():
+            return None
+        return entry
+
+    def put(self, token: str, header: dict, claims: dict, key: "VerificationKey") -> dict:
+        """Keep a token that passed every check; its memo (see VerifiedToken.memo)."""
+        memo: dict = {}
+        with self._lock:
+            while len(self._entries) >= self.size:
+                self._entries.pop(next(iter(self._entries)), None)
+            self._entries[token] = (header, claims, key, memo, time.monotonic() + self.ttl)
+        return memo
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 # One Algorithm per alg name, each from a PyJWS that knows only that algorithm.
@@ -113,20 +157,33 @@ def explain(code: str) -> str:
 
 
 def verify_token(
-    token: object, *, keys: Sequence[VerificationKey], policy: Policy, now: float
+    token: object, *, keys: Sequence[VerificationKey], policy: Policy, now: float,
+    recent: RecentTokens | None = None,
 ) -> VerifiedToken:
-    """The verified token, or TokenRefused with the first failing check's contract code."""
-    segments = jose.check_shape(token)
-    header = jose.decode_header(segments)
-    claims = jose.decode_claims(segments)
-    key = _verifying_key(token, candidate_keys(header, keys), too_many_without_kid(header, keys))
+    """The verified token, or TokenRefused with the first failing check's contract code.
+    `recent`: tokens verified lately, whose decoding and signature check are not redone."""
+    seen = recent.get(token) if recent is not None else None
+    if seen is None:
+        segments = jose.check_shape(token)
+        header = jose.decode_header(segments)
+        claims = jose.decode_claims(segments)
+    else:
+        header, claims = seen[0], seen[1]
+    candidates = candidate_keys(header, keys)
+    if seen is not None and candidates[0] is seen[2]:
+        key = seen[2]  # the first key tried is the very one whose check of these bytes passed
+    else:
+        key = _verifying_key(token, candidates, too_many_without_kid(header, keys))
     exp = _check_times(claims, now, policy.leeway)
     _check_audience(claims, policy)
     _check_issuer(claims, policy)
     if "tid" in claims and claims["tid"] != policy.tenant_id:
         raise TokenRefused("token_wrong_tenant", "The token's tid is not this workspace.")
+    memo = None
+    if recent is not None and "jti" not in claims:  # one-time tokens are never kept
+        memo = seen[3] if seen is not None and seen[2] is key else recent.put(token, header, claims, key)
     return VerifiedToken(
-        header=header, claims=claims, alg=key.alg, kid=key.kid, jti=claims.get("jti"), exp=exp
+        header=header, claims=claims, alg=key.alg, kid=key.kid, jti=claims.get("jti"), exp=exp, memo=memo
     )
 
 

@@ -12,12 +12,15 @@ failing open or closed costs no waiting at all.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 
 import redis
 from flask import Flask, current_app
 from limits.errors import StorageError
+from limits.storage import MemoryStorage
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -120,6 +123,49 @@ def configure(app: Flask) -> None:
         options["connection_class"] = type("BreakerConnection", (BreakerConnection,), {"breaker": breaker})
         app.extensions["signet_breaker"] = breaker
     app.config["RATELIMIT_STORAGE_OPTIONS"] = options
+
+
+SWEEP_EVERY = 1.0  # seconds between two sweeps of expired in-memory counters
+
+
+def sweep_in_one_thread(storage) -> None:
+    """For memory:// counters: one sweeping thread per process instead of a thread per sweep.
+
+    limits' MemoryStorage starts a new 10 ms timer thread on a hit whenever its last one has
+    ended, so under steady traffic about one request in ten started a thread (measured on the
+    widget's set-user: ~200 µs a request on average, a fifth of it). The sweep only frees memory:
+    a counter past its window is dropped when read anyway (MemoryStorage.get), so counting is
+    unchanged; here one daemon thread sweeps every SWEEP_EVERY seconds."""
+    if isinstance(storage, MemoryStorage):
+        storage._MemoryStorage__schedule_expiry = lambda: _sweeper(storage)
+
+
+def _sweeper(storage) -> None:
+    pid = os.getpid()
+    if storage.__dict__.get("_signet_sweeper") == pid:
+        return
+    with _sweeper_lock:
+        if storage.__dict__.get("_signet_sweeper") == pid:
+            return
+        storage._signet_sweeper = pid  # threads do not survive a fork: one per process
+        threading.Thread(target=_sweep_forever, args=(weakref.ref(storage),), name="signet-ratelimit-sweep",
+                         daemon=True).start()
+
+
+_sweeper_lock = threading.Lock()
+
+
+def _sweep_forever(ref) -> None:
+    while True:
+        time.sleep(SWEEP_EVERY)
+        storage = ref()
+        if storage is None:
+            return
+        try:
+            storage._MemoryStorage__expire_events()
+        except Exception:  # noqa: BLE001  a sweep that failed frees its memory on the next one
+            log.warning("rate-limit counters not swept", exc_info=True)
+        del storage
 
 
 def store_state() -> str:

@@ -35,21 +35,25 @@ def _pop_tenant(endpoint, values):
 
 @bp.before_request
 def guard():
-    g.tenant_info = snapshots.tenant(g.tenant_public_id)
-    if g.tenant_info is None:
+    # The request and g looked up once each (every proxy access resolves the context again).
+    req, ctx = request._get_current_object(), g._get_current_object()
+    ctx.tenant_info = tenant = snapshots.tenant(ctx.tenant_public_id)
+    if tenant is None:
         return api_error(404, "unknown_tenant", "No such tenant: check data-tenant in your snippet.")
-    origin = request.headers.get("Origin")
-    g.origin = origin
-    if origin is not None and not origin_allowed(g.tenant_info, origin):
-        # The browser hides this answer from the page: the dashboard shows it (bounded).
-        origin_refusals.record(g.tenant_info, origin, request.method, request.path)
-        return api_error(403, "origin_not_allowed", f"The origin {origin[:200]} is not in this workspace's allowed origins.")
-    if request.method == "OPTIONS":
+    origin = req.headers.get("Origin")
+    ctx.origin = origin
+    if origin is not None:
+        ctx.origin_allowed = origin_allowed(tenant, origin)  # the answer's CORS headers reuse it
+        if not ctx.origin_allowed:
+            # The browser hides this answer from the page: the dashboard shows it (bounded).
+            origin_refusals.record(tenant, origin, req.method, req.path)
+            return api_error(403, "origin_not_allowed", f"The origin {origin[:200]} is not in this workspace's allowed origins.")
+    if req.method == "OPTIONS":
         return current_app.response_class(status=204)
     limited = _rate_limit()
     if limited is not None:
         return limited
-    if request.method == "POST":
+    if req.method == "POST":
         return _read_json()
     return None
 
@@ -58,10 +62,8 @@ def origin_allowed(tenant: TenantInfo, origin: str) -> bool:
     """Exact match with the tenant's list (empty = any); Signet's own origin always; never `null`."""
     if origin == "null" or not origin.startswith(("http://", "https://")):
         return False
-    if _is_own_origin(origin):
-        return True
-    allowed = tenant.allowed_origins or []
-    return not allowed or origin in allowed
+    allowed = tenant.allowed_origins
+    return not allowed or origin in allowed or _is_own_origin(origin)
 
 
 def _is_own_origin(origin: str) -> bool:
@@ -144,9 +146,9 @@ def _read_body(size: int) -> bytes | None:
 @bp.after_request
 def cors(response):
     response.headers.add("Vary", "Origin")
-    origin = g.get("origin")
-    tenant = g.get("tenant_info")
-    if origin and tenant is not None and origin_allowed(tenant, origin):
+    ctx = g._get_current_object()
+    origin = ctx.get("origin")
+    if origin and ctx.get("tenant_info") is not None and ctx.get("origin_allowed"):  # decided by guard()
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "Retry-After, Idempotent-Replayed"
         if request.method == "OPTIONS":

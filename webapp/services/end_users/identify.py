@@ -78,8 +78,7 @@ def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = Non
     if form.kind == "jwt":
         verified = tokens.verify(tenant, form.payload, now=now, origin=origin)
         form.raise_for_stray()
-        data = parse_claims(verified.claims)
-        ctx = parse_ctx(verified.claims)
+        data, ctx = _claims_data(verified)
         proof = Proof(verified.via, verified.alg, verified.kid)  # "token", or "provider" (services/idp)
         return identify_with(tenant, data, proof, verified, visitor_id, ctx, "widget", origin, now)
     if legacy_hash.applies(tenant, body):  # accepted in `required` mode too, while the legacy mode is on
@@ -94,6 +93,19 @@ def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = Non
     if tenant.verification_mode == "required":
         unsigned.refuse(tenant, data.id, origin, "This workspace requires signed user data: send {jwt}.")
     return identify_with(tenant, data, None, None, visitor_id, {}, "widget", origin, now)
+
+
+def _claims_data(verified: VerifiedToken) -> tuple[UserData, dict]:
+    """The user data and ctx of a verified token's claims, parsed once per token kept by this
+    process (VerifiedToken.memo; the parse is a function of the claims alone, and is not kept
+    when it refuses them)."""
+    memo = verified.memo
+    parsed = memo.get("user_data") if memo is not None else None
+    if parsed is None:
+        parsed = (parse_claims(verified.claims), parse_ctx(verified.claims))
+        if memo is not None:
+            memo["user_data"] = parsed
+    return parsed
 
 
 def _anonymous(tenant: TenantSettings, visitor_id: str | None, now: float) -> Identified:

@@ -117,14 +117,29 @@ def new_visitor_id() -> str:
 
 
 def check_visitor_id(value: object) -> str | None:
-    """The visitor id when it is one this server issued, else None (a new one will be made)."""
+    """The visitor id when it is one this server issued, else None (a new one will be made).
+    A visitor id never expires and its check depends only on the secret key, so the ids this
+    process checked lately are remembered (per app, bounded) and not checked again."""
     if not isinstance(value, str) or not 10 < len(value) < 200:
         return None
+    checked = _checked_visitors()
+    if value in checked:
+        return value
     try:
         _serializer("visitor").loads(value)
     except BadSignature:
         return None
+    if len(checked) >= CHECKED_VISITORS:
+        checked.clear()  # rare and cheap: ids are checked again as they come
+    checked[value] = True
     return value
+
+
+CHECKED_VISITORS = 4096
+
+
+def _checked_visitors() -> dict:
+    return current_app.extensions.setdefault("signet_checked_visitors", {})
 
 
 def lifetime() -> int:

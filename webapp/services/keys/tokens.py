@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
+from flask import current_app
+
 from ...identity.errors import TokenRefused
-from ...identity.verifier import Policy, VerifiedToken, inspect_token, verify_token
+from ...identity.verifier import Policy, RecentTokens, VerifiedToken, inspect_token, verify_token
 from . import keyring, usage
 from .rejections import record_rejection_now
 from ..idp import tokens as idp_tokens
@@ -35,13 +37,23 @@ def verify(tenant: TenantSettings, token: object, *, now: float | None = None, o
             verified = _provider_token(provider, token, now, source)
         else:
             keys = keyring.live_keys(tenant, datetime.fromtimestamp(now, timezone.utc))
-            verified = verify_token(token, keys=keys, policy=policy_for(tenant), now=now)
+            verified = verify_token(token, keys=keys, policy=policy_for(tenant), now=now,
+                                    recent=_recent() if source == "widget" else None)
     except TokenRefused as error:
         cause = error.message if provider is not None else _with_cause(tenant, token, error, now)
         record_rejection_now(tenant, error.code, cause, token=token, origin=origin, source=source)
         raise
     usage.count_verification(tenant.id, verified.kid, now)  # memory only (usage.py)
     return verified
+
+
+def _recent() -> RecentTokens:
+    """This process's widget tokens verified lately (identity/verifier.RecentTokens: their decoding and
+    signature check are not redone; every other rule is). Login links are never kept."""
+    recent = current_app.extensions.get("signet_recent_tokens")
+    if recent is None:
+        recent = current_app.extensions.setdefault("signet_recent_tokens", RecentTokens())
+    return recent
 
 
 def _provider_token(provider, token: object, now: float, source: str) -> VerifiedToken:
