@@ -38,7 +38,8 @@ def test_user_and_conversation_events_are_signed_and_delivered(app, tenant, rece
     assert len({r["id"] for r in receiver.received}) == 5  # one webhook-id per event
 
 
-def test_returning_verified_user_with_same_data_writes_no_event(app, tenant):
+def test_returning_verified_user_with_same_data_writes_no_event(app, tenant, receiver):
+    add_endpoint(app, tenant, receiver)  # user events are recorded only for a subscribed endpoint
     claims = {"id": "u-2", "email": "bo@example.com", "name": "Bo"}
     tenant.set_user({"jwt": tenant.sign(claims)})
     assert outbox(app) == ["user.created", "user.verified"]

@@ -92,7 +92,13 @@ def test_prune_deletes_final_deliveries_attempts_and_events_past_retention(app, 
     for name in ("old", "pending", "recent"):
         tenant.set_user({"id": f"r-{name}"})
     quiet = factory.tenant("No endpoints")
+    # An event recorded while an endpoint was subscribed, the endpoint removed before the fan-out:
+    # nobody is subscribed to it any more (with no endpoint at all, no user event is recorded).
+    secret = receiver.secret
+    gone = add_endpoint(app, quiet, receiver, "user.created")["id"]
+    receiver.secret = secret  # the receiver checks the first endpoint's signatures
     app.test_client().post(f"/api/v1/widget/{quiet.public_id}/set-user", json={"id": "nobody-listens"})
+    assert cli(app, "webhook", "remove", quiet.public_id, gone)[0] == 0
     drain(app)
     receiver.wait_for(lambda got: len(got) >= 3)
     with app.app_context():

@@ -54,6 +54,10 @@ class Tenant(db.Model):
     # visitor shows `anonymous_text` instead of a chat (issue 16).
     anonymous_visitors: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     anonymous_text: Mapped[str | None] = mapped_column(String(500), default=None)
+    # The event types an enabled webhook endpoint subscribes to ("" none, "*" every one, else the
+    # types space-separated), kept by services/webhooks/endpoints in the transaction that changes
+    # an endpoint: a user write records a user.* event only when one is wanted (no query for it).
+    webhook_events: Mapped[str] = mapped_column(String(1000), default="", server_default="")
 
     def __repr__(self) -> str:
         return f"<Tenant {self.public_id}>"

@@ -28,6 +28,27 @@ WAITING_TYPE = "signet.conversation_waiting"
 ENDPOINT_DISABLED_TYPE = "signet.endpoint_disabled"
 
 
+def wanted(tenant, type: str) -> bool:
+    """Whether an enabled webhook endpoint of the tenant (a models.Tenant or a snapshot) subscribes
+    to `type`, from `tenant.webhook_events` (kept by services/webhooks/endpoints: no query). User
+    writes record user.* events only then: an event is recorded for the endpoints that exist at
+    the time of the change (docs/ARCHITECTURE.md, "Outbox")."""
+    subscribed = tenant.webhook_events or ""
+    return subscribed == "*" or type in subscribed.split()
+
+
+def wanted_any(tenant, types) -> bool:
+    return any(wanted(tenant, type) for type in types)
+
+
+def subscriptions(endpoint_events) -> str:
+    """`Tenant.webhook_events` for the `events` fields of the tenant's enabled endpoints ("" = all)."""
+    types: set[str] = set()
+    for events in endpoint_events:
+        types.update((events or "").split() or ["*"])
+    return "*" if "*" in types else " ".join(sorted(types))
+
+
 def emit(tenant_id: int, type: str, data: dict, *, subject: str | None = None, sealed: bool = False) -> OutboxEvent:
     """Add one event to the current transaction (no flush, no commit: the caller's write owns it).
     `subject` ("user:<row id>") lets erasure find the person's earlier events. `sealed`: the

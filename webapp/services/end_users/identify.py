@@ -250,7 +250,7 @@ def _update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, pro
         if updated is not None and proof is None and tenant.verification_mode == "report":
             unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
         if updated is not None:  # in this transaction: the event exists exactly when the change does
-            emit_changes(tenant.id, user, replace(user, **changes))
+            emit_changes(tenant, user, replace(user, **changes))
     if updated is None:
         return None
     return replace(user, last_seen_at=now_dt, version=user.version + 1, **changes)
@@ -337,22 +337,28 @@ def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_
     user.last_seen_at = now_dt
     user.version = (user.version or 0) + 1  # under the row lock: any attrs-only UPDATE that read before this misses
     db.session.flush()  # the one flush (see _write): the user's row and memberships, in full
-    emit_changes(tenant.id, before, snapshots.from_row(user))
+    if events.wanted_any(tenant, _USER_EVENTS):  # the snapshot walks the memberships: only for an endpoint
+        emit_changes(tenant, before, snapshots.from_row(user))
     return user
 
 
-def emit_changes(tenant_id: int, before: UserInfo | None, after: UserInfo) -> None:
+_USER_EVENTS = ("user.created", "user.updated", "user.verified")
+
+
+def emit_changes(tenant: TenantSettings, before: UserInfo | None, after: UserInfo) -> None:
     """user.created, user.verified (first proof) and user.updated (its public object changed
-    otherwise), added to the write's transaction; nothing when nothing a customer sees changed."""
+    otherwise), added to the write's transaction; nothing when nothing a customer sees changed,
+    and none that no enabled webhook endpoint subscribes to (events.wanted: no outbox row)."""
     if before is None:
-        events.emit_user(tenant_id, "user.created", after)
-    else:
+        if events.wanted(tenant, "user.created"):
+            events.emit_user(tenant.id, "user.created", after)
+    elif events.wanted(tenant, "user.updated"):
         old, new = to_public(before), to_public(after)
         old.pop("verified"), new.pop("verified")
         if old != new:
-            events.emit_user(tenant_id, "user.updated", after)
-    if after.verified and (before is None or not before.verified):
-        events.emit_user(tenant_id, "user.verified", after)
+            events.emit_user(tenant.id, "user.updated", after)
+    if after.verified and (before is None or not before.verified) and events.wanted(tenant, "user.verified"):
+        events.emit_user(tenant.id, "user.verified", after)
 
 
 def merge_visitor(tenant_id: int, visitor: str, user: EndUser) -> None:

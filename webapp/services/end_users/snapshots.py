@@ -59,6 +59,8 @@ class TenantSettings(Protocol):
     def anonymous_text(self) -> str | None: ...
     @property
     def legacy_user_hash(self) -> bool: ...
+    @property
+    def webhook_events(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class TenantInfo:
     anonymous_visitors: bool
     anonymous_text: str | None
     legacy_user_hash: bool = False
+    webhook_events: str = ""  # what enabled webhook endpoints subscribe to (services/events.wanted)
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,8 @@ class UserInfo:
 _TENANT = (
     "SELECT id, public_id, name, verification_mode, allowed_origins, seat_limit, audience, require_audience,"
     " issuer, login_links_enabled, login_links_require_jti, login_links_max_age, email_sign_in, keys_version,"
-    " unsigned_user_limit, unsigned_sessions_generation, anonymous_visitors, anonymous_text, legacy_user_hash"
-    " FROM tenant WHERE public_id = :public_id"
+    " unsigned_user_limit, unsigned_sessions_generation, anonymous_visitors, anonymous_text, legacy_user_hash,"
+    " webhook_events FROM tenant WHERE public_id = :public_id"
 )
 _USER_COLUMNS = (
     "SELECT u.id, u.external_id, u.anonymous, u.email, u.name, u.avatar_url, u.attrs, u.verified, u.verified_via,"

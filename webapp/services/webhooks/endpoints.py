@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import secrets
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ...extensions import db
 from ...infra import outbound
@@ -78,6 +78,7 @@ def add(tenant: Tenant, url: object, event_names=()) -> tuple[WebhookEndpoint, s
                                    secret_hint=secret[-4:], enabled=True, created_at=utcnow())
         db.session.add(endpoint)
         audit.record(tenant.id, "webhook.added", public_id, after={"url": url, "events": chosen or ["*"]})
+        _refresh_subscriptions(tenant.id)
     return endpoint, secret
 
 
@@ -100,6 +101,7 @@ def remove(tenant: Tenant, public_id: str) -> None:
         endpoint = get(tenant, public_id)
         audit.record(tenant.id, "webhook.removed", public_id, before={"url": endpoint.url})
         db.session.delete(endpoint)
+        _refresh_subscriptions(tenant.id)
 
 
 def set_enabled(tenant: Tenant, public_id: str, enabled: bool) -> WebhookEndpoint:
@@ -107,7 +109,23 @@ def set_enabled(tenant: Tenant, public_id: str, enabled: bool) -> WebhookEndpoin
         endpoint = get(tenant, public_id)
         endpoint.enabled, endpoint.disabled_reason = enabled, None if enabled else "Disabled by a member."
         endpoint.failing_since = None
+        _refresh_subscriptions(tenant.id)
     return endpoint
+
+
+def _refresh_subscriptions(tenant_id: int) -> None:
+    """`Tenant.webhook_events` from the enabled endpoints, in the transaction that changed one (the
+    user write path reads it with the tenant: events.wanted). The tenant row is locked first, so
+    two endpoint changes at once each count the other's endpoint (READ COMMITTED reads it after
+    the lock). An endpoint the worker disables stays counted until the next change here: events
+    recorded for nobody are harmless (the fan-out skips disabled endpoints); one missed is not."""
+    db.session.flush()
+    db.session.execute(update(Tenant).where(Tenant.id == tenant_id).values(webhook_events=Tenant.webhook_events),
+                       execution_options={"synchronize_session": False})
+    value = events.subscriptions(db.session.scalars(select(WebhookEndpoint.events).where(
+        WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled.is_(True))))
+    db.session.execute(update(Tenant).where(Tenant.id == tenant_id).values(webhook_events=value),
+                       execution_options={"synchronize_session": False})
 
 
 def send_again(tenant: Tenant, public_id: str, delivery_id: int) -> Delivery:
