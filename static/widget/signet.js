@@ -1044,6 +1044,11 @@ detail: type === "identified" ? e.detail.user : e.detail
 }));
 });
 });
+if (Object.prototype.hasOwnProperty.call(this, "tokenProvider")) {
+var fn = this.tokenProvider;
+delete this.tokenProvider;
+this.tokenProvider = fn;
+}
 }
 attributeChangedCallback(name, old, value) {
 super.attributeChangedCallback(name, old, value);

@@ -57,3 +57,21 @@ def test_the_elements_token_provider_identifies_and_renews_once_after_a_forced_e
         rows = db.session.scalars(select(Message).where(Message.tenant_id == tenant.id)).all()
         assert [(m.body, m.sender_via) for m in rows] == [("After the forced end", "token")]
         db.session.remove()
+
+
+EARLY = ("<signet-widget id='w' user-id='kim'></signet-widget>"
+         "<script>window.calls = 0; window.events = [];"
+         "var w = document.getElementById('w');"
+         "['identified', 'error'].forEach(function (type) { w.addEventListener(type, function (e) {"
+         " events.push([type, e.detail.code || e.detail.id, e.detail.verified === true]); }); });"
+         # set before signet.js has defined the element: a plain own property of an HTMLElement
+         "w.tokenProvider = function () { calls++; return window.mint(); };</script>")
+
+
+def test_a_token_provider_set_before_the_element_is_defined_is_used(short, site, page):  # noqa: F811
+    tenant = short.tenant([site.origin])
+    page.expose_function("mint", lambda: tenant.token("kim", exp=int(time.time()) + 60, jti=uuid.uuid4().hex))
+    page.goto(site.page(html(EARLY, tenant.snippet('data-launcher="false"'))))
+    page.wait_for_function("events.length >= 1", timeout=15000)
+    assert page.evaluate("events") == [["identified", "kim", True]] and page.evaluate("calls") == 1
+    assert page.locator("#w").evaluate("e => typeof e.tokenProvider === 'function'")

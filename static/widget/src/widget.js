@@ -23,6 +23,13 @@ class SignetWidget extends ChatPanel {
         }));
       });
     });
+    // A page may set the property before signet.js defines the element: that own property
+    // shadows the setter below, so take it over now (the custom elements "lazy property" rule).
+    if (Object.prototype.hasOwnProperty.call(this, "tokenProvider")) {
+      var fn = this.tokenProvider;
+      delete this.tokenProvider;
+      this.tokenProvider = fn;
+    }
   }
 
   attributeChangedCallback(name, old, value) {
