@@ -147,7 +147,8 @@ def identify_with(tenant: TenantSettings, data: UserData, proof: Proof | None, v
     if user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None) or (
             data.organizations is not MISSING
             and organizations.would_change(user.organizations, data.organizations, signed=_signs(proof))):
-        user = _write(tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now)
+        user = _write(tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now,
+                      new=user is None)
     elif _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
         # The row changed since it was read: the locked path decides again from what it holds.
         user = (_update_in_place(tenant, user, data, proof, origin, now_dt)
@@ -274,15 +275,20 @@ def _update_statement(columns: tuple[str, ...], signed: bool, legacy: bool = Fal
 
 
 def _write(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None, visitor: str | None,
-           created_via: str, origin: str | None, now: float) -> UserInfo:
+           created_via: str, origin: str | None, now: float, new: bool = False) -> UserInfo:
     """Apply the call in one transaction and return the user as written (snapshotted inside the
-    transaction, see snapshots.from_row); a concurrent insert of the same user is retried."""
+    transaction, see snapshots.from_row); a concurrent insert of the same user is retried.
+
+    `new`: the unlocked read found no such user, so the first attempt inserts without the locked
+    SELECT (which would find nothing). If another call inserted the user since, the INSERT breaks
+    the (tenant, external id) unique constraint, the transaction rolls back whole (IntegrityError)
+    and the next attempt reads the row under lock, as any write to an existing user does."""
     for attempt in range(WRITE_ATTEMPTS):
         try:
             # No autoflush: _apply's changes go out in one flush (one UPDATE of the user, its
             # memberships' changes), not a flush before each statement it sends.
             with writing(), db.session.no_autoflush:
-                user = _apply(tenant, data, proof, created_via, origin, now)
+                user = _apply(tenant, data, proof, created_via, origin, now, known_new=new and attempt == 0)
                 if visitor is not None:  # a visitor id the client sent: its row, if any, merges
                     merge_visitor(tenant.id, visitor, user)
                 if verified is not None:
@@ -297,9 +303,9 @@ def _write(tenant: TenantSettings, data: UserData, proof: Proof | None, verified
 
 
 def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_via: str, origin: str | None,
-           now: float) -> EndUser:
+           now: float, known_new: bool = False) -> EndUser:
     now_dt = datetime.fromtimestamp(now, timezone.utc)
-    user = find_user(tenant.id, data.id, lock=True)
+    user = None if known_new else find_user(tenant.id, data.id, lock=True)  # known_new: see _write
     _check_may_change(tenant, user, data.id, proof, origin)  # again, under the lock
     if _only_identifies(user, proof):  # verified by signed data since the unlocked read
         return user
