@@ -49,15 +49,20 @@ def _refused(error: Refused):
     return refusal_json(error)
 
 
-def as_key(view):
-    """Run the view with the audit log's actor set to this API key ("api key <name>")."""
+def endpoint(method: str, rule: str):
+    """Register a server API view for `method` on `rule`, run with the audit log's actor set to
+    this API key ("api key <name>"). The view returns its JSON object (Flask serializes it), or
+    (object, status)."""
 
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        with audit.acting_as(f"api key {g.caller.name}"):
-            return view(*args, **kwargs)
+    def register(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            with audit.acting_as(f"api key {g.caller.name}"):
+                return view(*args, **kwargs)
 
-    return wrapper
+        return bp.route(rule, methods=[method])(wrapper)
+
+    return register
 
 
 def _rate_limit(key_id: str):
