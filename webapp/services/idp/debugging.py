@@ -8,13 +8,11 @@ import json
 from sqlalchemy import select
 
 from ...extensions import db
-from ...identity.errors import FieldRefused, Refused, TokenRefused
 from ...identity.providers import JwkSet, verify_provider_token
-from ...identity.userdata import parse_claims, parse_ctx
-from ...identity.verifier import explain, inspect_token
+from ...identity.verifier import inspect_token
 from ...models import IdentityProvider
 from ..end_users.snapshots import TenantSettings
-from ..keys.jtis import jti_used
+from ..keys.debugger import judge
 from .providers import Configured, _stored_keys, configured
 
 
@@ -36,20 +34,10 @@ def diagnose(tenant: TenantSettings, provider: Configured, token: str, now: floa
     result = {**seen, "server_time": now, "code": None, "message": None, "verified": None,
               "provider": {"id": policy.public_id, "name": policy.name, "issuer": policy.issuer},
               "candidates": [k.kid for k in keyset.keys if (k.kid == kid if kid is not None else k.alg == header.get("alg"))]}
-    try:
-        verified = verify_provider_token(token, keys=keyset.keys, provider=policy, now=now)
-        parse_claims(verified.claims)
-        parse_ctx(verified.claims)
-        if verified.jti is not None and jti_used(tenant, verified.jti, now):
-            raise TokenRefused("token_replayed", "This token's jti was already used.")
-    except (TokenRefused, FieldRefused) as error:
-        result.update(code=error.code, message=error.message, field=error.field)
-    except Refused as error:
-        result.update(code=error.code, message=error.message)
-    else:
+    verified = judge(tenant, result, lambda: verify_provider_token(token, keys=keyset.keys, provider=policy, now=now), now)
+    if verified is not None:
         result["verified"] = {"kid": verified.kid.split(":", 1)[1], "alg": verified.alg, "exp": verified.exp,
                               "provider": policy.name}
-    result["explanation"] = explain(result["code"]) if result["code"] else None
     result["reason"] = _reason(result, keyset, fetched_at, policy)
     return result
 

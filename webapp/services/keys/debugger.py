@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
-from ...identity.errors import TokenRefused
-from ...identity.verifier import inspect_token, verify_token
+from ...identity.errors import FieldRefused, Refused, TokenRefused
+from ...identity.userdata import parse_claims, parse_ctx
+from ...identity.verifier import VerifiedToken, explain, inspect_token, verify_token
 from ...models import Tenant
+from ..end_users.snapshots import TenantSettings
 from . import keyring
 from .jtis import jti_used
 from .tokens import policy_for
@@ -19,9 +22,7 @@ def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
 
     Reads only: a debugged token's jti is not used up and nothing is logged.
     """
-    from ...identity.errors import FieldRefused, Refused
-    from ...identity.userdata import parse_claims, parse_ctx
-    from ...identity.verifier import candidate_keys, explain
+    from ...identity.verifier import candidate_keys
     from . import forensics
 
     now = time.time() if now is None else now
@@ -39,19 +40,9 @@ def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
             result["candidates"] = [k.kid for k in candidate_keys(seen["header"], keys)]
         except TokenRefused:
             pass
-    try:
-        verified = verify_token(token, keys=keys, policy=policy_for(tenant), now=now)
-        parse_claims(verified.claims)
-        parse_ctx(verified.claims)
-        if verified.jti is not None and jti_used(tenant, verified.jti, now):
-            raise TokenRefused("token_replayed", "This token's jti was already used.")
-    except (TokenRefused, FieldRefused) as error:
-        result.update(code=error.code, message=error.message, field=error.field)
-    except Refused as error:
-        result.update(code=error.code, message=error.message)
-    else:
+    verified = judge(tenant, result, lambda: verify_token(token, keys=keys, policy=policy_for(tenant), now=now), now)
+    if verified is not None:
         result.update(verified={"kid": verified.kid, "alg": verified.alg, "exp": verified.exp})
-    result["explanation"] = explain(result["code"]) if result["code"] else None
     result["reason"] = _reason(tenant, result, keys)
     if result["code"] == "token_unknown_key" and not result["reason"]:
         result["reason"] = debugging.foreign_kid(tenant, seen["header"], seen["claims"])
@@ -63,6 +54,27 @@ def diagnose(tenant: Tenant, token: str, now: float | None = None) -> dict:
     if result["verified"]:
         result["notice"] = forensics.grace_notice(tenant, result["verified"]["kid"], now)
     return result
+
+
+def judge(tenant: TenantSettings, result: dict, verify: Callable[[], VerifiedToken], now: float) -> VerifiedToken | None:
+    """The verdict as the widget would reach it, without using the jti up: `verify` (signature and
+    claims), the user data rules, whether the jti was already used. A refusal's code, message,
+    field and explanation go into `result` (explanation None when verified); the verified token
+    is returned, or None when refused."""
+    try:
+        verified = verify()
+        parse_claims(verified.claims)
+        parse_ctx(verified.claims)
+        if verified.jti is not None and jti_used(tenant, verified.jti, now):
+            raise TokenRefused("token_replayed", "This token's jti was already used.")
+    except (TokenRefused, FieldRefused) as error:
+        result.update(code=error.code, message=error.message, field=error.field)
+        verified = None
+    except Refused as error:
+        result.update(code=error.code, message=error.message)
+        verified = None
+    result["explanation"] = explain(result["code"]) if result["code"] else None
+    return verified
 
 
 def _reason(tenant: Tenant, result: dict, keys: list) -> str | None:
