@@ -38,6 +38,20 @@ def command(group, name: str):
     return decorate
 
 
+def tenant_command(group, name: str):
+    """A `command` whose first argument is a workspace's id (TENANT_ID): the function gets the
+    Tenant row in its place; an unknown id is refused like any other refusal."""
+
+    def decorate(fn):
+        @wraps(fn)  # keeps the help text and fn's own click options
+        def with_tenant(tenant_id: str, **kwargs):
+            return fn(tenants.get_tenant(tenant_id), **kwargs)
+
+        return command(group, name)(click.argument("tenant_id")(with_tenant))
+
+    return decorate
+
+
 @signet.group("tenant")
 def tenant_group():
     """Create and configure tenants."""

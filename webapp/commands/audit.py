@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import click
 
-from ..cli import command, emit, signet
+from ..cli import emit, signet, tenant_command
+from ..models import Tenant
 from ..services import audit_log
-from ..services.workspace import tenants
 
 
-@command(signet, "audit")
-@click.argument("tenant_id")
+@tenant_command(signet, "audit")
 @click.option("--since", help="Only entries at or after this ISO 8601 date or time (UTC unless it names a zone).")
-def audit_command(tenant_id: str, since: str | None):
+def audit_command(tenant: Tenant, since: str | None):
     """Print the workspace's audit log (bounded by SIGNET_AUDIT_RETENTION_DAYS, enforced by `signet prune`)."""
-    tenant = tenants.get_tenant(tenant_id)
     for entry in audit_log.since(tenant.id, audit_log.parse_since(since)):
         emit(audit_log.as_json(entry))
