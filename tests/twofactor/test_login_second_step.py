@@ -9,14 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import AuditEntry, Member, Passkey
+from webapp.models import AuditEntry
 
 from ..conftest import PASSWORD
 from ..helpers import csrf_of, login, post_form
-from .helpers import enrol_totp, password_step, second_step
+from .helpers import ORIGIN, add_passkey, enrol_totp, passkey_challenge, password_step, second_step
 from .softkey import SoftKey
-
-ORIGIN = "http://localhost"  # the test client's host: the relying party is the dashboard's host
 
 
 def _signed_in_with_totp(app, factory):
@@ -85,20 +83,11 @@ def test_wrong_codes_are_throttled_even_before_the_right_one(app, factory):
 def test_a_passkey_of_another_member_is_refused_and_audited(app, factory):
     alice, mallory = factory.tenant(), factory.tenant()
     key = SoftKey()  # Mallory's own passkey, with its private key: a valid signature, the wrong member
-    with app.app_context():
-        mallory_id = db.session.scalar(select(Member.id).where(Member.email == mallory.owner))
-        alice_id = db.session.scalar(select(Member.id).where(Member.email == alice.owner))
-        db.session.add_all([Passkey(member_id=mallory_id, name="mine", credential_id=key.credential_id,
-                                    public_key=key.cose_public_key(), sign_count=0),
-                            Passkey(member_id=alice_id, name="alice's", credential_id=SoftKey().credential_id,
-                                    public_key=SoftKey().cose_public_key(), sign_count=0)])
-        db.session.commit()
+    add_passkey(app, mallory.owner, key, "mine")
+    add_passkey(app, alice.owner, SoftKey(), "alice's")
 
     def try_passkey(email: str):
-        client = app.test_client()
-        assert password_step(client, email, PASSWORD).headers["Location"] == "/login/two-factor"
-        csrf = csrf_of(client.get("/login/two-factor").get_data(as_text=True))
-        options = client.post("/login/two-factor/passkey/options", headers={"X-CSRFToken": csrf}).get_json()
+        client, csrf, options = passkey_challenge(app, email)
         answer = client.post("/login/two-factor/passkey", json=key.assertion(options["challenge"], "localhost", ORIGIN),
                              headers={"X-CSRFToken": csrf})
         return client, answer
@@ -118,15 +107,8 @@ def test_a_passkey_of_another_member_is_refused_and_audited(app, factory):
 def test_a_passkey_challenge_is_used_once(app, factory):
     tenant = factory.tenant()
     key = SoftKey()
-    with app.app_context():
-        member_id = db.session.scalar(select(Member.id).where(Member.email == tenant.owner))
-        db.session.add(Passkey(member_id=member_id, name="k", credential_id=key.credential_id,
-                               public_key=key.cose_public_key(), sign_count=0))
-        db.session.commit()
-    client = app.test_client()
-    password_step(client, tenant.owner, PASSWORD)
-    csrf = csrf_of(client.get("/login/two-factor").get_data(as_text=True))
-    options = client.post("/login/two-factor/passkey/options", headers={"X-CSRFToken": csrf}).get_json()
+    add_passkey(app, tenant.owner, key)
+    client, csrf, options = passkey_challenge(app, tenant.owner)
     stale = key.assertion("A" * 43, "localhost", ORIGIN)  # not the challenge the server made
     assert client.post("/login/two-factor/passkey", json=stale, headers={"X-CSRFToken": csrf}).status_code == 401
     # The real challenge was used up by that attempt: a right answer to it is refused too.

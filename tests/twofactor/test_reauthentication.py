@@ -12,10 +12,8 @@ from webapp.models import Member, Passkey, RecoveryCode, TotpFactor
 
 from ..conftest import PASSWORD
 from ..helpers import csrf_of, login, post_form
-from .helpers import enrol_totp, password_step
+from .helpers import ORIGIN, add_passkey, enrol_totp, passkey_challenge
 from .softkey import SoftKey
-
-ORIGIN = "http://localhost"
 
 
 def _totp_row(app, email):
@@ -54,13 +52,7 @@ def test_removing_a_passkey_asks_for_the_password(app, factory):
     tenant = factory.tenant()
     client = app.test_client()
     login(client, tenant.owner, PASSWORD)
-    with app.app_context():
-        member_id = db.session.scalar(select(Member.id).where(Member.email == tenant.owner))
-        row = Passkey(member_id=member_id, name="k", credential_id=SoftKey().credential_id,
-                      public_key=SoftKey().cose_public_key(), sign_count=0)
-        db.session.add(row)
-        db.session.commit()
-        passkey_id = row.id
+    passkey_id = add_passkey(app, tenant.owner, SoftKey())
     path = f"/account/security/passkeys/{passkey_id}/remove"
     assert post_form(client, path, page="/account/security").status_code in (400, 401, 403)
     with app.app_context():
@@ -87,15 +79,8 @@ def test_guesses_at_the_current_password_are_throttled(app, factory):
 def test_a_passkey_challenge_replayed_from_a_copy_of_the_cookie_is_refused(app, factory):
     tenant = factory.tenant()
     key = SoftKey()
-    with app.app_context():
-        member_id = db.session.scalar(select(Member.id).where(Member.email == tenant.owner))
-        db.session.add(Passkey(member_id=member_id, name="k", credential_id=key.credential_id,
-                               public_key=key.cose_public_key(), sign_count=0))
-        db.session.commit()
-    client = app.test_client()
-    password_step(client, tenant.owner, PASSWORD)
-    csrf = csrf_of(client.get("/login/two-factor").get_data(as_text=True))
-    options = client.post("/login/two-factor/passkey/options", headers={"X-CSRFToken": csrf}).get_json()
+    add_passkey(app, tenant.owner, key)
+    client, csrf, options = passkey_challenge(app, tenant.owner)
     stolen = client.get_cookie("signet_session").value  # a copy taken while the challenge is outstanding
     first = key.assertion(options["challenge"], "localhost", ORIGIN)
     answer = client.post("/login/two-factor/passkey", json=first, headers={"X-CSRFToken": csrf})
