@@ -1,4 +1,4 @@
-"""Small helpers for driving the dashboard like a browser does."""
+"""Small helpers for driving the dashboard like a browser does (the test client, or a Playwright page)."""
 from __future__ import annotations
 
 import re
@@ -20,3 +20,12 @@ def post_form(client, path: str, data: dict | None = None, page: str | None = No
 
 def login(client, email: str, password: str):
     return post_form(client, "/login", {"email": email, "password": password})
+
+
+def log_in(page, base: str, email: str, password: str):
+    """Log in on `base`/login in a Playwright page, as a member would type it."""
+    page.goto(base + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()

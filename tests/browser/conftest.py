@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ..chromium import chromium, watched_page
+from ..chromium import browser, page  # noqa: F401  (fixtures for every browser test)
 from ..factories import Workspace, make_workspace
 from ..servers import Server, migrated_app
 
@@ -96,16 +96,3 @@ def site():
     yield customer
     customer.server.shutdown()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh browser profile; console errors and page errors are collected on page.problems."""
-    context = browser.new_context()
-    yield watched_page(context)
-    context.close()

@@ -9,9 +9,9 @@ from webapp.extensions import db
 from webapp.models import Member, Membership
 from webapp.services.workspace import tenants
 
-from ..chromium import chromium, watched_page
+from ..chromium import one_page
 from ..conftest import PASSWORD
-from ..helpers import post_form
+from ..helpers import log_in, post_form
 from ..mailbox import Inbox
 from ..servers import Server, free_port, migrated_app
 
@@ -43,9 +43,7 @@ def site(tmp_path):
 
 def test_sign_up_confirm_by_mail_then_accept_an_invitation(site):
     server, app, inbox = site
-    with chromium() as browser:
-        context = browser.new_context()
-        page = watched_page(context)
+    with one_page() as page:
         page.goto(server.url + "/signup")
         page.get_by_label("Workspace name").fill("Newco")
         page.get_by_label("Email").fill(NEWCOMER)
@@ -53,10 +51,7 @@ def test_sign_up_confirm_by_mail_then_accept_an_invitation(site):
         page.get_by_role("button", name="Create workspace").click()
         page.get_by_role("heading", name="Check your email").wait_for()
         # Not usable yet: the dashboard sends the account back to the check-email page.
-        page.goto(server.url + "/login")
-        page.get_by_label("Email").fill(NEWCOMER)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        log_in(page, server.url, NEWCOMER, PASSWORD)
         page.goto(server.url + "/settings/team")
         assert page.url == server.url + "/account/verify"
         # The link in the mail confirms the address and signs in.
@@ -79,4 +74,3 @@ def test_sign_up_confirm_by_mail_then_accept_an_invitation(site):
             roles = db.session.query(Membership.role).join(Member).filter(Member.email == NEWCOMER).all()
             assert sorted(r for r, in roles) == ["agent", "owner"]
         assert page.problems == []
-        context.close()

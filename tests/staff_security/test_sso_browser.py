@@ -7,8 +7,9 @@ import uuid
 from webapp.infra.database import writing
 from webapp.services.workspace import members, sso, tenants
 
-from ..chromium import chromium, watched_page
+from ..chromium import one_page
 from ..conftest import PASSWORD
+from ..helpers import log_in
 from ..servers import Server, migrated_app
 from .oidc_provider import Provider
 
@@ -26,14 +27,8 @@ def test_sso_sign_in_in_chromium_and_sso_only_refuses_passwords(tmp_path):
             members.add_to_tenant(tenants.get_tenant(tenant.public_id), "bob@corp.example", PASSWORD, "agent")
     server = Server({"SIGNET_DATABASE_URL": url, "SIGNET_SECRET_KEY": secret, "SIGNET_ALLOW_PRIVATE_URLS": "1"})
     try:
-        with chromium() as browser:
-            context = browser.new_context()
-            page = watched_page(context)
-            page.goto(server.url + "/login")
-            page.get_by_label("Email").fill("bob@corp.example")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_load_state()
+        with one_page() as page:
+            log_in(page, server.url, "bob@corp.example", PASSWORD)
             assert "single sign-on only" in page.content()
             page.problems.clear()  # Chromium logs the refusal's 403 status itself
             page.get_by_role("link", name="Sign in with single sign-on").click()
@@ -47,7 +42,6 @@ def test_sso_sign_in_in_chromium_and_sso_only_refuses_passwords(tmp_path):
             page.goto(server.url + "/account/sessions")
             assert "(single sign-on)" in page.content() and "(this browser)" in page.content()
             assert page.problems == []
-            context.close()
     finally:
         server.stop()
         idp.stop()

@@ -12,8 +12,9 @@ import pytest
 from webapp.extensions import db
 from webapp.services.workspace import members, tenants
 
-from ..chromium import chromium, watched_page
+from ..chromium import browser, page, watched_page  # noqa: F401  (the browser and page fixtures)
 from ..conftest import PASSWORD
+from ..helpers import log_in
 from ..servers import Server, migrated_app
 
 pytestmark = pytest.mark.browser
@@ -36,27 +37,6 @@ def site(tmp_path_factory):
     server.base = f"http://localhost:{server.port}"
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    yield watched_page(context)
-    context.close()
-
-
-def log_in(page, base: str, email: str):
-    page.goto(base + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
 
 
 def log_out(page):
@@ -86,28 +66,28 @@ def second_step(page, code: str):
 
 def test_authenticator_app_and_a_recovery_code_used_once(site, page):
     base = site.base
-    log_in(page, base, OWNER)
+    log_in(page, base, OWNER, PASSWORD)
     totp, codes = set_up_app(page, base)
     assert len(codes) == 10
     page.get_by_text("On. Your authenticator app is asked for at every login.").wait_for()
     log_out(page)
     # The password alone no longer signs in: the second step asks for a code.
-    log_in(page, base, OWNER)
+    log_in(page, base, OWNER, PASSWORD)
     assert page.url == base + "/login/two-factor"
     page.goto(base + "/inbox")
     assert page.url.startswith(base + "/login")
-    log_in(page, base, OWNER)
+    log_in(page, base, OWNER, PASSWORD)
     second_step(page, totp.at(time.time() + 30))
     assert page.url == base + "/inbox" or page.url == base + "/"
     page.get_by_role("link", name="Inbox").wait_for()
     log_out(page)
     # A recovery code works once.
-    log_in(page, base, OWNER)
+    log_in(page, base, OWNER, PASSWORD)
     second_step(page, codes[0])
     page.get_by_role("link", name="Inbox").wait_for()
     log_out(page)
     assert page.problems == []
-    log_in(page, base, OWNER)
+    log_in(page, base, OWNER, PASSWORD)
     second_step(page, codes[0])
     page.get_by_text("That code is not right.").wait_for()
     assert page.url == base + "/login/two-factor"
@@ -121,13 +101,13 @@ def test_a_passkey_registered_and_used_with_the_virtual_authenticator(site, page
     cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
         "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
         "isUserVerified": True}})
-    log_in(page, base, AGENT)
+    log_in(page, base, AGENT, PASSWORD)
     page.goto(base + "/account/security")
     page.get_by_label("Passkey name").fill("test laptop")
     page.get_by_role("button", name="Add a passkey").click()
     page.get_by_role("cell", name="test laptop").wait_for()
     log_out(page)
-    log_in(page, base, AGENT)
+    log_in(page, base, AGENT, PASSWORD)
     assert page.url == base + "/login/two-factor"
     page.get_by_role("button", name="Use a passkey").click()
     page.get_by_role("link", name="Inbox").wait_for()
@@ -139,14 +119,14 @@ def test_require_two_factor_sends_a_member_to_set_it_up_first(site, browser):
     base = site.base
     owner_context, member_context = browser.new_context(), browser.new_context()
     owner, member = watched_page(owner_context), watched_page(member_context)
-    log_in(owner, base, "require-owner@example.com")
+    log_in(owner, base, "require-owner@example.com", PASSWORD)
     owner.goto(base + "/settings/team")
     owner.get_by_label("Require two-factor for every member").check()
     owner.get_by_role("button", name="Save").click()
     owner.get_by_text("Two-factor is now required").wait_for()
     # The owner has no factor either: sent to set it up.
     assert owner.url == base + "/account/security"
-    log_in(member, base, "require-agent@example.com")
+    log_in(member, base, "require-agent@example.com", PASSWORD)
     member.goto(base + "/users")
     assert member.url == base + "/account/security"
     member.get_by_text("requires two-factor").wait_for()
