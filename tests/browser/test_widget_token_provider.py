@@ -16,18 +16,27 @@ from .test_widget_long_sessions import end_sessions, short  # noqa: F401  (short
 
 pytestmark = pytest.mark.browser
 
-PAGE = ("<signet-widget id='w' user-id='kim'></signet-widget>"
-        "<script>window.calls = 0; window.events = [];"
-        "var w = document.getElementById('w');"
-        "['identified', 'error'].forEach(function (type) { w.addEventListener(type, function (e) {"
-        " events.push([type, e.detail.code || e.detail.id, e.detail.verified === true]); }); });"
-        "customElements.whenDefined('signet-widget').then(function () {"
-        " w.tokenProvider = function () { calls++; return window.mint(); }; });</script>")
+# A <signet-widget> for kim whose events are kept in window.events; its token provider counts its
+# calls in window.calls and asks the test (window.mint) for a token. `provide` sets it.
+ELEMENT = ("<signet-widget id='w' user-id='kim'></signet-widget>"
+           "<script>window.calls = 0; window.events = [];"
+           "var w = document.getElementById('w');"
+           "['identified', 'error'].forEach(function (type) { w.addEventListener(type, function (e) {"
+           " events.push([type, e.detail.code || e.detail.id, e.detail.verified === true]); }); });"
+           "var provider = function () { calls++; return window.mint(); };{provide}</script>")
+PAGE = ELEMENT.replace("{provide}", "customElements.whenDefined('signet-widget').then(function () {"
+                                    " w.tokenProvider = provider; });")
+
+
+def _minting(short, site, page):
+    """A workspace allowing the customer site, and window.mint() on the page making kim's tokens."""
+    tenant = short.tenant([site.origin])
+    page.expose_function("mint", lambda: tenant.token("kim", exp=int(time.time()) + 60, jti=uuid.uuid4().hex))
+    return tenant
 
 
 def test_the_elements_token_provider_identifies_and_renews_once_after_a_forced_end(short, site, page):  # noqa: F811
-    tenant = short.tenant([site.origin])
-    page.expose_function("mint", lambda: tenant.token("kim", exp=int(time.time()) + 60, jti=uuid.uuid4().hex))
+    tenant = _minting(short, site, page)
     set_users = []
     page.on("request", lambda r: set_users.append(r.post_data) if r.url.endswith("/set-user") else None)
     answers = []  # (path tail, status) of every widget API answer, in order
@@ -59,18 +68,12 @@ def test_the_elements_token_provider_identifies_and_renews_once_after_a_forced_e
         db.session.remove()
 
 
-EARLY = ("<signet-widget id='w' user-id='kim'></signet-widget>"
-         "<script>window.calls = 0; window.events = [];"
-         "var w = document.getElementById('w');"
-         "['identified', 'error'].forEach(function (type) { w.addEventListener(type, function (e) {"
-         " events.push([type, e.detail.code || e.detail.id, e.detail.verified === true]); }); });"
-         # set before signet.js has defined the element: a plain own property of an HTMLElement
-         "w.tokenProvider = function () { calls++; return window.mint(); };</script>")
+# Set before signet.js has defined the element: a plain own property of an HTMLElement.
+EARLY = ELEMENT.replace("{provide}", "w.tokenProvider = provider;")
 
 
 def test_a_token_provider_set_before_the_element_is_defined_is_used(short, site, page):  # noqa: F811
-    tenant = short.tenant([site.origin])
-    page.expose_function("mint", lambda: tenant.token("kim", exp=int(time.time()) + 60, jti=uuid.uuid4().hex))
+    tenant = _minting(short, site, page)
     page.goto(site.page(html(EARLY, tenant.snippet('data-launcher="false"'))))
     page.wait_for_function("events.length >= 1", timeout=15000)
     assert page.evaluate("events") == [["identified", "kim", True]] and page.evaluate("calls") == 1
