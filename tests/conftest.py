@@ -47,6 +47,13 @@ def app(tmp_path):
 
 
 @pytest.fixture
+def private_urls_app(tmp_path):
+    """`app` allowed to call 127.0.0.1 (SIGNET_ALLOW_PRIVATE_URLS, as an operator sets it for a JWKS
+    or an OIDC provider on the same machine); a module or folder makes it its `app` fixture."""
+    yield from _served(make_app(tmp_path, SIGNET_ALLOW_PRIVATE_URLS=True))
+
+
+@pytest.fixture
 def postgres_app(tmp_path, postgres_url):
     """`app` on a fresh PostgreSQL database (a module makes it its `app` fixture)."""
     yield from _served(make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url))

@@ -8,7 +8,7 @@ from webapp.extensions import db
 from webapp.services.idp import providers
 from webapp.services.workspace import tenants
 
-from ..conftest import _served, make_app, provision
+from ..conftest import provision
 from .issuer import Issuer
 
 
@@ -18,8 +18,8 @@ def _cheap_owner_passwords(cheap_passwords):
 
 
 @pytest.fixture
-def app(tmp_path):
-    yield from _served(make_app(tmp_path, SIGNET_ALLOW_PRIVATE_URLS=True))
+def app(private_urls_app):
+    return private_urls_app
 
 
 @pytest.fixture

@@ -16,14 +16,14 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import AuditEntry, Member, Membership, SsoProvider
 
-from ..conftest import PASSWORD, _served, make_app
+from ..conftest import PASSWORD
 from ..helpers import login, post_form
 from .oidc_provider import Provider
 
 
 @pytest.fixture
-def app(tmp_path):
-    yield from _served(make_app(tmp_path, SIGNET_ALLOW_PRIVATE_URLS=True))
+def app(private_urls_app):
+    return private_urls_app
 
 
 @pytest.fixture
