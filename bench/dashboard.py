@@ -18,14 +18,14 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_postgres  # noqa: E402
 from tests.helpers import login  # noqa: E402
 from tests.servers import migrate  # noqa: E402
 from webapp import create_app  # noqa: E402
@@ -34,20 +34,6 @@ from webapp.services.workspace import seed, tenants  # noqa: E402
 
 SECRET_KEY = "bench-secret-key"
 PASSWORD = "correct horse battery staple"
-
-
-def scratch_postgres(admin_url: str) -> tuple[str, callable]:
-    name = "signet_bench_" + uuid.uuid4().hex[:10]
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-
-    return f"{admin_url.rpartition('/')[0]}/{name}", drop
 
 
 def build(database_url: str, instance: str, users: int, conversations: int):

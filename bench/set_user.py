@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import database  # noqa: E402
 from tests.servers import Server, migrate  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
@@ -133,18 +134,6 @@ def first_call(url: str, body: dict) -> dict:
 
 CASES = ("returning verified user (EdDSA, 3 orgs)", "changing unsigned user", "changing user with orgs",
          "new user each call", "anonymous visitor")
-DEFAULT_POSTGRES = "postgresql+psycopg://signet:signet@127.0.0.1:5432/postgres"
-
-
-def database(choice: str | None, instance: str):
-    """(URL, cleanup) for --database: a SQLite file, a scratch PostgreSQL database, or a URL."""
-    if choice in (None, "sqlite"):
-        return f"sqlite:///{instance}/bench.sqlite3", lambda: None
-    if choice == "postgres":
-        from bench.set_user_profile import scratch_postgres
-
-        return scratch_postgres(os.environ.get("SIGNET_BENCH_POSTGRES_URL", DEFAULT_POSTGRES))
-    return choice, lambda: None
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import random
 import statistics
 import sys
@@ -31,13 +30,14 @@ from pathlib import Path
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
 from werkzeug.test import EnvironBuilder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bare_app import app as bare_app  # noqa: E402
+from bench.scratch import database  # noqa: E402
 from tests.servers import migrate  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
@@ -46,31 +46,7 @@ from webapp.services.keys import keyring  # noqa: E402
 from webapp.services.workspace import tenants  # noqa: E402
 
 SECRET_KEY = "bench-secret-key"
-DEFAULT_POSTGRES = "postgresql+psycopg://signet:signet@127.0.0.1:5432/postgres"
 ORG_POOL = [{"id": f"pool-org-{k}", "name": f"Pool org {k}"} for k in range(8)]
-
-
-def scratch_postgres(admin_url: str):
-    name = "signet_bench_" + uuid.uuid4().hex[:10]
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-
-    return f"{admin_url.rpartition('/')[0]}/{name}", drop
-
-
-def database(choice: str, instance: str):
-    """(URL, cleanup) for --database."""
-    if choice == "sqlite":
-        return f"sqlite:///{instance}/bench.sqlite3", lambda: None
-    if choice == "postgres":
-        return scratch_postgres(os.environ.get("SIGNET_BENCH_POSTGRES_URL", DEFAULT_POSTGRES))
-    return choice, lambda: None
 
 
 def changing_with_orgs(n: int, rng: random.Random) -> dict:
