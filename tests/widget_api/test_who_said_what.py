@@ -88,6 +88,18 @@ def test_anonymous_visitors_not_allowed(app, client, tenant):
     assert identify(client, {"id": None})["user"]["anonymous"] is True
 
 
+def test_turning_anonymous_visitors_off_ends_their_sessions_at_once(app, client, tenant):
+    """A visitor's session issued while allowed is refused (401 session_invalid) the moment the
+    tenant stops allowing anonymous visitors; a verified user's session carries on."""
+    visitor = identify(client, {"id": None})["session"]
+    user = identify(client, {"jwt": sign({"id": "max"}, tenant)})["session"]
+    assert call(client, "GET", "conversations", session=visitor).status_code == 200
+    settings(app, tenant, anonymous_visitors=False)
+    refused = call(client, "GET", "conversations", session=visitor)
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "session_invalid"
+    assert call(client, "GET", "conversations", session=user).status_code == 200
+
+
 def test_anonymous_visitors_from_the_cli_and_the_identity_page(app, tenant):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["signet", "tenant", "set", tenant.public_id, "--anonymous-visitors", "off",

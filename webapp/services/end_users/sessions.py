@@ -200,8 +200,8 @@ def _from_payload(data: dict) -> WidgetSession:
 
 def _still_holds(session: WidgetSession, tenant: TenantSettings) -> bool:
     """What made the session still vouches for it (one read: the user's row with the revocation)."""
-    if session.how == ANONYMOUS:
-        return session.user_id is None and not snapshots.session_revoked(session.sid)
+    if session.how == ANONYMOUS:  # ends when the tenant stops allowing anonymous visitors
+        return session.user_id is None and tenant.anonymous_visitors and not snapshots.session_revoked(session.sid)
     if session.how not in HOW or session.user_id is None:
         return False
     if session.how == LEGACY_HASH and not tenant.legacy_user_hash:
