@@ -22,7 +22,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from ...infra.database import writing
 from ...extensions import db
 from ...identity.fields import same_attrs
-from ...identity.userdata import MISSING, UserData, classify_body, parse_claims, parse_ctx, parse_unsigned
+from ...identity.userdata import MISSING, OrgData, UserData, classify_body, parse_claims, parse_ctx, parse_unsigned
 from ...identity.verifier import VerifiedToken
 from ...models import Conversation, EndUser
 from ...refusals import Forbidden
@@ -144,14 +144,14 @@ def identify_with(tenant: TenantSettings, data: UserData, proof: Proof | None, v
     first_proof = _check_before_write(tenant, user, data, proof, origin)
     merge = user.visitor_row if user is not None else None
     now_dt = datetime.fromtimestamp(now, timezone.utc)
-    if user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None) or (
-            data.organizations is not MISSING
-            and organizations.would_change(user.organizations, data.organizations, signed=_signs(proof))):
+    orgs = data.organizations if user is not None and data.organizations is not MISSING and organizations.would_change(
+        user.organizations, data.organizations, signed=_signs(proof)) else MISSING  # MISSING: they stay as they are
+    if user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None):
         user = _write(tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now,
                       new=user is None)
-    elif _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
+    elif orgs is not MISSING or _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
         # The row changed since it was read: the locked path decides again from what it holds.
-        user = (_update_in_place(tenant, user, data, proof, origin, now_dt)
+        user = (_update_in_place(tenant, user, data, proof, origin, now_dt, orgs)
                 or _write(tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now))
     elif tenant.verification_mode == "report" and proof is None:
         unsigned.log_would_refuse(tenant, data.id, origin)
@@ -224,10 +224,12 @@ def _email_verified(stored: str | None, proven: bool, data: UserData, proof: Pro
 
 
 def _update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proof: Proof | None, origin: str | None,
-                     now_dt: datetime) -> UserInfo | None:
-    """An existing user's fields, attrs, verification and last_seen in one UPDATE (organizations
-    unchanged), or None when the row is no longer the one read: then nothing was written and the
-    caller takes the locked path.
+                     now_dt: datetime, orgs=MISSING) -> UserInfo | None:
+    """An existing user's fields, attrs, verification and last_seen in one UPDATE, and `orgs` (their
+    new organization list, MISSING when it stays) in a few Core statements after it; or None when
+    the row is no longer the one read: then nothing was written and the caller takes the locked path.
+    All that is computed before the transaction begins, so the write lock is held only for the
+    statements (no ORM unit of work).
 
     Everything decided here (organizations unchanged, verified or not, the email's proof) comes
     from the unlocked read, so the UPDATE applies only to that very row: the same `version` (every
@@ -248,6 +250,11 @@ def _update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, pro
     with writing():
         updated = db.session.connection().execute(stmt, {**params, "row_id": user.id, "read_version": user.version,
                                                          "now": now_dt}).scalar()
+        if updated is not None and orgs is not MISSING:  # the row held at the version read: its list is user's
+            orgs = organizations.replace_list(tenant.id, user.id, user.organizations, orgs, signed=_signs(proof))
+            if isinstance(orgs, OrgData):  # described by signed data since the unlocked read: nothing stays
+                unsigned.refuse_signed_org(tenant, data, orgs, origin)
+            changes["organizations"] = orgs
         if updated is not None and proof is None and tenant.verification_mode == "report":
             unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
         if updated is not None:  # in this transaction: the event exists exactly when the change does
