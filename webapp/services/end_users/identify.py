@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import flag_modified
@@ -146,7 +146,10 @@ def identify_with(tenant: TenantSettings, data: UserData, proof: Proof | None, v
     now_dt = datetime.fromtimestamp(now, timezone.utc)
     orgs = data.organizations if user is not None and data.organizations is not MISSING and organizations.would_change(
         user.organizations, data.organizations, signed=_signs(proof)) else MISSING  # MISSING: they stay as they are
-    if user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None):
+    if user is None and seats.limit(tenant, verified=proof is not None) is None:
+        user = (_insert_new(tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now)
+                or _write(tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now))
+    elif user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None):
         user = _write(tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now,
                       new=user is None)
     elif orgs is not MISSING or _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
@@ -264,6 +267,50 @@ def _update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, pro
     return replace(user, last_seen_at=now_dt, version=user.version + 1, **changes)
 
 
+def _insert_new(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None,
+                visitor: str | None, created_via: str, origin: str | None, now: float) -> UserInfo | None:
+    """A user the unlocked read did not find, with no seat limit to count against: one Core INSERT
+    (and their organizations, replace_list), everything computed before the transaction, the jti
+    recorded last. None when a concurrent call inserted the user first (the unique constraint
+    broke, nothing stayed): the caller then takes the locked path."""
+    now_dt = datetime.fromtimestamp(now, timezone.utc)
+    row = {attr: getattr(data, field) for attr, field in _FIELDS if getattr(data, field) is not MISSING}
+    row.update(attrs={} if data.attrs is MISSING else (data.attrs or {}), tenant_id=tenant.id, external_id=data.id,
+               created_via=created_via, email_verified=bool(_email_verified(None, False, data, proof)),
+               first_seen_at=now_dt, last_seen_at=now_dt, version=1)
+    if proof is not None:
+        row.update(verified=True, verified_via=proof.via, verified_alg=proof.alg, verified_kid=proof.kid,
+                   verified_at=now_dt)
+    try:
+        with writing():
+            user_id = db.session.connection().execute(_INSERT_USER, row).scalar_one()
+            written = UserInfo(id=user_id, external_id=data.id, anonymous=False, email=row.get("email"),
+                               name=row.get("name"), avatar_url=row.get("avatar_url"), attrs=row["attrs"],
+                               verified=proof is not None, verified_via=row.get("verified_via"),
+                               verified_alg=row.get("verified_alg"), verified_kid=row.get("verified_kid"),
+                               last_seen_at=now_dt, email_verified=row["email_verified"], sessions_generation=0,
+                               version=1)
+            if data.organizations is not MISSING:
+                orgs = organizations.replace_list(tenant.id, user_id, (), data.organizations, signed=_signs(proof))
+                if isinstance(orgs, OrgData):  # described by signed data since the unlocked check
+                    unsigned.refuse_signed_org(tenant, data, orgs, origin)
+                written = replace(written, organizations=orgs)
+            if proof is None and tenant.verification_mode == "report":
+                unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
+            emit_changes(tenant, None, written)
+            if visitor is not None:  # a visitor id the client sent: its row, if any, merges
+                merge_visitor(tenant.id, visitor, written)
+            if verified is not None:
+                jtis.record_jti(tenant, verified, now=now, origin=origin,
+                                source="login_link" if created_via == "login_link" else "widget")
+        return written
+    except IntegrityError:
+        return None
+
+
+_INSERT_USER = insert(EndUser.__table__).returning(EndUser.__table__.c.id)
+
+
 @functools.cache
 def _update_statement(columns: tuple[str, ...], signed: bool, legacy: bool = False):
     """`_update_in_place`'s UPDATE for these changed columns, built once with bound parameters: a
@@ -374,7 +421,7 @@ def emit_changes(tenant: TenantSettings, before: UserInfo | None, after: UserInf
         events.emit_user(tenant.id, "user.verified", after)
 
 
-def merge_visitor(tenant_id: int, visitor: str, user: EndUser) -> None:
+def merge_visitor(tenant_id: int, visitor: str, user: EndUser | UserInfo) -> None:
     """An anonymous visitor who identifies brings their conversations along."""
     anon = _visitor_row(tenant_id, visitor)
     if anon is None or anon.id == user.id:
