@@ -108,7 +108,9 @@ def _switch_by_cli(app, shop: dict, mode: str) -> None:
 def _switch_by_page(app, shop: dict, mode: str) -> None:
     with app.app_context():
         audience = tenants.get_tenant(shop.public_id).audience
-    response = post_form(owner(app, shop), "/settings/identity", {"verification_mode": mode, "audience": audience})
+    # As a browser sends the form: "Allow anonymous visitors" is ticked (the workspace allows them).
+    response = post_form(owner(app, shop), "/settings/identity",
+                         {"verification_mode": mode, "audience": audience, "anonymous_visitors": "y"})
     assert response.status_code == 302, response.get_data(as_text=True)
 
 
