@@ -104,7 +104,7 @@ def test_changing_organizations_writes_only_the_memberships_that_change(db_app, 
     identify(tenant.api_client(), {"id": "other", "organizations": orgs[2:]})  # o2, o3 exist
     # o0 kept (same position), o1 left, o2 joined: one DELETE, one INSERT, no UPDATE of o0's row.
     # No locked read of the user: the UPDATE at the version read holds the row, and the
-    # memberships read with it are the ones stored (identify._update_in_place).
+    # memberships read with it are the ones stored (user_writes.update_in_place).
     statements, reads = counted(tenant, {"id": "u", "name": "B", "attrs": {"n": 2},
                                          "organizations": [orgs[0], orgs[2]]})
     assert kinds(statements) == begin(db_app) + [

@@ -53,7 +53,7 @@ class EndUser(db.Model):
     # once it is behind (services/end_users/sessions.check).
     sessions_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Bumped by every set-user write: the attrs-only UPDATE applies only if the row (memberships
-    # included) is still the version it read, else the call takes the locked path (services/end_users/identify.py).
+    # included) is still the version it read, else the call takes the locked path (services/end_users/user_writes.py).
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -91,7 +91,7 @@ def user_subject(row_id: int) -> str:
 
 def user_data(user) -> dict:
     """The widget API's user object (§3) of a snapshot (snapshots.UserInfo) or a row being written."""
-    from .end_users.identify import to_public
+    from .end_users.user_rules import to_public
 
     if hasattr(user, "memberships"):  # a models.EndUser: its snapshot, as the answer is built
         from .end_users.snapshots import from_row

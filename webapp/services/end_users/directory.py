@@ -4,7 +4,7 @@ and upserted by the tenant's backend.
 Data from the server API counts as verified (API.md §9: an API key vouches for the user, like a
 token): the user is marked verified "server API", their email proven, their organizations and
 memberships signed. The field rules are set-user's own (identity/userdata.py), applied by the
-same locked write as a token's data (identify._apply), so events, seats and organizations follow
+same locked write as a token's data (user_writes.apply), so events, seats and organizations follow
 one rule whatever vouched for the data.
 """
 from __future__ import annotations
@@ -26,9 +26,9 @@ from ...infra.database import writing
 from ...models import EndUser, Organization, OrgMembership, Tenant
 from ...refusals import NotFound
 from .. import cursors
-from . import identify, snapshots
+from . import snapshots, user_writes
 from .activity import how_verified
-from .identify import Proof
+from .user_rules import Proof, to_public
 
 VIA = "server_api"  # EndUser.verified_via / created_via for the server API
 SERVER_PROOF = Proof(VIA, None, None)  # no key material: the API key is the caller, not a signing key
@@ -44,7 +44,7 @@ def path_id(raw: str) -> str:
 
 
 def get(tenant_id: int, external_id: str) -> EndUser:
-    user = identify.find_user(tenant_id, path_id(external_id))
+    user = user_writes.find_user(tenant_id, path_id(external_id))
     if user is None:
         raise not_found(external_id)
     return user
@@ -94,28 +94,28 @@ def parse_body(external_id: str, body: object) -> UserData:
 def upsert(tenant: Tenant, external_id: str, body: object, now: float | None = None) -> tuple[dict, bool]:
     """Create or update the user from the body, verified by the server; (its JSON, created).
     A user's last_seen stays theirs: the server writing about them is not them being seen.
-    (Events: identify._apply emits user.created / user.updated / user.verified in this transaction.)"""
+    (Events: user_writes.apply emits user.created / user.updated / user.verified in this transaction.)"""
     data = parse_body(external_id, body)
     now = time.time() if now is None else now
-    for attempt in range(identify.WRITE_ATTEMPTS):
+    for attempt in range(user_writes.WRITE_ATTEMPTS):
         try:
             with writing():
-                existing = identify.find_user(tenant.id, data.id, lock=True)
+                existing = user_writes.find_user(tenant.id, data.id, lock=True)
                 seen = existing.last_seen_at if existing is not None else None
-                user = identify._apply(tenant, data, SERVER_PROOF, VIA, None, now)  # noqa: SLF001  set-user's one write rule
+                user = user_writes.apply(tenant, data, SERVER_PROOF, VIA, None, now)  # set-user's one write rule
                 if seen is not None:
                     user.last_seen_at = seen
                 answer = to_json(user)
             return answer, existing is None
         except IntegrityError:  # the same new user created at once by another request: find it
-            if attempt == identify.WRITE_ATTEMPTS - 1:
+            if attempt == user_writes.WRITE_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 
 
 def to_json(user: EndUser) -> dict:
     """The widget API's user object (§3) plus timestamps and how the user was verified."""
-    out = identify.to_public(snapshots.from_row(user))
+    out = to_public(snapshots.from_row(user))
     out.update(createdAt=_iso(user.first_seen_at), lastSeenAt=_iso(user.last_seen_at),
                verifiedAt=_iso(user.verified_at), howVerified=how_verified(user)[1])
     return out

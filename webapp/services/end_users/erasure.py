@@ -32,7 +32,7 @@ from ...models import (AuditEntry, Conversation, EmailSignIn, EndUser, Idempoten
 from .. import events
 from ..keys import usage
 from ..messaging.conversations import conversation_json, iso, message_json
-from . import directory, identify
+from . import directory, user_writes
 from .activity import how_verified
 
 
@@ -69,7 +69,7 @@ def export(tenant_id: int, external_id: str) -> dict:
 def erase(tenant_id: int, external_id: str) -> dict:
     """Remove the user and everything naming them (see the module doc); the counts removed."""
     with writing():
-        user = identify.find_user(tenant_id, directory.path_id(external_id), lock=True)
+        user = user_writes.find_user(tenant_id, directory.path_id(external_id), lock=True)
         if user is None:
             raise directory.not_found(external_id)
         counts = _erase_rows(tenant_id, user)

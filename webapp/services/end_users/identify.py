@@ -1,58 +1,33 @@
 """Identifying end users (API.md §3–§5): the set-user operation behind the widget API and login links.
 
 Checks run in the contract's order: the token, field rules, verification_required,
-seat_limit_reached, and last token_replayed. Nothing is written until every check passed; the
-writes then happen in one transaction that holds the user's row (BEGIN IMMEDIATE on SQLite,
-FOR UPDATE on PostgreSQL), so concurrent calls for one user apply one after the other.
-A returning user whose data did not change costs reads only (last_seen is coalesced to once a
-minute), and an anonymous visitor costs nothing until they start a conversation.
+seat_limit_reached, and last token_replayed. This module decides; nothing is written until every
+check passed, and the writes are user_writes.py's: one transaction per call, a fast path (one
+UPDATE at the version read, or one INSERT) or the locked path that holds the user's row
+(BEGIN IMMEDIATE on SQLite, FOR UPDATE on PostgreSQL), so concurrent calls for one user apply one
+after the other. A returning user whose data did not change costs reads only (last_seen is
+coalesced to once a minute), and an anonymous visitor costs nothing until they start a conversation.
 """
 from __future__ import annotations
 
-import functools
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.attributes import flag_modified
-
-from ...infra.database import writing
-from ...extensions import db
 from ...identity.fields import same_attrs
-from ...identity.userdata import MISSING, OrgData, UserData, classify_body, parse_claims, parse_ctx, parse_unsigned
+from ...identity.userdata import MISSING, UserData, classify_body, parse_claims, parse_ctx, parse_unsigned
 from ...identity.verifier import VerifiedToken
-from ...models import Conversation, EndUser
 from ...refusals import Forbidden
-from .. import events
-from ..keys import jtis, tokens, usage
-from . import legacy_hash, organizations, sessions, snapshots, unsigned
+from ..keys import tokens, usage
+from . import legacy_hash, organizations, sessions, snapshots, unsigned, user_writes
 from ..workspace import seats
 from ..keys.rejections import records_refusals
 from .snapshots import TenantSettings, UserInfo
+from .user_rules import FIELDS, Proof, check_may_change, new_email_verified, only_identifies, signs, to_public
+
+__all__ = ["Identified", "Proof", "identify_with", "set_user", "to_public"]  # Proof, to_public: user_rules.py's
 
 LAST_SEEN_EVERY = timedelta(seconds=60)
-WRITE_ATTEMPTS = 3
-_FIELDS = (("email", "email"), ("name", "name"), ("avatar_url", "avatar_url"))
-
-
-@dataclass(frozen=True)
-class Proof:
-    """How the data was vouched for: a verified token or a login link, and its key."""
-
-    via: str  # "token" | "provider" | "login_link" | "legacy_hash"
-    alg: str
-    kid: str
-    # What it vouches for: "all" the data (a token, a login link); a legacy user hash only the "id"
-    # (or the "email" it was computed from): the rest stays unsigned data (legacy_hash.py).
-    covers: str = "all"
-
-
-def _signs(proof: Proof | None) -> bool:
-    """Whether `proof` vouches for the data itself (organizations, email), not just the id."""
-    return proof is not None and proof.covers == "all"
 
 
 @dataclass
@@ -114,48 +89,29 @@ def _anonymous(tenant: TenantSettings, visitor_id: str | None, now: float) -> Id
     return Identified(user=None, visitor_id=visitor, token=token, session=session)
 
 
-def find_user(tenant_id: int, external_id: str, lock: bool = False) -> EndUser | None:
-    """The user with their memberships and organizations (`lock`: the user's row is held until the
-    transaction ends). On SQLite one statement: BEGIN IMMEDIATE already holds the database, so it
-    reads the latest rows. On PostgreSQL the memberships come in a second statement, sent once
-    the lock is held: a statement that waited for the lock sees the locked row as it is now, but
-    the rows joined to it as they were when it started (READ COMMITTED)."""
-    stmt = _find_user_statement(lock, db.engine.dialect.name == "postgresql")
-    return db.session.execute(stmt, {"tenant_id": tenant_id, "external_id": external_id}).unique().scalar_one_or_none()
-
-
-@functools.cache
-def _find_user_statement(lock: bool, postgres: bool):
-    stmt = (select(EndUser).where(EndUser.tenant_id == bindparam("tenant_id"),
-                                  EndUser.external_id == bindparam("external_id"))
-            .options(selectinload(EndUser.memberships) if postgres else joinedload(EndUser.memberships)))
-    if lock:
-        stmt = stmt.with_for_update(of=EndUser.__table__).execution_options(populate_existing=True)
-    return stmt
-
-
 def identify_with(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None,
               visitor_id: str | None, ctx: dict, created_via: str, origin: str | None, now: float) -> Identified:
     visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
     user = snapshots.user(tenant.id, data.id, visitor if visitor_id else None)
-    if _only_identifies(user, proof):  # a legacy hash never changes a user signed data verified
+    if only_identifies(user, proof):  # a legacy hash never changes a user signed data verified
         token, session = sessions.issue(tenant, user=user, how=proof.via, kid=proof.kid, now=now)
         return Identified(user=user, visitor_id=visitor, token=token, session=session)
     first_proof = _check_before_write(tenant, user, data, proof, origin)
     merge = user.visitor_row if user is not None else None
     now_dt = datetime.fromtimestamp(now, timezone.utc)
     orgs = data.organizations if user is not None and data.organizations is not MISSING and organizations.would_change(
-        user.organizations, data.organizations, signed=_signs(proof)) else MISSING  # MISSING: they stay as they are
+        user.organizations, data.organizations, signed=signs(proof)) else MISSING  # MISSING: they stay as they are
+    known_visitor = visitor if visitor_id else None
     if user is None and seats.limit(tenant, verified=proof is not None) is None:
-        user = (_insert_new(tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now)
-                or _write(tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now))
+        user = (user_writes.insert_new(tenant, data, proof, verified, known_visitor, created_via, origin, now)
+                or user_writes.write(tenant, data, proof, verified, known_visitor, created_via, origin, now))
     elif user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None):
-        user = _write(tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now,
-                      new=user is None)
+        user = user_writes.write(tenant, data, proof, verified, known_visitor, created_via, origin, now,
+                                 new=user is None)
     elif orgs is not MISSING or _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
         # The row changed since it was read: the locked path decides again from what it holds.
-        user = (_update_in_place(tenant, user, data, proof, origin, now_dt, orgs)
-                or _write(tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now))
+        user = (user_writes.update_in_place(tenant, user, data, proof, origin, now_dt, orgs)
+                or user_writes.write(tenant, data, proof, verified, known_visitor, created_via, origin, now))
     elif tenant.verification_mode == "report" and proof is None:
         unsigned.log_would_refuse(tenant, data.id, origin)
     how = proof.via if proof is not None else sessions.UNSIGNED  # the session ends with what vouched for it
@@ -166,10 +122,10 @@ def identify_with(tenant: TenantSettings, data: UserData, proof: Proof | None, v
 def _check_before_write(tenant: TenantSettings, user: UserInfo | None, data: UserData, proof: Proof | None,
                         origin: str | None) -> bool:
     """The read-only checks, in the contract's order (verification_required, then seats); whether
-    this is the user's first verification (it takes a seat: `_apply` checks again under lock)."""
-    _check_may_change(tenant, user, data.id, proof, origin)
+    this is the user's first verification (it takes a seat: `apply` checks again under lock)."""
+    check_may_change(tenant, user, data.id, proof, origin)
     if user is None:
-        if not _signs(proof):
+        if not signs(proof):
             unsigned.check_orgs(tenant, data, (), origin)
         seats.check(tenant, verified=proof is not None)
         return False
@@ -179,264 +135,18 @@ def _check_before_write(tenant: TenantSettings, user: UserInfo | None, data: Use
     return first_proof
 
 
-def _check_may_change(tenant: TenantSettings, user: UserInfo | EndUser | None, external_id: str, proof: Proof | None,
-                      origin: str | None) -> None:
-    if proof is None and user is not None and user.verified:
-        unsigned.refuse(tenant, external_id, origin,
-                         "This user is verified: their data can only come signed (send {jwt}).")
-
-
-def _only_identifies(user: UserInfo | EndUser | None, proof: Proof | None) -> bool:
-    """A legacy hash naming a user that a token, provider, login link or email sign-in verified:
-    it identifies them and changes nothing (their data only ever comes signed)."""
-    return (proof is not None and proof.via == legacy_hash.VIA and user is not None and bool(user.verified)
-            and user.verified_via != legacy_hash.VIA)
-
-
-def _visitor_row(tenant_id: int, visitor: str) -> EndUser | None:
-    return db.session.scalar(select(EndUser).where(EndUser.tenant_id == tenant_id, EndUser.visitor_id == visitor))
-
-
 def _would_change(user: UserInfo, data: UserData, proof: Proof | None) -> bool:
     """Whether the call changes the user's own fields, attrs, email proof or verification.
     Organizations are not asked again: identify_with comes here only when they stay as they are."""
-    for attr, field in _FIELDS:
+    for attr, field in FIELDS:
         value = getattr(data, field)
         if value is not MISSING and getattr(user, attr) != value:
             return True
     if data.attrs is not MISSING and not same_attrs(user.attrs or {}, data.attrs or {}):
         return True
-    if _email_verified(user.email, user.email_verified, data, proof) is not None:
+    if new_email_verified(user.email, user.email_verified, data, proof) is not None:
         return True
     if proof is not None and (not user.verified or (user.verified_via, user.verified_alg, user.verified_kid)
                               != (proof.via, proof.alg, proof.kid)):
         return True
     return False
-
-
-def _email_verified(stored: str | None, proven: bool, data: UserData, proof: Proof | None) -> bool | None:
-    """The new `email_verified`, or None when it stays: an email sent in signed data is proven, one
-    changed by unsigned data is not (API.md §9: unsigned data vouches for nothing)."""
-    if data.email is MISSING:
-        return None
-    if _signs(proof) or (proof is not None and proof.covers == "email"):
-        new = data.email is not None
-    else:
-        new = proven and data.email == stored
-    return None if new == proven else new
-
-
-def _update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proof: Proof | None, origin: str | None,
-                     now_dt: datetime, orgs=MISSING) -> UserInfo | None:
-    """An existing user's fields, attrs, verification and last_seen in one UPDATE, and `orgs` (their
-    new organization list, MISSING when it stays) in a few Core statements after it; or None when
-    the row is no longer the one read: then nothing was written and the caller takes the locked path.
-    All that is computed before the transaction begins, so the write lock is held only for the
-    statements (no ORM unit of work).
-
-    Everything decided here (organizations unchanged, verified or not, the email's proof) comes
-    from the unlocked read, so the UPDATE applies only to that very row: the same `version` (every
-    write of the user or their memberships moves it on) and, for unsigned data, still unverified.
-    Two set-user calls for one user thus always leave the result of one serial order (issue 19).
-    """
-    changes = {attr: getattr(data, field) for attr, field in _FIELDS if getattr(data, field) is not MISSING}
-    if data.attrs is not MISSING:
-        changes["attrs"] = data.attrs or {}
-    email_verified = _email_verified(user.email, user.email_verified, data, proof)
-    if email_verified is not None:
-        changes["email_verified"] = email_verified
-    if proof is not None:
-        changes.update(verified=True, verified_via=proof.via, verified_alg=proof.alg, verified_kid=proof.kid)
-    stmt = _update_statement(tuple(changes), signed=proof is not None,
-                             legacy=proof is not None and proof.via == legacy_hash.VIA)
-    params = {f"new_{key}": value for key, value in changes.items()}
-    with writing():
-        updated = db.session.connection().execute(stmt, {**params, "row_id": user.id, "read_version": user.version,
-                                                         "now": now_dt}).scalar()
-        if updated is not None and orgs is not MISSING:  # the row held at the version read: its list is user's
-            orgs = organizations.replace_list(tenant.id, user.id, user.organizations, orgs, signed=_signs(proof))
-            if isinstance(orgs, OrgData):  # described by signed data since the unlocked read: nothing stays
-                unsigned.refuse_signed_org(tenant, data, orgs, origin)
-            changes["organizations"] = orgs
-        if updated is not None and proof is None and tenant.verification_mode == "report":
-            unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
-        if updated is not None:  # in this transaction: the event exists exactly when the change does
-            emit_changes(tenant, user, replace(user, **changes))
-    if updated is None:
-        return None
-    return replace(user, last_seen_at=now_dt, version=user.version + 1, **changes)
-
-
-def _insert_new(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None,
-                visitor: str | None, created_via: str, origin: str | None, now: float) -> UserInfo | None:
-    """A user the unlocked read did not find, with no seat limit to count against: one Core INSERT
-    (and their organizations, replace_list), everything computed before the transaction, the jti
-    recorded last. None when a concurrent call inserted the user first (the unique constraint
-    broke, nothing stayed): the caller then takes the locked path."""
-    now_dt = datetime.fromtimestamp(now, timezone.utc)
-    row = {attr: getattr(data, field) for attr, field in _FIELDS if getattr(data, field) is not MISSING}
-    row.update(attrs={} if data.attrs is MISSING else (data.attrs or {}), tenant_id=tenant.id, external_id=data.id,
-               created_via=created_via, email_verified=bool(_email_verified(None, False, data, proof)),
-               first_seen_at=now_dt, last_seen_at=now_dt, version=1)
-    if proof is not None:
-        row.update(verified=True, verified_via=proof.via, verified_alg=proof.alg, verified_kid=proof.kid,
-                   verified_at=now_dt)
-    try:
-        with writing():
-            user_id = db.session.connection().execute(_INSERT_USER, row).scalar_one()
-            written = UserInfo(id=user_id, external_id=data.id, anonymous=False, email=row.get("email"),
-                               name=row.get("name"), avatar_url=row.get("avatar_url"), attrs=row["attrs"],
-                               verified=proof is not None, verified_via=row.get("verified_via"),
-                               verified_alg=row.get("verified_alg"), verified_kid=row.get("verified_kid"),
-                               last_seen_at=now_dt, email_verified=row["email_verified"], sessions_generation=0,
-                               version=1)
-            if data.organizations is not MISSING:
-                orgs = organizations.replace_list(tenant.id, user_id, (), data.organizations, signed=_signs(proof))
-                if isinstance(orgs, OrgData):  # described by signed data since the unlocked check
-                    unsigned.refuse_signed_org(tenant, data, orgs, origin)
-                written = replace(written, organizations=orgs)
-            if proof is None and tenant.verification_mode == "report":
-                unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
-            emit_changes(tenant, None, written)
-            if visitor is not None:  # a visitor id the client sent: its row, if any, merges
-                merge_visitor(tenant.id, visitor, written)
-            if verified is not None:
-                jtis.record_jti(tenant, verified, now=now, origin=origin,
-                                source="login_link" if created_via == "login_link" else "widget")
-        return written
-    except IntegrityError:
-        return None
-
-
-_INSERT_USER = insert(EndUser.__table__).returning(EndUser.__table__.c.id)
-
-
-@functools.cache
-def _update_statement(columns: tuple[str, ...], signed: bool, legacy: bool = False):
-    """`_update_in_place`'s UPDATE for these changed columns, built once with bound parameters: a
-    statement object reused keeps its SQL cache key, so set-user does not rebuild it on every call."""
-    table = EndUser.__table__
-    values = {column: bindparam(f"new_{column}", type_=table.c[column].type) for column in columns}
-    if signed:
-        values["verified_at"] = func.coalesce(table.c.verified_at, bindparam("now", type_=table.c.verified_at.type))
-    stmt = update(table).where(table.c.id == bindparam("row_id"), table.c.version == bindparam("read_version"))
-    if legacy:  # never over a user signed data verified since the read
-        stmt = stmt.where(or_(table.c.verified.is_(False), table.c.verified_via == legacy_hash.VIA))
-    elif not signed:
-        stmt = stmt.where(table.c.verified.is_(False))
-    return stmt.values(last_seen_at=bindparam("now", type_=table.c.last_seen_at.type), version=table.c.version + 1,
-                       **values).returning(table.c.id)
-
-
-def _write(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None, visitor: str | None,
-           created_via: str, origin: str | None, now: float, new: bool = False) -> UserInfo:
-    """Apply the call in one transaction and return the user as written (snapshotted inside the
-    transaction, see snapshots.from_row); a concurrent insert of the same user is retried.
-
-    `new`: the unlocked read found no such user, so the first attempt inserts without the locked
-    SELECT (which would find nothing). If another call inserted the user since, the INSERT breaks
-    the (tenant, external id) unique constraint, the transaction rolls back whole (IntegrityError)
-    and the next attempt reads the row under lock, as any write to an existing user does."""
-    for attempt in range(WRITE_ATTEMPTS):
-        try:
-            # No autoflush: _apply's changes go out in one flush (one UPDATE of the user, its
-            # memberships' changes), not a flush before each statement it sends.
-            with writing(), db.session.no_autoflush:
-                user = _apply(tenant, data, proof, created_via, origin, now, known_new=new and attempt == 0)
-                if visitor is not None:  # a visitor id the client sent: its row, if any, merges
-                    merge_visitor(tenant.id, visitor, user)
-                if verified is not None:
-                    source = "login_link" if created_via == "login_link" else "widget"
-                    jtis.record_jti(tenant, verified, now=now, origin=origin, source=source)
-                written = snapshots.from_row(user)
-            return written
-        except IntegrityError:
-            if attempt == WRITE_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_via: str, origin: str | None,
-           now: float, known_new: bool = False) -> EndUser:
-    now_dt = datetime.fromtimestamp(now, timezone.utc)
-    user = None if known_new else find_user(tenant.id, data.id, lock=True)  # known_new: see _write
-    _check_may_change(tenant, user, data.id, proof, origin)  # again, under the lock
-    if _only_identifies(user, proof):  # verified by signed data since the unlocked read
-        return user
-    before = snapshots.from_row(user) if user is not None else None  # what the events compare with
-    if not _signs(proof) and user is None and seats.limit(tenant, verified=False) is not None:
-        # Before the seat check, as the contract orders them; otherwise organizations.apply alone
-        # checks, on the rows it locks (the same rule, and one statement fewer).
-        unsigned.check_orgs(tenant, data, [], origin, lock=True)
-    if user is None or (proof is not None and not user.verified):  # a new user, or one newly vouched for
-        seats.check_locked(tenant, verified=proof is not None)
-    if user is None:
-        user = EndUser(tenant_id=tenant.id, external_id=data.id, attrs={}, created_via=created_via,
-                       email_verified=False, first_seen_at=now_dt, last_seen_at=now_dt,
-                       memberships=[])  # known empty: never loaded from the database
-        db.session.add(user)
-    email_verified = _email_verified(user.email, user.email_verified, data, proof)
-    if email_verified is not None:
-        user.email_verified = email_verified
-    for attr, field in _FIELDS:
-        value = getattr(data, field)
-        if value is not MISSING and getattr(user, attr) != value:
-            setattr(user, attr, value)
-    if data.attrs is not MISSING and not same_attrs(user.attrs or {}, data.attrs or {}):
-        user.attrs = data.attrs or {}
-        flag_modified(user, "attrs")  # the JSON type compares with ==, so true over 1 would not be written
-    if data.organizations is not MISSING:
-        refused = organizations.apply(user, data.organizations, signed=_signs(proof))
-        if refused is not None:  # described by signed data since the check above (another user's call)
-            unsigned.refuse_signed_org(tenant, data, refused, origin)
-    if proof is not None:
-        user.verified, user.verified_via, user.verified_alg, user.verified_kid = True, proof.via, proof.alg, proof.kid
-        user.verified_at = user.verified_at or now_dt
-    elif tenant.verification_mode == "report":
-        unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
-    user.last_seen_at = now_dt
-    user.version = (user.version or 0) + 1  # under the row lock: any attrs-only UPDATE that read before this misses
-    db.session.flush()  # the one flush (see _write): the user's row and memberships, in full
-    if events.wanted_any(tenant, _USER_EVENTS):  # the snapshot walks the memberships: only for an endpoint
-        emit_changes(tenant, before, snapshots.from_row(user))
-    return user
-
-
-_USER_EVENTS = ("user.created", "user.updated", "user.verified")
-
-
-def emit_changes(tenant: TenantSettings, before: UserInfo | None, after: UserInfo) -> None:
-    """user.created, user.verified (first proof) and user.updated (its public object changed
-    otherwise), added to the write's transaction; nothing when nothing a customer sees changed,
-    and none that no enabled webhook endpoint subscribes to (events.wanted: no outbox row)."""
-    if before is None:
-        if events.wanted(tenant, "user.created"):
-            events.emit_user(tenant.id, "user.created", after)
-    elif events.wanted(tenant, "user.updated"):
-        old, new = to_public(before), to_public(after)
-        old.pop("verified"), new.pop("verified")
-        if old != new:
-            events.emit_user(tenant.id, "user.updated", after)
-    if after.verified and (before is None or not before.verified) and events.wanted(tenant, "user.verified"):
-        events.emit_user(tenant.id, "user.verified", after)
-
-
-def merge_visitor(tenant_id: int, visitor: str, user: EndUser | UserInfo) -> None:
-    """An anonymous visitor who identifies brings their conversations along."""
-    anon = _visitor_row(tenant_id, visitor)
-    if anon is None or anon.id == user.id:
-        return
-    db.session.execute(update(Conversation).where(Conversation.user_id == anon.id).values(user_id=user.id))
-    db.session.delete(anon)
-
-
-def to_public(user: UserInfo | None) -> dict:
-    """The contract's `user` object."""
-    if user is None or user.anonymous:
-        return {"id": None, "email": None, "name": None, "avatarUrl": None, "attrs": {}, "organizations": [],
-                "verified": False, "anonymous": True}
-    return {
-        "id": user.external_id, "email": user.email, "name": user.name, "avatarUrl": user.avatar_url,
-        "attrs": user.attrs, "organizations": [organizations.to_public(o) for o in user.organizations],
-        "verified": user.verified, "anonymous": False,
-    }

@@ -15,7 +15,9 @@ from ...models import EndUser
 from ...refusals import Forbidden, Unauthorized
 from ..keys import jtis, tokens, usage
 from . import sessions, snapshots
-from .identify import Identified, Proof, identify_with, merge_visitor
+from .identify import Identified, identify_with
+from .user_rules import Proof
+from .user_writes import merge_visitor
 from ..keys.rejections import records_refusals, to_record
 from .snapshots import TenantSettings
 

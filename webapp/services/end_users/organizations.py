@@ -166,7 +166,7 @@ _LEAVE = delete(_MEMBERS).where(_MEMBERS.c.user_id == bindparam("user_id"), _MEM
 def replace_list(tenant_id: int, user_id: int, current: tuple, orgs: tuple[OrgData, ...],
                  signed: bool) -> tuple[OrgInfo, ...] | OrgData:
     """`apply` in a few Core statements, for a user whose row this transaction has just updated at
-    the version `current` was read at (identify._update_in_place): the user's row is held and its
+    the version `current` was read at (user_writes.update_in_place): the user's row is held and its
     memberships are exactly `current` (OrgInfo snapshots), so the diff computed from them holds.
 
     The named organizations are read (locked) and the missing ones inserted; then only what

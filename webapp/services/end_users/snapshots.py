@@ -1,7 +1,7 @@
 """Read-only snapshots of a tenant and an end user for the widget's hot path.
 
 The reads run on this thread's read connection (webapp/infra/read_connections.py). Snapshots are
-immutable; writes go through the ORM models under a lock (identify._write).
+immutable; writes go through the ORM models under a lock (user_writes.write).
 """
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ class UserInfo:
     last_seen_at: datetime
     email_verified: bool  # the email came from signed data or an email sign-in
     sessions_generation: int  # bumped by "end all sessions" (services/end_users/sessions.check)
-    version: int  # bumped by every write of the user (identify._update_in_place applies only to it)
+    version: int  # bumped by every write of the user (user_writes.update_in_place applies only to it)
     organizations: tuple[OrgInfo, ...] = field(default_factory=tuple)
     # The row id of the anonymous visitor named in the same lookup, when it has one to merge.
     visitor_row: int | None = None
