@@ -77,3 +77,23 @@ def test_the_install_page_shows_the_one_line_per_provider(app, tenant):
     html = tenant.page_client().get("/settings/install").get_data(as_text=True)
     for call in ("getIdTokenClaims()).__raw", "session.getToken()", "getIdToken()", "tokens.idToken.toString()"):
         assert call in html
+
+
+@pytest.mark.parametrize("bad", ["https://[::1", "https://[not-an-ip]/"])
+def test_a_malformed_issuer_url_is_a_field_error_not_a_500(app, as_role, issuer, bad):
+    """urlsplit raises ValueError on a broken [IPv6] host: the form and the CLI must refuse it."""
+    client = as_role("owner")
+    response = post_form(client, PAGE, {"issuer": bad, "audiences": "a"}, page=PAGE)
+    assert response.status_code == 400 and "not a valid URL" in response.get_data(as_text=True)
+    result = app.test_cli_runner().invoke(args=["signet", "idp", "add", _tenant_id(app), "--issuer", bad,
+                                                "--audience", "a"])
+    assert result.exit_code == 1 and "not a valid URL" in result.output
+    assert issuer.hits == {}
+    with app.app_context():
+        assert db.session.scalar(select(IdentityProvider)) is None
+
+
+def _tenant_id(app) -> str:
+    from webapp.models import Tenant
+    with app.app_context():
+        return db.session.scalars(select(Tenant.public_id)).first()

@@ -207,7 +207,11 @@ def _url(value: object, field: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > 2048:
         raise Invalid("invalid_field", "Give a URL of at most 2048 characters.", field)
     value = value.strip()
-    parts = urllib.parse.urlsplit(value)
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range, as urlsplit does on a broken [host]
+    except ValueError:
+        raise Invalid("invalid_field", f"{value[:200]} is not a valid URL.", field) from None
     if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
         raise Invalid("invalid_field", f"{value[:200]} is not an https:// URL.", field)
     return value
