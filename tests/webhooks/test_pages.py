@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import Delivery
+from webapp.models import Delivery, WebhookEndpoint
 
 from ..conftest import PASSWORD
 from ..helpers import csrf_of, login, post_form
@@ -99,3 +99,24 @@ def test_waiting_longer_than_n_minutes(app, tenant, smtp):
     mail = smtp.to(tenant.owner)[0]
     assert "Waiting for a reply" in mail["Subject"]
     assert len(smtp.messages) == 1
+
+
+def test_odd_urls_on_the_page_are_refused_not_a_500(app, tenant):
+    """An unclosed IPv6 bracket made urlsplit raise (a 500); a non-ASCII path was stored though
+    http.client can never send it (every delivery failed)."""
+    client = owner(app, tenant)
+    for url in ("https://[::1/hook", "https://example.com/hook/ü"):
+        refused = post_form(client, "/settings/webhooks", {"url": url}, page="/settings/webhooks")
+        assert refused.status_code == 400, url
+        assert "valid web address" in refused.get_data(as_text=True) or "ASCII" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 0
+
+
+def test_send_again_with_a_huge_delivery_id_is_a_404(app, tenant, receiver):
+    client = owner(app, tenant)
+    post_form(client, "/settings/webhooks", {"url": receiver.url}, page="/settings/webhooks")
+    listing = client.get("/settings/webhooks").get_data(as_text=True)
+    path = "/settings/webhooks/" + re.search(r"/settings/webhooks/(wh_[A-Za-z0-9_-]+)", listing).group(1)
+    huge = post_form(client, f"{path}/deliveries/{10**20}/again", page=path)
+    assert huge.status_code == 404

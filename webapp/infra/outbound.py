@@ -84,7 +84,10 @@ def _target(url: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, path+query) of an allowed URL, or OutboundRefused."""
     if not isinstance(url, str) or len(url) > 2048 or any(ord(c) < 33 or ord(c) == 127 for c in url):
         raise OutboundRefused("The URL is not a valid web address.")
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket, for one
+        raise OutboundRefused("The URL is not a valid web address.") from None
     schemes = ("https", "http") if allow_private() else ("https",)
     if parts.scheme.lower() not in schemes:
         raise OutboundRefused("Only https:// URLs are allowed.")
@@ -98,6 +101,8 @@ def _target(url: str) -> tuple[str, str, int, str]:
         raise OutboundRefused("The URL has no host.")
     scheme = parts.scheme.lower()
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not path.isascii():  # http.client could never send it: every delivery would fail
+        raise OutboundRefused("The URL's path and query must be ASCII: percent-encode other characters.")
     return scheme, host, port or (443 if scheme == "https" else 80), path
 
 

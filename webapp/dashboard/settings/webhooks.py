@@ -77,7 +77,7 @@ def settings_webhooks_test(endpoint_id: str):
     return _act(endpoint_id, endpoints.send_test, "A test event is queued: it appears below once sent.")
 
 
-@bp.route("/settings/webhooks/<endpoint_id>/deliveries/<int:delivery_id>/again", methods=["POST"])
+@bp.route("/settings/webhooks/<endpoint_id>/deliveries/<id:delivery_id>/again", methods=["POST"])
 def settings_webhooks_again(endpoint_id: str, delivery_id: int):
     return _act(endpoint_id, lambda ws, eid: endpoints.send_again(ws, eid, delivery_id),
                 "Queued again, with the same webhook-id.")
