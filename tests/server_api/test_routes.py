@@ -13,6 +13,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import ApiKey
 
+from ..conftest import provision
 from .conftest import Api, make_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -273,3 +274,21 @@ def test_cli_create_and_revoke(app, workspace):
     assert bad.exit_code == 1 and "name" in bad.output
     unknown = runner.invoke(args=["signet", "apikey", "revoke", workspace.public_id, "ak_nope"])
     assert unknown.exit_code == 1
+
+
+@pytest.fixture
+def pg_api(postgres_app, ed_key) -> Api:
+    made = provision(postgres_app, ed_key, "Acme")
+    key, _ = make_key(postgres_app, made.public_id)
+    return Api(postgres_app, key, made)
+
+
+@pytest.mark.parametrize("resource", ["users", "organizations", "conversations"])
+def test_a_cursor_past_the_id_column_is_400_on_postgres(pg_api, resource):
+    """A well-formed cursor naming an id past the 32-bit id columns: 400 on `cursor`, never a
+    500 from PostgreSQL's "integer out of range"."""
+    import base64
+
+    cursor = base64.urlsafe_b64encode(f"v1:{2**40}".encode()).decode().rstrip("=")
+    answer = pg_api.get(f"/{resource}?cursor={cursor}")
+    assert answer.status_code == 400 and answer.get_json()["error"]["field"] == "cursor"

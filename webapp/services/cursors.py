@@ -14,6 +14,7 @@ import binascii
 from ..refusals import Invalid
 
 MAX_CURSOR = 64
+MAX_ID = 2**31  # the listed tables' id columns are 32-bit Integer: PostgreSQL refuses a larger bound
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 
@@ -34,7 +35,7 @@ def decode(cursor: str | None) -> int | None:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise bad from None
     tag, _, number = text.partition(":")
-    if tag != "v1" or not number.isdigit() or not 0 <= int(number) < 2**63:
+    if tag != "v1" or not number.isdigit() or not 0 <= int(number) < MAX_ID:
         raise bad
     return int(number)
 
