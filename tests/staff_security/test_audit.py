@@ -137,6 +137,16 @@ def test_signet_audit_prints_json_lines_since(app, factory):
     assert bad.exit_code == 1 and "ISO 8601" in bad.stderr
 
 
+@pytest.mark.parametrize("since", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_since_out_of_range_is_refused_not_a_500(app, as_role, since):
+    """A valid ISO 8601 time whose zone pushes it past year 1 or 9999 in UTC: a clear refusal."""
+    owner = as_role("owner")
+    page = owner.get("/settings/audit", query_string={"since": since})
+    assert page.status_code == 400 and "out of range" in page.get_data(as_text=True)
+    bad = cli(app, "audit", owner.tenant.public_id, "--since", since)
+    assert bad.exit_code == 1 and "out of range" in bad.stderr
+
+
 def test_prune_keeps_the_retention_window(app, factory):
     tenant = factory.tenant()
     with app.app_context():

@@ -33,7 +33,10 @@ def parse_since(text: str | None) -> datetime | None:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise Invalid("invalid_field", f"since must be an ISO 8601 date or time (got '{text[:40]}').", "since") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    try:  # in UTC here: a zone that pushes it past year 1 or 9999 is refused, not a 500 at the query
+        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except OverflowError:
+        raise Invalid("invalid_field", f"since is out of range (got '{text[:40]}').", "since") from None
 
 
 def statement(tenant_id: int, filters: Filters):
