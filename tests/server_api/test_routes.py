@@ -292,3 +292,27 @@ def test_a_cursor_past_the_id_column_is_400_on_postgres(pg_api, resource):
     cursor = base64.urlsafe_b64encode(f"v1:{2**40}".encode()).decode().rstrip("=")
     answer = pg_api.get(f"/{resource}?cursor={cursor}")
     assert answer.status_code == 400 and answer.get_json()["error"]["field"] == "cursor"
+
+
+def test_a_reply_reads_its_conversation_once(app, api, workspace):
+    """POST …/messages finds the conversation once, under the lock the reply takes: no unlocked
+    read before it (the same lookup done twice, the first one stale by the time of the write)."""
+    from sqlalchemy import event
+
+    conversation = seed(api, workspace)
+    with app.app_context():
+        engine = db.engine
+    reads = []
+
+    def _count(_conn, _cursor, statement, _params, _context, _many):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM conversation" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", _count)
+    try:
+        posted = api.post(f"/conversations/{conversation}/messages", json={"body": "On it"})
+    finally:
+        event.remove(engine, "before_cursor_execute", _count)
+    assert posted.status_code == 201 and posted.get_json()["body"] == "On it"
+    assert len(reads) == 1, reads
+    assert api.post("/conversations/conv_nope/messages", json={"body": "x"}).status_code == 404

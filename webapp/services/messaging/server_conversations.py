@@ -73,8 +73,7 @@ def reply(tenant_id: int, public_id: str, body: object, key_public_id: str) -> d
     if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > MAX_STAFF_NAME
                              or "\x00" in name):
         raise FieldRefused("invalid_field", f"staffName: a string of 1 to {MAX_STAFF_NAME} characters", "staffName")
-    conversations.check_body(body.get("body"))
-    _find(tenant_id, public_id)
+    # staff_reply checks the body, then finds the conversation under its lock (404 when not this tenant's).
     return conversations.staff_reply(tenant_id, None, public_id, body.get("body"), staff_name=name and name.strip(),
                                      sender=("staff", f"api key {key_public_id}"))
 
