@@ -209,6 +209,10 @@ def _sampled_then_erased(app, ed_key, tmp_path) -> list[str]:
     widget = app.test_client()
     assert widget.post(workspace.url("set-user"), json={"id": UNSIGNED_ID, "name": "Una"}).status_code == 200
     usage.flush(app)
+    with app.app_context():  # the meter did sample the id: otherwise "none left" below proves nothing
+        sampled = db.session.scalar(select(func.count()).where(UnsignedIdSample.external_id == UNSIGNED_ID))
+        db.session.remove()
+    assert sampled == 1
     (tmp_path / "second").mkdir()
     second = make_app(tmp_path / "second", SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
     assert second.test_client().post(workspace.url("set-user"), json={"id": UNSIGNED_ID}).status_code == 200
