@@ -85,5 +85,5 @@ def record_for_member(member_id: int, action: str, target: str = "", **kwargs) -
 
     from ..models import Membership
 
-    for tenant_id in db.session.scalars(select(Membership.tenant_id).where(Membership.member_id == member_id)):
+    for tenant_id in list(db.session.scalars(select(Membership.tenant_id).where(Membership.member_id == member_id))):
         record(tenant_id, action, target, **kwargs)

@@ -269,7 +269,5 @@ def reset_member(tenant_id: int, member: Member) -> bool:
 def _record(member: Member, action: str, *, before: dict | None = None, after: dict | None = None,
             actor: str | None = None, actor_member_id: int | None = None) -> None:
     """One entry in every workspace the member belongs to (in the current transaction)."""
-    tenant_ids = list(db.session.scalars(select(Membership.tenant_id).where(Membership.member_id == member.id)))
-    for tenant_id in tenant_ids:
-        audit.record(tenant_id, action, member.email, before=before, after=after, actor=actor,
-                     actor_member_id=actor_member_id)
+    audit.record_for_member(member.id, action, member.email, before=before, after=after, actor=actor,
+                            actor_member_id=actor_member_id)
