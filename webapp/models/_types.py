@@ -25,3 +25,13 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value
+
+
+def iso_seconds(value: datetime | None) -> str | None:
+    """A time as the server API writes it: UTC to the second, `2026-12-04T18:00:00Z` (None stays None)."""
+    return None if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_millis(value: datetime) -> str:
+    """A time as the widget API and webhook events write it: UTC to the millisecond."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime, timezone
 
 from ..extensions import db
 from ..models import Conversation, Message, OutboxEvent
-from ..models._types import utcnow
+from ..models._types import iso_millis, utcnow
 
 PUBLIC_TYPES = ("user.created", "user.updated", "user.verified", "user.deleted", "conversation.created",
                 "conversation.closed", "conversation.reopened", "message.created")
@@ -81,8 +80,7 @@ def new_id() -> str:
     return "evt_" + secrets.token_urlsafe(16)
 
 
-def iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+iso = iso_millis  # the one formatter (models/_types.py); `iso` is what callers here import
 
 
 def user_subject(row_id: int) -> str:

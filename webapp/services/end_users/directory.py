@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +23,7 @@ from ...identity.unknown_keys import reject_unknown_keys
 from ...identity.userdata import UserData, parse_unsigned
 from ...infra.database import writing
 from ...models import EndUser, Organization, OrgMembership, Tenant
+from ...models._types import iso_seconds
 from ...refusals import NotFound
 from .. import cursors
 from . import snapshots, user_writes
@@ -116,13 +116,9 @@ def upsert(tenant: Tenant, external_id: str, body: object, now: float | None = N
 def to_json(user: EndUser) -> dict:
     """The widget API's user object (§3) plus timestamps and how the user was verified."""
     out = to_public(snapshots.from_row(user))
-    out.update(createdAt=_iso(user.first_seen_at), lastSeenAt=_iso(user.last_seen_at),
-               verifiedAt=_iso(user.verified_at), howVerified=how_verified(user)[1])
+    out.update(createdAt=iso_seconds(user.first_seen_at), lastSeenAt=iso_seconds(user.last_seen_at),
+               verifiedAt=iso_seconds(user.verified_at), howVerified=how_verified(user)[1])
     return out
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 

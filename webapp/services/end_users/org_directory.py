@@ -6,7 +6,6 @@ keeps its users (their `version` moves on, as after any change of their membersh
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +17,7 @@ from ...identity.fields import MAX_NAME_CHARS, ORG_FIELDS, check_attrs, check_id
 from ...identity.unknown_keys import reject_unknown_keys
 from ...infra.database import writing
 from ...models import EndUser, Organization, OrgMembership
-from ...models._types import utcnow
+from ...models._types import iso_seconds, utcnow
 from ...refusals import NotFound
 from .. import cursors
 
@@ -124,8 +123,6 @@ def _member_counts(org_ids: list[int]) -> dict[int, int]:
 def to_json(org: Organization, members: int) -> dict:
     """The widget API's organization object (§3) plus timestamps and its member count."""
     return {"id": org.external_id, "name": org.name, "attrs": org.attrs or {}, "memberCount": members,
-            "createdAt": _iso(org.created_at), "updatedAt": _iso(org.updated_at)}
+            "createdAt": iso_seconds(org.created_at), "updatedAt": iso_seconds(org.updated_at)}
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -23,7 +23,7 @@ from sqlalchemy import or_, select, update
 from ...extensions import db
 from ...infra.database import writing
 from ...models import API_KEY_SCOPES, ApiKey, Tenant
-from ...models._types import utcnow
+from ...models._types import iso_seconds, utcnow
 from ...refusals import Invalid, NotFound
 from .. import audit
 
@@ -123,12 +123,10 @@ def _touch(key_id: int, now: datetime) -> None:
 def to_dict(row: ApiKey, key: str | None = None) -> dict:
     """What the CLI prints (and pages show) of a key; `key` only when it was just made."""
     out = {"id": row.public_id, "name": row.name, "scope": row.scope, "prefix": row.prefix,
-           "created_by": row.created_by, "created_at": _iso(row.created_at), "last_used_at": _iso(row.last_used_at),
-           "revoked_at": _iso(row.revoked_at)}
+           "created_by": row.created_by, "created_at": iso_seconds(row.created_at), "last_used_at": iso_seconds(row.last_used_at),
+           "revoked_at": iso_seconds(row.revoked_at)}
     if key is not None:
         out = {"id": row.public_id, "key": key, **{k: v for k, v in out.items() if k != "id"}}
     return out
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timezone
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +11,7 @@ from ...infra.database import writing
 from ...extensions import db
 from ...identity.errors import FieldRefused
 from ...models import Conversation, EndUser, Member, Message, Organization, OrgMembership
-from ...models._types import utcnow
+from ...models._types import iso_millis, utcnow
 from ...refusals import Conflict, NotFound, Unauthorized
 from .. import events
 from ..end_users import idempotency
@@ -288,5 +287,4 @@ def message_json(m: Message) -> dict:
     return out
 
 
-def iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+iso = iso_millis  # the one formatter (models/_types.py); `iso` is what callers here import
