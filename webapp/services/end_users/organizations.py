@@ -8,17 +8,14 @@ memberships widen a `ctx` scope (conversations.user_dashboard).
 """
 from __future__ import annotations
 
-import functools
-
-from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm.attributes import flag_modified
 
 from ...extensions import db
 from ...identity.fields import same_attrs
 from ...identity.userdata import MISSING, OrgData
 from ...models import EndUser, Organization, OrgMembership
-from ...models._types import utcnow
+from ...models._types import UTCDateTime, utcnow
 from . import snapshots
 from .snapshots import OrgInfo
 
@@ -149,82 +146,21 @@ def _update(rows: dict[str, Organization], orgs: tuple[OrgData, ...], signed: bo
             org.updated_at = utcnow()
 
 
-_TABLE = Organization.__table__
-_CORE_BY_IDS = (select(_TABLE.c.id, _TABLE.c.external_id, _TABLE.c.name, _TABLE.c.attrs, _TABLE.c.signed)
-                .where(_TABLE.c.tenant_id == bindparam("tenant_id"),
-                       _TABLE.c.external_id.in_(bindparam("ids", expanding=True)))
-                .order_by(_TABLE.c.id).with_for_update())
-_MEMBERS = OrgMembership.__table__
-_UPDATE_ORG = (update(_TABLE).where(_TABLE.c.id == bindparam("row_id"))
-               .values(name=bindparam("new_name"), attrs=bindparam("new_attrs", type_=_TABLE.c.attrs.type),
-                       signed=bindparam("new_signed"), updated_at=bindparam("now", type_=_TABLE.c.updated_at.type)))
-_LEAVE = delete(_MEMBERS).where(_MEMBERS.c.user_id == bindparam("user_id"), _MEMBERS.c.organization_id.in_(
-    select(_TABLE.c.id).where(_TABLE.c.tenant_id == bindparam("tenant_id"),
-                              _TABLE.c.external_id.in_(bindparam("left", expanding=True)))))
-
-
-def replace_list(tenant_id: int, user_id: int, current: tuple, orgs: tuple[OrgData, ...],
-                 signed: bool) -> tuple[OrgInfo, ...] | OrgData:
-    """`apply` in a few Core statements, for a user whose row this transaction has just updated at
-    the version `current` was read at (user_writes.update_in_place): the user's row is held and its
-    memberships are exactly `current` (OrgInfo snapshots), so the diff computed from them holds.
-
-    The named organizations are read (locked) and the missing ones inserted; then only what
-    changes is written: the organizations that differ, the memberships left (one DELETE), and
-    the memberships joined or moved (one executemany upsert). Returns the new list, or the
-    organization unsigned data may not send (nothing written: the caller refuses and rolls back).
-    """
-    connection = db.session.connection()
-    rows = {r.external_id: r for r in connection.execute(_CORE_BY_IDS, {"tenant_id": tenant_id,
-                                                                         "ids": [o.id for o in orgs]})} if orgs else {}
-    fresh = sorted({o.id for o in orgs} - set(rows))
-    if fresh:
-        _insert_missing(connection, tenant_id, sorted((o for o in orgs if o.id not in rows), key=lambda o: o.id), signed)
-        rows.update((r.external_id, r) for r in connection.execute(_CORE_BY_IDS, {"tenant_id": tenant_id, "ids": fresh}))
-    old = {o.external_id: (i, o.member_signed) for i, o in enumerate(current)}
-    if not signed:
-        refused = _first_refused(rows, set(old), orgs)
-        if refused is not None:
-            return refused
-    now, result, changed, members = utcnow(), [], [], []
-    for i, data in enumerate(orgs):
-        row = rows[data.id]
-        attrs = row.attrs if data.attrs is MISSING else data.attrs
-        if (signed and not row.signed) or _org_differs(row, data):
-            changed.append({"row_id": row.id, "new_name": data.name, "new_attrs": attrs,
-                            "new_signed": bool(row.signed) or signed, "now": now})
-        if old.get(data.id) != (i, signed) or data.id in fresh:
-            members.append({"user_id": user_id, "organization_id": row.id, "tenant_id": tenant_id,
-                            "position": i, "signed": signed})
-        result.append(OrgInfo(data.id, data.name, attrs or {}, bool(row.signed) or signed, signed))
-    if changed:
-        connection.execute(_UPDATE_ORG, changed)
-    left = [external_id for external_id in old if external_id not in rows]
-    if left:
-        connection.execute(_LEAVE, {"user_id": user_id, "tenant_id": tenant_id, "left": left})
-    if members:
-        connection.execute(_upsert_members(connection.dialect.name), members)
-    return tuple(result)
-
-
 def _insert_missing(executor, tenant_id: int, missing: list[OrgData], signed: bool) -> None:
-    """The missing organizations (sorted by external id: concurrent inserters queue, no deadlock)."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    """The missing organizations, in external id order (concurrent inserters queue, no deadlock);
+    one a concurrent call inserted first is left as it is (the caller reads it, locked, after).
+    One statement of constant SQL (executemany): compiled once, not per call and count."""
     now = utcnow()
-    executor.execute(dialect.insert(Organization).values([
-        {"tenant_id": tenant_id, "external_id": o.id, "name": o.name,
-         "attrs": {} if o.attrs is MISSING else o.attrs, "signed": signed, "created_at": now, "updated_at": now}
-        for o in missing
-    ]).on_conflict_do_nothing(index_elements=[Organization.tenant_id, Organization.external_id]))
+    executor.execute(_INSERT_ORG, [
+        {"tenant_id": tenant_id, "external_id": o.id, "name": o.name, "attrs": {} if o.attrs is MISSING else o.attrs,
+         "signed": signed, "now": now} for o in missing])
 
 
-@functools.cache
-def _upsert_members(dialect_name: str):
-    """INSERT … ON CONFLICT (user, organization) DO UPDATE: a membership joined, or kept and moved
-    (also one whose row went with its organization since the read: it is made again)."""
-    stmt = (postgresql if dialect_name == "postgresql" else sqlite).insert(_MEMBERS)
-    return stmt.on_conflict_do_update(index_elements=[_MEMBERS.c.user_id, _MEMBERS.c.organization_id],
-                                      set_={"position": stmt.excluded.position, "signed": stmt.excluded.signed})
+_INSERT_ORG = text(
+    "INSERT INTO organization (tenant_id, external_id, name, attrs, signed, created_at, updated_at)"
+    " VALUES (:tenant_id, :external_id, :name, :attrs, :signed, :now, :now)"
+    " ON CONFLICT (tenant_id, external_id) DO NOTHING"
+).bindparams(bindparam("attrs", type_=Organization.__table__.c.attrs.type), bindparam("now", type_=UTCDateTime()))
 
 
 def to_public(org) -> dict:

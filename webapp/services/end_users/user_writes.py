@@ -29,7 +29,7 @@ from ...identity.verifier import VerifiedToken
 from ...models import Conversation, EndUser
 from .. import events
 from ..keys import jtis
-from . import legacy_hash, organizations, snapshots, unsigned
+from . import legacy_hash, org_lists, organizations, snapshots, unsigned
 from ..workspace import seats
 from .snapshots import TenantSettings, UserInfo
 from .user_rules import FIELDS, Proof, check_may_change, new_email_verified, only_identifies, signs, to_public
@@ -85,11 +85,15 @@ def update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proo
     stmt = _update_statement(tuple(changes), signed=proof is not None,
                              legacy=proof is not None and proof.via == legacy_hash.VIA)
     params = {f"new_{key}": value for key, value in changes.items()}
+    params.update(row_id=user.id, read_version=user.version, now=now_dt)
     with writing():
-        updated = db.session.connection().execute(stmt, {**params, "row_id": user.id, "read_version": user.version,
-                                                         "now": now_dt}).scalar()
-        if updated is not None and orgs is not MISSING:  # the row held at the version read: its list is user's
-            orgs = organizations.replace_list(tenant.id, user.id, user.organizations, orgs, signed=signs(proof))
+        connection = db.session.connection()
+        if orgs is MISSING:
+            updated = connection.execute(stmt, params).scalar()
+        else:  # the row held at the version read: its list is user's (one statement on PostgreSQL)
+            updated, rows = org_lists.update_and_lock(connection, stmt, params, tenant.id, orgs)
+        if updated is not None and orgs is not MISSING:
+            orgs = org_lists.replace_list(connection, tenant.id, user.id, user.organizations, orgs, signs(proof), rows)
             if isinstance(orgs, OrgData):  # described by signed data since the unlocked read: nothing stays
                 unsigned.refuse_signed_org(tenant, data, orgs, origin)
             changes["organizations"] = orgs
@@ -126,7 +130,8 @@ def insert_new(tenant: TenantSettings, data: UserData, proof: Proof | None, veri
                                last_seen_at=now_dt, email_verified=row["email_verified"], sessions_generation=0,
                                version=1)
             if data.organizations is not MISSING:
-                orgs = organizations.replace_list(tenant.id, user_id, (), data.organizations, signed=signs(proof))
+                orgs = org_lists.replace_list(db.session.connection(), tenant.id, user_id, (), data.organizations,
+                                              signs(proof))
                 if isinstance(orgs, OrgData):  # described by signed data since the unlocked check
                     unsigned.refuse_signed_org(tenant, data, orgs, origin)
                 written = replace(written, organizations=orgs)

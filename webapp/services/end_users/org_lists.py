@@ -1,0 +1,165 @@
+"""A user's complete organization list written by Core statements, for set-user's fast paths
+(user_writes.update_in_place and insert_new): the organizations the list names are read locked,
+the missing ones inserted, and then only what changes is written.
+
+Every statement here is built once and keeps its SQL cache key, so SQLAlchemy never compiles one
+per call (a dialect `insert().on_conflict_…()` has no cache key: it was compiled on every call).
+On PostgreSQL the round trips are few: the user's UPDATE at the version read and the locked read
+of the named organizations are one statement (`update_and_lock`), and the writes after it (the
+organizations renamed, the memberships left, joined or moved) one more, with data-modifying CTEs.
+On SQLite, which has no such CTEs, they stay separate statements, each sent only when needed.
+"""
+from __future__ import annotations
+
+import functools
+import json
+
+from sqlalchemy import Connection, String, any_, bindparam, delete, select, text, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from ...identity.userdata import MISSING, OrgData
+from ...models import Organization, OrgMembership
+from ...models._types import UTCDateTime, utcnow
+from .organizations import _first_refused, _insert_missing, _org_differs
+from .snapshots import OrgInfo
+
+_TABLE = Organization.__table__
+_MEMBERS = OrgMembership.__table__
+
+
+def update_and_lock(connection: Connection, user_update, params: dict, tenant_id: int,
+                    orgs: tuple[OrgData, ...]) -> tuple[int | None, dict]:
+    """Run `user_update` (an UPDATE … RETURNING id of the user's row, `params` its parameters) and
+    then read and lock the organizations `orgs` names: (the id it returned or None, {external id:
+    row}). The user's row is locked first, as on every path; nothing is locked when it matched
+    nothing. On PostgreSQL one statement: the named rows come from a LATERAL subquery joined to
+    the UPDATE's CTE, so they are read only after (and only if) the UPDATE took the row."""
+    ids = [o.id for o in orgs]
+    if connection.dialect.name == "postgresql" and ids:
+        rows = connection.execute(_update_then_lock(user_update), {**params, "org_tenant": tenant_id, "org_ids": ids}).all()
+        if not rows:
+            return None, {}
+        return rows[0].user_row, {r.external_id: r for r in rows if r.id is not None}
+    updated = connection.execute(user_update, params).scalar()
+    if updated is None or not ids:
+        return updated, {}
+    return updated, _locked(connection, tenant_id, ids)
+
+
+def replace_list(connection: Connection, tenant_id: int, user_id: int, current: tuple, orgs: tuple[OrgData, ...],
+                 signed: bool, rows: dict | None = None) -> tuple[OrgInfo, ...] | OrgData:
+    """organizations.apply in Core statements, for a user whose row this transaction holds at the
+    version `current` was read at (update_in_place), or has just inserted (insert_new, `current`
+    empty): the memberships are exactly `current` (OrgInfo snapshots), so the diff holds.
+
+    `rows`: the named organizations already read locked (update_and_lock), else read here. The
+    missing ones are inserted; then only what changes is written: the organizations that differ,
+    the memberships left, and those joined or moved. Returns the new list, or the organization
+    unsigned data may not send (nothing written: the caller refuses and rolls back).
+    """
+    postgres = connection.dialect.name == "postgresql"
+    if rows is None:
+        rows = _locked(connection, tenant_id, [o.id for o in orgs]) if orgs else {}
+    fresh = sorted({o.id for o in orgs} - set(rows))
+    if fresh:
+        _insert_missing(connection, tenant_id, sorted((o for o in orgs if o.id not in rows), key=lambda o: o.id),
+                        signed)
+        rows.update(_locked(connection, tenant_id, fresh))
+    old = {o.external_id: (i, o.member_signed) for i, o in enumerate(current)}
+    if not signed:
+        refused = _first_refused(rows, set(old), orgs)
+        if refused is not None:
+            return refused
+    now, result, changed, members = utcnow(), [], [], []
+    for i, data in enumerate(orgs):
+        row = rows[data.id]
+        attrs = row.attrs if data.attrs is MISSING else data.attrs
+        if (signed and not row.signed) or _org_differs(row, data):
+            changed.append((row.id, data.name, attrs, bool(row.signed) or signed))
+        if old.get(data.id) != (i, signed) or data.id in fresh:
+            members.append((row.id, i))
+        result.append(OrgInfo(data.id, data.name, attrs or {}, bool(row.signed) or signed, signed))
+    left = [external_id for external_id in old if external_id not in rows]
+    if postgres and sum(map(bool, (changed, left, members))) > 1:  # one round trip for the three
+        _write_postgres(connection, tenant_id, user_id, signed, now, changed, left, members)
+    else:
+        _write_each(connection, tenant_id, user_id, signed, now, changed, left, members)
+    return tuple(result)
+
+
+def _locked(connection: Connection, tenant_id: int, ids: list[str]) -> dict:
+    postgres = connection.dialect.name == "postgresql"
+    return {r.external_id: r for r in connection.execute(_by_ids(postgres), {"org_tenant": tenant_id, "org_ids": ids})}
+
+
+@functools.cache
+def _by_ids(postgres: bool):
+    """The named organizations, locked (sorted by id: two writers lock them in the same order).
+    On PostgreSQL `= ANY(array)`: one SQL text whatever the count, no IN list expanded per call.
+    (Parameters not named like a column: in update_and_lock's UPDATE, a parameter named like one
+    of end_user's columns would be SET.)"""
+    named = (_TABLE.c.external_id == any_(bindparam("org_ids", type_=ARRAY(String))) if postgres
+             else _TABLE.c.external_id.in_(bindparam("org_ids", expanding=True)))
+    return (select(_TABLE.c.id, _TABLE.c.external_id, _TABLE.c.name, _TABLE.c.attrs, _TABLE.c.signed)
+            .where(_TABLE.c.tenant_id == bindparam("org_tenant"), named).order_by(_TABLE.c.id).with_for_update())
+
+
+@functools.cache
+def _update_then_lock(user_update):
+    """PostgreSQL: WITH u AS (UPDATE … RETURNING id) SELECT u.id, o.* FROM u LEFT JOIN LATERAL
+    (the named organizations FOR UPDATE) o ON true: one row per organization (or one with NULLs
+    when none exists yet), none when the UPDATE matched nothing (then nothing is locked)."""
+    updated = user_update.cte("updated_user")
+    named = _by_ids(True).lateral("named")
+    return select(updated.c.id.label("user_row"), named).select_from(updated.outerjoin(named, true()))
+
+
+def _write_each(connection, tenant_id, user_id, signed, now, changed, left, members) -> None:
+    """The writes as separate statements, each only when needed (SQLite; PostgreSQL for one kind)."""
+    if changed:
+        connection.execute(_UPDATE_ORG, [{"row_id": row_id, "new_name": name, "new_attrs": attrs, "new_signed": flag,
+                                          "now": now} for row_id, name, attrs, flag in changed])
+    if left:
+        connection.execute(_LEAVE, {"user_id": user_id, "tenant_id": tenant_id, "left": left})
+    if members:
+        connection.execute(_UPSERT_MEMBERS, [{"user_id": user_id, "organization_id": org_id, "tenant_id": tenant_id,
+                                              "position": position, "signed": signed} for org_id, position in members])
+
+
+_UPDATE_ORG = (update(_TABLE).where(_TABLE.c.id == bindparam("row_id"))
+               .values(name=bindparam("new_name"), attrs=bindparam("new_attrs", type_=_TABLE.c.attrs.type),
+                       signed=bindparam("new_signed"), updated_at=bindparam("now", type_=_TABLE.c.updated_at.type)))
+_LEAVE = delete(_MEMBERS).where(_MEMBERS.c.user_id == bindparam("user_id"), _MEMBERS.c.organization_id.in_(
+    select(_TABLE.c.id).where(_TABLE.c.tenant_id == bindparam("tenant_id"),
+                              _TABLE.c.external_id.in_(bindparam("left", expanding=True)))))
+# A membership joined, or kept and moved (also one whose row went with its organization since the
+# read: it is made again). Plain SQL, the same on both databases, so its cache key holds.
+_UPSERT_MEMBERS = text(
+    "INSERT INTO org_membership (user_id, organization_id, tenant_id, position, signed)"
+    " VALUES (:user_id, :organization_id, :tenant_id, :position, :signed)"
+    " ON CONFLICT (user_id, organization_id) DO UPDATE SET position = excluded.position, signed = excluded.signed")
+
+
+def _write_postgres(connection, tenant_id, user_id, signed, now, changed, left, members) -> None:
+    """The three writes in one statement (one round trip): they touch disjoint rows (the memberships
+    left are of organizations the list no longer names; those upserted and renamed it names)."""
+    connection.execute(_WRITE_POSTGRES, {
+        "user_id": user_id, "tenant_id": tenant_id, "signed": signed, "now": now, "left": left,
+        "changed_ids": [c[0] for c in changed], "changed_names": [c[1] for c in changed],
+        "changed_attrs": [json.dumps(c[2]) for c in changed], "changed_signed": [c[3] for c in changed],
+        "member_ids": [m[0] for m in members], "positions": [m[1] for m in members]})
+
+
+_WRITE_POSTGRES = text(
+    "WITH left_memberships AS ("
+    " DELETE FROM org_membership WHERE user_id = :user_id AND organization_id IN ("
+    " SELECT id FROM organization WHERE tenant_id = :tenant_id AND external_id = ANY(CAST(:left AS VARCHAR[])))),"
+    " changed AS ("
+    " UPDATE organization SET name = c.name, attrs = CAST(c.attrs AS JSON), signed = c.signed, updated_at = :now"
+    " FROM unnest(CAST(:changed_ids AS INTEGER[]), CAST(:changed_names AS VARCHAR[]), CAST(:changed_attrs AS TEXT[]),"
+    " CAST(:changed_signed AS BOOLEAN[])) AS c(id, name, attrs, signed) WHERE organization.id = c.id)"
+    " INSERT INTO org_membership (user_id, organization_id, tenant_id, position, signed)"
+    " SELECT :user_id, m.organization_id, :tenant_id, m.position, :signed"
+    " FROM unnest(CAST(:member_ids AS INTEGER[]), CAST(:positions AS INTEGER[])) AS m(organization_id, position)"
+    " ON CONFLICT (user_id, organization_id) DO UPDATE SET position = excluded.position, signed = excluded.signed"
+).bindparams(bindparam("now", type_=UTCDateTime()))
