@@ -1,0 +1,78 @@
+"""An existing user's organization list written by set-user's fast path (services/end_users/org_lists.py),
+on SQLite and PostgreSQL (whose writes are combined statements there): the stored list is the one
+sent, an organization is renamed only when it differs, a refusal writes nothing (API.md §9).
+"""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import EndUser, Organization, OrgMembership
+
+from ..conftest import make_app
+from .conftest import assert_error, identify, make_tenant, set_user, snapshot
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_app(request, tmp_path):
+    overrides = {} if request.param == "sqlite" else {"SQLALCHEMY_DATABASE_URI": request.getfixturevalue("postgres_url")}
+    app = make_app(tmp_path, **overrides)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def stored(app, external_id: str) -> tuple[str, list[tuple]]:
+    """The user's name and memberships in order: (org id, name, attrs, org signed, membership signed)."""
+    with app.app_context():
+        user = db.session.scalar(select(EndUser).where(EndUser.external_id == external_id))
+        rows = db.session.execute(
+            select(Organization.external_id, Organization.name, Organization.attrs, Organization.signed,
+                   OrgMembership.signed)
+            .join(OrgMembership, OrgMembership.organization_id == Organization.id)
+            .where(OrgMembership.user_id == user.id).order_by(OrgMembership.position)).all()
+        return user.name, [tuple(r) for r in rows]
+
+
+def test_one_call_leaves_joins_moves_and_renames(db_app, ed_key):
+    tenant = make_tenant(db_app, ed_key)
+    client = tenant.api_client()
+    identify(client, {"id": "u", "name": "A", "organizations": [
+        {"id": "a", "name": "A"}, {"id": "b", "name": "B"}, {"id": "c", "name": "C", "attrs": {"flag": 1}}]})
+    # c first and changed (true is not 1), a moved, b left, d new: every kind of write in one call
+    sent = [{"id": "c", "name": "C2", "attrs": {"flag": True}}, {"id": "a", "name": "A"}, {"id": "d", "name": "D"}]
+    answer = identify(client, {"id": "u", "name": "B", "organizations": sent})
+    assert [o["id"] for o in answer["user"]["organizations"]] == ["c", "a", "d"]
+    name, rows = stored(db_app, "u")
+    assert (name, rows) == ("B", [("c", "C2", {"flag": True}, False, False), ("a", "A", {}, False, False),
+                                  ("d", "D", {}, False, False)])
+    assert rows[0][2]["flag"] is True
+    assert identify(client, {"id": "u", "organizations": []})["user"]["organizations"] == []
+    assert stored(db_app, "u") == ("B", [])
+
+
+def test_signed_data_marks_the_organizations_and_memberships_it_names(db_app, ed_key):
+    tenant = make_tenant(db_app, ed_key)
+    client = tenant.api_client()
+    identify(client, {"id": "u", "name": "A", "organizations": [{"id": "a", "name": "A"}]})
+    token = tenant.sign({"id": "u", "name": "A", "organizations": [{"id": "a", "name": "A"}, {"id": "s", "name": "S"}]},
+                        "EdDSA")
+    identify(client, {"jwt": token})
+    assert stored(db_app, "u") == ("A", [("a", "A", {}, True, True), ("s", "S", {}, True, True)])
+
+
+def test_unsigned_data_joining_a_signed_organization_changes_nothing(db_app, ed_key):
+    """The refusal comes from the locked read of the organizations, after the user's UPDATE ran
+    (one statement on PostgreSQL): the whole transaction is rolled back."""
+    tenant = make_tenant(db_app, ed_key)
+    client = tenant.api_client()
+    identify(client, {"jwt": tenant.sign({"id": "vera", "organizations": [{"id": "s", "name": "S"}]}, "EdDSA")})
+    identify(client, {"id": "mallory", "name": "M", "organizations": [{"id": "own", "name": "Own"}]})
+    before = snapshot(db_app)
+    response = set_user(client, {"id": "mallory", "name": "M2", "attrs": {"n": 1},
+                                 "organizations": [{"id": "own", "name": "Own 2"}, {"id": "s", "name": "S"}]})
+    assert_error(response, 403, "verification_required", "organizations[1].id")
+    assert snapshot(db_app) == before
+    assert stored(db_app, "mallory") == ("M", [("own", "Own", {}, False, False)])
