@@ -184,9 +184,10 @@ def test_agents_may_end_sessions_and_no_member_reaches_another_workspace(app, sh
 
 
 def test_the_recheck_reads_nothing_new_and_a_returning_user_writes_nothing(app, shop):
-    """Every statement SQLite runs, traced: a returning verified user's set-user is the tenant
-    and the user read; a bearer request re-checks its session in the one statement that reads
-    the revocation."""
+    """Every statement SQLite runs, traced: a returning verified user's set-user is one read of
+    the tenant with the user, and none at all when nothing was committed since the same read (its
+    answer is kept, read_connections.memoized); a bearer request re-checks its session in the one
+    statement that reads the revocation."""
     client = app.test_client()
     body = {"jwt": sign(shop, {"id": "x", "name": "X"})}
     session = session_of(client, shop, body)
@@ -200,7 +201,13 @@ def test_the_recheck_reads_nothing_new_and_a_returning_user_writes_nothing(app, 
     statements.clear()
 
     session_of(client, shop, body)
-    assert len(statements) == 2, statements
+    assert statements == ["PRAGMA data_version"], statements  # nothing committed since: nothing read
+
+    session_of(client, shop, {"id": "someone else"})  # a commit (a new user)
+    statements.clear()
+    session_of(client, shop, body)
+    reads = [s for s in statements if s.split()[0].upper() == "SELECT"]
+    assert len(reads) == 1 and "FROM tenant t LEFT JOIN end_user u" in reads[0], statements
     assert not [s for s in statements if s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE", "BEGIN")]
 
     statements.clear()

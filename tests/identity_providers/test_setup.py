@@ -121,6 +121,9 @@ def test_a_returning_verified_user_writes_nothing_and_reads_no_provider_row(app,
     token = issuer.token(kid, email="jane@example.com", name="Jane")
     assert set_user(app, tenant, token).status_code == 200
     assert set_user(app, tenant, token).status_code == 200  # warm: provider list and keys held
+    # A commit (another user), so the call below reads again instead of taking the answers
+    # SQLite's read connection kept (read_connections.memoized): what it reads is then seen.
+    assert set_user(app, tenant, issuer.token(kid, sub="ann", email="ann@example.com", name="Ann")).status_code == 200
     statements: list[str] = []
     me = threading.get_ident()
     read = snapshots._run

@@ -65,7 +65,8 @@ def idempotent(status: int):
 
 @bp.route("/set-user", methods=["POST"])
 def set_user():
-    result = identify.set_user(g.tenant_info, g.body, visitor_id=request.headers.get("X-Signet-Visitor"), origin=g.origin)
+    result = identify.set_user(g.tenant_info, g.body, visitor_id=request.headers.get("X-Signet-Visitor"), origin=g.origin,
+                               read_ahead=g.read_ahead)
     return jsonify({
         "user": identify.to_public(result.user),
         "visitorId": result.visitor_id,

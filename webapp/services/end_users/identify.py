@@ -41,8 +41,9 @@ class Identified:
 @usage.counts_identifications
 @records_refusals
 def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = None, origin: str | None = None,
-             now: float | None = None) -> Identified:
-    """The widget's set-user call: anonymous, unsigned data, {jwt} or {externalAuthCode}."""
+             now: float | None = None, read_ahead: snapshots.ReadAhead | None = None) -> Identified:
+    """The widget's set-user call: anonymous, unsigned data, {jwt} or {externalAuthCode}.
+    `read_ahead`: the user the body names, read with the tenant (snapshots.tenant_and_user)."""
     now = time.time() if now is None else now
     form = classify_body(body)
     if form.kind == "external_auth_code":
@@ -55,11 +56,11 @@ def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = Non
         form.raise_for_stray()
         data, ctx = _claims_data(verified)
         proof = Proof(verified.via, verified.alg, verified.kid)  # "token", or "provider" (services/idp)
-        return identify_with(tenant, data, proof, verified, visitor_id, ctx, "widget", origin, now)
+        return identify_with(tenant, data, proof, verified, visitor_id, ctx, "widget", origin, now, read_ahead)
     if legacy_hash.applies(tenant, body):  # accepted in `required` mode too, while the legacy mode is on
         data, kid, covers = legacy_hash.parse(tenant, body, origin, now)
         proof = Proof(legacy_hash.VIA, "HS256", kid, covers)
-        return identify_with(tenant, data, proof, None, visitor_id, {}, "widget", origin, now)
+        return identify_with(tenant, data, proof, None, visitor_id, {}, "widget", origin, now, read_ahead)
     data = parse_unsigned(body)
     if data.id is None:
         if not tenant.anonymous_visitors:
@@ -67,7 +68,7 @@ def set_user(tenant: TenantSettings, body: dict, *, visitor_id: str | None = Non
         return _anonymous(tenant, visitor_id, now)
     if tenant.verification_mode == "required":
         unsigned.refuse(tenant, data.id, origin, "This workspace requires signed user data: send {jwt}.")
-    return identify_with(tenant, data, None, None, visitor_id, {}, "widget", origin, now)
+    return identify_with(tenant, data, None, None, visitor_id, {}, "widget", origin, now, read_ahead)
 
 
 def _claims_data(verified: VerifiedToken) -> tuple[UserData, dict]:
@@ -90,9 +91,11 @@ def _anonymous(tenant: TenantSettings, visitor_id: str | None, now: float) -> Id
 
 
 def identify_with(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None,
-              visitor_id: str | None, ctx: dict, created_via: str, origin: str | None, now: float) -> Identified:
+                  visitor_id: str | None, ctx: dict, created_via: str, origin: str | None, now: float,
+                  read_ahead: snapshots.ReadAhead | None = None) -> Identified:
     visitor = sessions.check_visitor_id(visitor_id) or sessions.new_visitor_id()
-    user = snapshots.user(tenant.id, data.id, visitor if visitor_id else None)
+    lookup = (tenant.id, data.id, visitor if visitor_id else None)
+    user = read_ahead.user_for(*lookup) if read_ahead is not None else snapshots.user(*lookup)
     if only_identifies(user, proof):  # a legacy hash never changes a user signed data verified
         token, session = sessions.issue(tenant, user=user, how=proof.via, kid=proof.kid, now=now)
         return Identified(user=user, visitor_id=visitor, token=token, session=session)

@@ -1,16 +1,20 @@
 """Read-only snapshots of a tenant and an end user for the widget's hot path.
 
-The reads run on this thread's read connection (webapp/infra/read_connections.py). Snapshots are
-immutable; writes go through the ORM models under a lock (user_writes.write).
+The reads run on this thread's read connection (webapp/infra/read_connections.py); on SQLite a
+snapshot is kept there until the next commit anywhere, and every read of the same rows until
+then gets the same object. Snapshots are immutable (never change one of their dicts either);
+writes go through user_writes.py, under a lock.
 """
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol, runtime_checkable
 
+from ...infra.read_connections import memoized
 from ...infra.read_connections import run as _run  # looked up here at each call: tests may wrap it
 
 
@@ -120,19 +124,27 @@ class UserInfo:
     visitor_row: int | None = None
 
 
-_TENANT = (
-    "SELECT id, public_id, name, verification_mode, allowed_origins, seat_limit, audience, require_audience,"
-    " issuer, login_links_enabled, login_links_require_jti, login_links_max_age, email_sign_in, keys_version,"
-    " unsigned_user_limit, unsigned_sessions_generation, anonymous_visitors, anonymous_text, legacy_user_hash,"
-    " webhook_events FROM tenant WHERE public_id = :public_id"
+_TENANT_FIELDS = (
+    "id", "public_id", "name", "verification_mode", "allowed_origins", "seat_limit", "audience", "require_audience",
+    "issuer", "login_links_enabled", "login_links_require_jti", "login_links_max_age", "email_sign_in", "keys_version",
+    "unsigned_user_limit", "unsigned_sessions_generation", "anonymous_visitors", "anonymous_text", "legacy_user_hash",
+    "webhook_events",
 )
-_USER_COLUMNS = (
+_TENANT = f"SELECT {', '.join(_TENANT_FIELDS)} FROM tenant WHERE public_id = :public_id"
+_USER_SELECT = (
     "SELECT u.id, u.external_id, u.anonymous, u.email, u.name, u.avatar_url, u.attrs, u.verified, u.verified_via,"
     " u.verified_alg, u.verified_kid, u.last_seen_at, u.email_verified, u.sessions_generation, u.version, o.external_id AS org_id, o.name AS org_name,"
     " o.attrs AS org_attrs, o.signed AS org_signed, m.signed AS member_signed, (SELECT v.id FROM end_user v WHERE v.tenant_id = u.tenant_id"
     " AND v.visitor_id = :visitor_id) AS visitor_row"
-    " FROM end_user u LEFT JOIN org_membership m ON m.user_id = u.id"
-    " LEFT JOIN organization o ON o.id = m.organization_id"
+)
+_USER_JOINS = (" LEFT JOIN org_membership m ON m.user_id = u.id"
+               " LEFT JOIN organization o ON o.id = m.organization_id")
+_USER_COLUMNS = _USER_SELECT + " FROM end_user u" + _USER_JOINS
+# The tenant and one of its users in one statement (`tenant_and_user`): the tenant's columns as t_<name>.
+_TENANT_AND_USER = (
+    _USER_SELECT + "".join(f", t.{name} AS t_{name}" for name in _TENANT_FIELDS)
+    + " FROM tenant t LEFT JOIN end_user u ON u.tenant_id = t.id AND u.external_id = :value" + _USER_JOINS
+    + " WHERE t.public_id = :public_id ORDER BY m.position"
 )
 _USER_BY_EXTERNAL_ID = _USER_COLUMNS + " WHERE u.tenant_id = :tenant_id AND u.external_id = :value ORDER BY m.position"
 _USER_BY_ID = _USER_COLUMNS + " WHERE u.id = :value ORDER BY m.position"
@@ -172,11 +184,24 @@ def _when(value) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def _read(statement: str, params: dict, build):
+    """`build(rows)` of a read on the read connection; on SQLite kept while the database is
+    unchanged (read_connections.memoized), so what `build` returns is never mutated by anyone."""
+    return memoized(statement, params, build, _run_now)
+
+
+def _run_now(statement: str, params: dict) -> list[dict]:
+    return _run(statement, params)  # the module global at call time (tests wrap it)
+
+
 def tenant(public_id: str) -> TenantInfo | None:
-    rows = _run(_TENANT, {"public_id": public_id})
+    return _read(_TENANT, {"public_id": public_id}, _tenant)
+
+
+def _tenant(rows: list[dict], prefix: str = "") -> TenantInfo | None:
     if not rows:
         return None
-    values = rows[0]
+    values = {name: rows[0][prefix + name] for name in _TENANT_FIELDS}
     values["allowed_origins"] = tuple(_json(values["allowed_origins"]) or ())
     for flag in ("require_audience", "login_links_enabled", "login_links_require_jti", "anonymous_visitors",
                  "legacy_user_hash"):
@@ -186,11 +211,43 @@ def tenant(public_id: str) -> TenantInfo | None:
 
 def user(tenant_id: int, external_id: str, visitor_id: str | None = None) -> UserInfo | None:
     """The user, and (in the same round trip) the row of the visitor `visitor_id` if it has one."""
-    return _user(_run(_USER_BY_EXTERNAL_ID, {"tenant_id": tenant_id, "value": external_id, "visitor_id": visitor_id}))
+    return _read(_USER_BY_EXTERNAL_ID, {"tenant_id": tenant_id, "value": external_id, "visitor_id": visitor_id}, _user)
 
 
 def user_by_id(user_id: int) -> UserInfo | None:
-    return _user(_run(_USER_BY_ID, {"value": user_id, "visitor_id": None}))
+    return _read(_USER_BY_ID, {"value": user_id, "visitor_id": None}, _user)
+
+
+@dataclass(frozen=True)
+class ReadAhead:
+    """A user read together with their tenant (`tenant_and_user`), before the call that names them
+    was checked: only a lookup of exactly this tenant, external id and visitor may use it, and
+    everything decided about the user is decided after the checks, as with a read made then."""
+
+    tenant_id: int
+    external_id: str
+    visitor_id: str | None
+    user: UserInfo | None
+
+    def user_for(self, tenant_id: int, external_id: str, visitor_id: str | None) -> UserInfo | None:
+        """The user read ahead when the lookup is this one, else the read made now."""
+        if (tenant_id, external_id, visitor_id) == (self.tenant_id, self.external_id, self.visitor_id):
+            return self.user
+        return user(tenant_id, external_id, visitor_id)
+
+
+def tenant_and_user(public_id: str, external_id: str, visitor_id: str | None) -> tuple[TenantInfo | None, ReadAhead | None]:
+    """The tenant and the user a set-user call names, in one read (one round trip on PostgreSQL
+    where `tenant` then `user` make two); the user is that of `ReadAhead.user_for`."""
+    return _read(_TENANT_AND_USER, {"public_id": public_id, "value": external_id, "visitor_id": visitor_id},
+                 functools.partial(_tenant_and_user, external_id, visitor_id))
+
+
+def _tenant_and_user(external_id: str, visitor_id: str | None, rows: list[dict]):
+    found = _tenant(rows, prefix="t_")
+    if found is None:
+        return None, None
+    return found, ReadAhead(found.id, external_id, visitor_id, _user(rows if rows[0]["id"] is not None else []))
 
 
 def user_id_by_email(tenant_id: int, email: str) -> int | None:
@@ -236,7 +293,7 @@ def from_row(row) -> UserInfo:
 
 def session_revoked(sid: str) -> bool:
     """Whether a widget session was ended on the server (checked on every bearer request)."""
-    return bool(_run(_REVOKED, {"sid": sid}))
+    return _read(_REVOKED, {"sid": sid}, bool)
 
 
 @dataclass(frozen=True)
@@ -251,7 +308,10 @@ class SessionUser:
 def session_user(sid: str, user_id: int, tenant_id: int) -> SessionUser | None:
     """The session's user as it stands now (None: no such user in this tenant any more), and
     whether the session was ended by logout: one read, the one a bearer request always made."""
-    rows = _run(_SESSION_USER, {"sid": sid, "user_id": user_id, "tenant_id": tenant_id})
+    return _read(_SESSION_USER, {"sid": sid, "user_id": user_id, "tenant_id": tenant_id}, _session_user)
+
+
+def _session_user(rows: list[dict]) -> SessionUser | None:
     if not rows:
         return None
     row = rows[0]

@@ -47,6 +47,15 @@ def verify(tenant: TenantSettings, token: object, *, now: float | None = None, o
     return verified
 
 
+def recent_user_id(token: object) -> str | None:
+    """The user id named by a widget token this process verified lately (its kept claims), else
+    None: a guess that lets set-user read the user ahead (widget_api/guards.py). It proves
+    nothing; the token is verified as usual before anything is decided about that user."""
+    entry = _recent().get(token)
+    parsed = entry[3].get("user_data") if entry is not None else None
+    return parsed[0].id if parsed is not None else None
+
+
 def _recent() -> RecentTokens:
     """This process's widget tokens verified lately (identity/verifier.RecentTokens: their decoding and
     signature check are not redone; every other rule is). Login links are never kept."""
