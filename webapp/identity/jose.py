@@ -61,7 +61,7 @@ def strict_json(data: bytes) -> object:
     ValueError (UnicodeError is one). Used for tokens and for the widget API's bodies alike."""
     try:
         text = data.decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = _STRICT_DECODER.decode(text)
         # Lone surrogates are not Unicode text; they fail to encode. Valid UTF-8 has none, so
         # only a \\u escape can make one.
         if "\\u" in text:
@@ -149,13 +149,15 @@ def _check_subject(claims: dict) -> None:
 
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
-    result: dict = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError("duplicate key")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):  # a key came twice
+        raise ValueError("duplicate key")
     return result
 
 
 def _no_constant(name: str) -> object:
     raise ValueError("NaN and Infinity are not JSON")
+
+
+# One decoder for every strict_json call (json.loads with options builds a new one each time).
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
