@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 
-from sqlalchemy import Connection, String, any_, bindparam, delete, select, text, true, update
+from sqlalchemy import Connection, String, any_, bindparam, delete, func, select, text, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from ...identity.userdata import MISSING, OrgData
@@ -89,19 +89,31 @@ def replace_list(connection: Connection, tenant_id: int, user_id: int, current: 
 
 def _locked(connection: Connection, tenant_id: int, ids: list[str]) -> dict:
     postgres = connection.dialect.name == "postgresql"
-    return {r.external_id: r for r in connection.execute(_by_ids(postgres), {"org_tenant": tenant_id, "org_ids": ids})}
+    return {r.external_id: r for r in connection.execute(_by_ids(postgres), {"org_tenant": tenant_id,
+                                                                             "org_ids": _id_list(postgres, ids)})}
+
+
+def _named(column, name: str, postgres: bool):
+    """`column` is one of a list of ids given as one parameter: one SQL text whatever the count,
+    no IN list expanded per call. PostgreSQL `= ANY(array)`; SQLite `IN (json_each(JSON array))`."""
+    if postgres:
+        return column == any_(bindparam(name, type_=ARRAY(String)))
+    return column.in_(select(func.json_each(bindparam(name, type_=String)).table_valued("value").c.value))
+
+
+def _id_list(postgres: bool, ids: list[str]):
+    """The parameter of a `_named` list: an array on PostgreSQL, a JSON array on SQLite."""
+    return ids if postgres else json.dumps(ids)
 
 
 @functools.cache
 def _by_ids(postgres: bool):
     """The named organizations, locked (sorted by id: two writers lock them in the same order).
-    On PostgreSQL `= ANY(array)`: one SQL text whatever the count, no IN list expanded per call.
     (Parameters not named like a column: in update_and_lock's UPDATE, a parameter named like one
     of end_user's columns would be SET.)"""
-    named = (_TABLE.c.external_id == any_(bindparam("org_ids", type_=ARRAY(String))) if postgres
-             else _TABLE.c.external_id.in_(bindparam("org_ids", expanding=True)))
     return (select(_TABLE.c.id, _TABLE.c.external_id, _TABLE.c.name, _TABLE.c.attrs, _TABLE.c.signed)
-            .where(_TABLE.c.tenant_id == bindparam("org_tenant"), named).order_by(_TABLE.c.id).with_for_update())
+            .where(_TABLE.c.tenant_id == bindparam("org_tenant"), _named(_TABLE.c.external_id, "org_ids", postgres))
+            .order_by(_TABLE.c.id).with_for_update())
 
 
 @functools.cache
@@ -120,7 +132,9 @@ def _write_each(connection, tenant_id, user_id, signed, now, changed, left, memb
         connection.execute(_UPDATE_ORG, [{"row_id": row_id, "new_name": name, "new_attrs": attrs, "new_signed": flag,
                                           "now": now} for row_id, name, attrs, flag in changed])
     if left:
-        connection.execute(_LEAVE, {"user_id": user_id, "tenant_id": tenant_id, "left": left})
+        postgres = connection.dialect.name == "postgresql"
+        connection.execute(_leave(postgres), {"user_id": user_id, "tenant_id": tenant_id,
+                                              "left": _id_list(postgres, left)})
     if members:
         connection.execute(_UPSERT_MEMBERS, [{"user_id": user_id, "organization_id": org_id, "tenant_id": tenant_id,
                                               "position": position, "signed": signed} for org_id, position in members])
@@ -129,9 +143,15 @@ def _write_each(connection, tenant_id, user_id, signed, now, changed, left, memb
 _UPDATE_ORG = (update(_TABLE).where(_TABLE.c.id == bindparam("row_id"))
                .values(name=bindparam("new_name"), attrs=bindparam("new_attrs", type_=_TABLE.c.attrs.type),
                        signed=bindparam("new_signed"), updated_at=bindparam("now", type_=_TABLE.c.updated_at.type)))
-_LEAVE = delete(_MEMBERS).where(_MEMBERS.c.user_id == bindparam("user_id"), _MEMBERS.c.organization_id.in_(
-    select(_TABLE.c.id).where(_TABLE.c.tenant_id == bindparam("tenant_id"),
-                              _TABLE.c.external_id.in_(bindparam("left", expanding=True)))))
+
+
+@functools.cache
+def _leave(postgres: bool):
+    return delete(_MEMBERS).where(_MEMBERS.c.user_id == bindparam("user_id"), _MEMBERS.c.organization_id.in_(
+        select(_TABLE.c.id).where(_TABLE.c.tenant_id == bindparam("tenant_id"),
+                                  _named(_TABLE.c.external_id, "left", postgres))))
+
+
 # A membership joined, or kept and moved (also one whose row went with its organization since the
 # read: it is made again). Plain SQL, the same on both databases, so its cache key holds.
 _UPSERT_MEMBERS = text(
