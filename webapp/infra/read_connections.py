@@ -46,6 +46,7 @@ class _Held:
     pid: int
     connection: object  # the driver's own connection
     postgres: bool
+    cursor: object = None  # PostgreSQL: the one cursor every read runs on
     closer: weakref.finalize | None = None
     # SQLite only (see `memoized`): answers built from reads, valid while data_version is this.
     memo: dict = field(default_factory=dict)
@@ -72,13 +73,18 @@ def _held() -> _Held:
     connection = proxied.dbapi_connection
     postgres = engine.dialect.name == "postgresql"
     if postgres:
-        connection.rollback()
-        connection.autocommit = True  # no snapshot or idle transaction held between reads
-        # psycopg prepares a statement run 5 times; PostgreSQL would still plan each execution
-        # anew (a "custom plan": 0.2 ms for the tenant-and-user join) where the generic plan is
-        # the same index lookups. These reads are all key lookups: always the generic plan.
-        connection.execute("SET plan_cache_mode = force_generic_plan")
-    held = _local.held = _Held(engine, os.getpid(), connection, postgres)
+        try:
+            connection.rollback()
+            connection.autocommit = True  # no snapshot or idle transaction held between reads
+            # psycopg prepares a statement run 5 times; PostgreSQL would still plan each execution
+            # anew (a "custom plan": 0.2 ms for the tenant-and-user join) where the generic plan
+            # is the same index lookups. These reads are all key lookups (no partial index).
+            connection.execute("SET plan_cache_mode = force_generic_plan")
+        except Exception:  # a pooled connection the server closed: `run` decides on the error
+            _close(connection, os.getpid())
+            raise
+    held = _local.held = _Held(engine, os.getpid(), connection, postgres,
+                               cursor=connection.cursor(row_factory=dict_row) if postgres else None)
     held.closer = weakref.finalize(held, _close, connection, held.pid)
     with _by_engine_lock:
         if engine not in _by_engine:
@@ -128,9 +134,8 @@ def run(statement: str, params: dict) -> list[dict]:
         held = None
         try:
             held = _held()
-            if held.postgres:  # dict_row names the columns from the result (cursor.description builds objects)
-                with held.connection.cursor(row_factory=dict_row) as cursor:
-                    return cursor.execute(_postgres_sql(statement), params).fetchall()
+            if held.postgres:  # one cursor kept; dict_row names the columns from the result (no Column objects)
+                return held.cursor.execute(_postgres_sql(statement), params).fetchall()
             cursor = held.connection.cursor()
             try:
                 cursor.execute(statement, params)
@@ -139,9 +144,11 @@ def run(statement: str, params: dict) -> list[dict]:
             finally:
                 cursor.close()
         except db.engine.dialect.loaded_dbapi.Error as error:
-            dropped = held is not None and held.engine.dialect.is_disconnect(error, held.connection, None)
+            # (held is None: the connection being opened failed its set-up, and is closed.)
+            dropped = db.engine.dialect.is_disconnect(error, held and held.connection, None)
             if dropped:  # any other error (a bad value) leaves the connection as good as it was
-                _discard(held)
+                if held is not None:
+                    _discard(held)
                 if attempt == 1 and not isinstance(error, DatabaseTimeout):  # a server that did not
                     continue  # answer in time would not answer a second try either: 503 now, not twice as late
             # As SQLAlchemy would raise it, so the error handlers (503 when the database is down) apply.
@@ -159,7 +166,11 @@ def memoized(statement: str, params: dict, build: Callable[[list[dict]], T], rea
     caller until the next commit anywhere gets the same object. `read`: the function that
     reads (default `run`; snapshots passes its own, which tests may wrap)."""
     read = read or run
-    held = _held()
+    held = getattr(_local, "held", None)
+    if held is None or held.engine is not db.engine or held.pid != os.getpid():
+        if db.engine.dialect.name != "sqlite":  # PostgreSQL's first read opens it (`run` handles its errors)
+            return build(read(statement, params))
+        held = _held()  # a file opened (an error comes wrapped by SQLAlchemy, as from any read)
     if held.postgres:
         return build(read(statement, params))
     try:
