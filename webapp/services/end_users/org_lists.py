@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+from typing import NamedTuple
 
 from sqlalchemy import Connection, String, any_, bindparam, delete, func, select, text, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -31,19 +32,34 @@ def update_and_lock(connection: Connection, user_update, params: dict, tenant_id
                     orgs: tuple[OrgData, ...]) -> tuple[int | None, dict]:
     """Run `user_update` (an UPDATE … RETURNING id of the user's row, `params` its parameters) and
     then read and lock the organizations `orgs` names: (the id it returned or None, {external id:
-    row}). The user's row is locked first, as on every path; nothing is locked when it matched
-    nothing. On PostgreSQL one statement: the named rows come from a LATERAL subquery joined to
-    the UPDATE's CTE, so they are read only after (and only if) the UPDATE took the row."""
+    row}). The user's row is locked first, as on every path. One statement on both databases:
+    on PostgreSQL the named rows come from a LATERAL subquery (FOR UPDATE) joined to the UPDATE's
+    CTE, so they are read, and locked, only after and only if the UPDATE took the row; on SQLite,
+    which BEGIN IMMEDIATE holds whole, the UPDATE returns them as a JSON array (one statement
+    fewer while the write lock is held)."""
     ids = [o.id for o in orgs]
-    if connection.dialect.name == "postgresql" and ids:
-        rows = connection.execute(_update_then_lock(user_update), {**params, "org_tenant": tenant_id, "org_ids": ids}).all()
-        if not rows:
-            return None, {}
+    if not ids:
+        return connection.execute(user_update, params).scalar(), {}
+    postgres = connection.dialect.name == "postgresql"
+    rows = connection.execute(_update_then_lock(user_update, postgres),
+                              {**params, "org_tenant": tenant_id, "org_ids": _id_list(postgres, ids)}).all()
+    if not rows:
+        return None, {}
+    if postgres:
         return rows[0].user_row, {r.external_id: r for r in rows if r.id is not None}
-    updated = connection.execute(user_update, params).scalar()
-    if updated is None or not ids:
-        return updated, {}
-    return updated, _locked(connection, tenant_id, ids)
+    user_row, named = rows[0]
+    return user_row, {external_id: _Org(org_id, external_id, name, json.loads(attrs), bool(signed))
+                      for org_id, external_id, name, attrs, signed in json.loads(named)}
+
+
+class _Org(NamedTuple):
+    """An organization row as SQLite's update_and_lock returns it (attrs as stored, parsed here:
+    SQLite's own JSON functions would print the numbers again, not always as they were)."""
+    id: int
+    external_id: str
+    name: str
+    attrs: dict
+    signed: bool
 
 
 def replace_list(connection: Connection, tenant_id: int, user_id: int, current: tuple, orgs: tuple[OrgData, ...],
@@ -117,13 +133,20 @@ def _by_ids(postgres: bool):
 
 
 @functools.cache
-def _update_then_lock(user_update):
+def _update_then_lock(user_update, postgres: bool):
     """PostgreSQL: WITH u AS (UPDATE … RETURNING id) SELECT u.id, o.* FROM u LEFT JOIN LATERAL
     (the named organizations FOR UPDATE) o ON true: one row per organization (or one with NULLs
-    when none exists yet), none when the UPDATE matched nothing (then nothing is locked)."""
-    updated = user_update.cte("updated_user")
-    named = _by_ids(True).lateral("named")
-    return select(updated.c.id.label("user_row"), named).select_from(updated.outerjoin(named, true()))
+    when none exists yet), none when the UPDATE matched nothing (then nothing is locked).
+    SQLite: UPDATE … RETURNING id, (the named organizations as a JSON array of arrays)."""
+    named = _by_ids(postgres)
+    if postgres:
+        updated = user_update.cte("updated_user")
+        named = named.lateral("named")
+        return select(updated.c.id.label("user_row"), named).select_from(updated.outerjoin(named, true()))
+    named = named.subquery("named")  # SQLite has no FOR UPDATE (none is printed): BEGIN IMMEDIATE holds all
+    as_json = func.json_group_array(func.json_array(named.c.id, named.c.external_id, named.c.name,
+                                                    named.c.attrs, named.c.signed))
+    return user_update.returning(select(as_json).scalar_subquery())
 
 
 def _write_each(connection, tenant_id, user_id, signed, now, changed, left, members) -> None:
