@@ -76,3 +76,20 @@ def test_unsigned_data_joining_a_signed_organization_changes_nothing(db_app, ed_
     assert_error(response, 403, "verification_required", "organizations[1].id")
     assert snapshot(db_app) == before
     assert stored(db_app, "mallory") == ("M", [("own", "Own", {}, False, False)])
+
+
+def test_a_write_sent_alone_leaves_the_next_transaction_whole(db_app, ed_key):
+    """A new user and a name change are single statements sent without BEGIN/COMMIT
+    (database.writing_alone, autocommit on PostgreSQL): the connection goes back to transactions,
+    so the next call's UPDATE, refused after it ran, is rolled back with the rest."""
+    tenant = make_tenant(db_app, ed_key)
+    client = tenant.api_client()
+    identify(client, {"jwt": tenant.sign({"id": "vera", "organizations": [{"id": "s", "name": "S"}]}, "EdDSA")})
+    identify(client, {"id": "mallory", "name": "M"})  # alone: the INSERT
+    identify(client, {"id": "mallory", "name": "M2", "attrs": {"n": 1}})  # alone: the UPDATE
+    assert stored(db_app, "mallory") == ("M2", [])
+    before = snapshot(db_app)
+    for _ in range(3):  # whichever pooled connection serves it
+        response = set_user(client, {"id": "mallory", "name": "M3", "organizations": [{"id": "s", "name": "S"}]})
+        assert_error(response, 403, "verification_required", "organizations[0].id")
+        assert snapshot(db_app) == before

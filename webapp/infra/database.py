@@ -4,6 +4,7 @@ transactions.
 `writing()` opens a transaction that will write: on SQLite it starts with BEGIN IMMEDIATE, so it
 takes the write lock up front and waits for it (busy_timeout) instead of failing when a read
 snapshot turns out stale; on PostgreSQL the caller locks the rows it changes (FOR UPDATE).
+`writing_alone()` is for a write that is one statement: it is sent without BEGIN and COMMIT.
 
 PostgreSQL never hangs a request (webapp/infra/pgbounds.py): connect timeout, TCP keepalives, a
 server-side statement_timeout and a client-side bound on every wait for the server, so a frozen
@@ -29,6 +30,7 @@ from ..extensions import db
 
 SQLITE_BUSY_MS = 10_000
 _immediate: ContextVar[bool] = ContextVar("signet_sqlite_immediate", default=False)
+_alone: ContextVar[bool] = ContextVar("signet_write_alone", default=False)  # see writing_alone
 
 
 class _QuietDisconnectOnCheckin(logging.Filter):
@@ -128,6 +130,36 @@ def writing():
         _immediate.reset(token)
 
 
+@contextmanager
+def writing_alone():
+    """A write that is ONE statement and nothing else (no event, note or jti goes with it): a
+    statement is atomic on its own, so it is sent without BEGIN and COMMIT (autocommit). On
+    PostgreSQL one round trip instead of three; on SQLite the statement takes the write lock for
+    its own run only (and waits for it, busy_timeout, as BEGIN IMMEDIATE would). Yields the
+    connection to execute it on; an error leaves nothing written, as a rolled-back transaction
+    would. Inside a `writing()` transaction it just joins it."""
+    if _immediate.get():
+        yield db.session.connection()
+        return
+    db.session.rollback()
+    token = _alone.set(True)  # SQLite: _on_begin sends no BEGIN (pysqlite's own is off)
+    driver = None
+    try:
+        connection = db.session.connection()
+        if connection.dialect.driver == "psycopg":  # idle now: psycopg has not sent its BEGIN yet
+            driver = connection.connection.driver_connection
+            driver.autocommit = True
+        yield connection
+        db.session.commit()  # nothing is left to commit on the server: no COMMIT is sent
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        _alone.reset(token)
+        if driver is not None and not driver.closed:
+            driver.autocommit = False
+
+
 def writes(service):
     """A service whose whole body is one `writing()` transaction (joined when called inside one)."""
 
@@ -184,4 +216,5 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+        if not _alone.get():  # writing_alone: the one statement is its own transaction
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")

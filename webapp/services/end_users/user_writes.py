@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
-from ...infra.database import writing
+from ...infra.database import writing, writing_alone
 from ...extensions import db
 from ...identity.fields import same_attrs
 from ...identity.userdata import MISSING, OrgData, UserData
@@ -73,6 +73,8 @@ def update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proo
     from the unlocked read, so the UPDATE applies only to that very row: the same `version` (every
     write of the user or their memberships moves it on) and, for unsigned data, still unverified.
     Two set-user calls for one user thus always leave the result of one serial order (issue 19).
+    When that UPDATE is all there is to write (no organizations, no event, no report-mode note) it
+    is sent alone, atomic by itself, without BEGIN and COMMIT (database.writing_alone).
     """
     changes = {attr: getattr(data, field) for attr, field in FIELDS if getattr(data, field) is not MISSING}
     if data.attrs is not MISSING:
@@ -86,7 +88,9 @@ def update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proo
                              legacy=proof is not None and proof.via == legacy_hash.VIA)
     params = {f"new_{key}": value for key, value in changes.items()}
     params.update(row_id=user.id, read_version=user.version, now=now_dt)
-    with writing():
+    noted = proof is None and tenant.verification_mode == "report"
+    alone = orgs is MISSING and not noted and not events.wanted_any(tenant, _USER_EVENTS)  # the UPDATE only
+    with writing_alone() if alone else writing():
         connection = db.session.connection()
         if orgs is MISSING:
             updated = connection.execute(stmt, params).scalar()
@@ -97,7 +101,7 @@ def update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proo
             if isinstance(orgs, OrgData):  # described by signed data since the unlocked read: nothing stays
                 unsigned.refuse_signed_org(tenant, data, orgs, origin)
             changes["organizations"] = orgs
-        if updated is not None and proof is None and tenant.verification_mode == "report":
+        if updated is not None and noted:
             unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
         if updated is not None:  # in this transaction: the event exists exactly when the change does
             emit_changes(tenant, user, replace(user, **changes))
@@ -111,7 +115,8 @@ def insert_new(tenant: TenantSettings, data: UserData, proof: Proof | None, veri
     """A user the unlocked read did not find, with no seat limit to count against: one Core INSERT
     (and their organizations, replace_list), everything computed before the transaction, the jti
     recorded last. None when a concurrent call inserted the user first (the unique constraint
-    broke, nothing stayed): the caller then takes the locked path."""
+    broke, nothing stayed): the caller then takes the locked path. The INSERT alone (nothing else
+    to write with it) is sent without BEGIN and COMMIT (database.writing_alone)."""
     now_dt = datetime.fromtimestamp(now, timezone.utc)
     row = {attr: getattr(data, field) for attr, field in FIELDS if getattr(data, field) is not MISSING}
     row.update(attrs={} if data.attrs is MISSING else (data.attrs or {}), tenant_id=tenant.id, external_id=data.id,
@@ -120,8 +125,11 @@ def insert_new(tenant: TenantSettings, data: UserData, proof: Proof | None, veri
     if proof is not None:
         row.update(verified=True, verified_via=proof.via, verified_alg=proof.alg, verified_kid=proof.kid,
                    verified_at=now_dt)
+    alone = (data.organizations is MISSING and visitor is None and (verified is None or verified.jti is None)
+             and not (proof is None and tenant.verification_mode == "report")
+             and not events.wanted_any(tenant, _USER_EVENTS))  # the INSERT is all there is to write
     try:
-        with writing():
+        with writing_alone() if alone else writing():
             user_id = db.session.connection().execute(_INSERT_USER, row).scalar_one()
             written = UserInfo(id=user_id, external_id=data.id, anonymous=False, email=row.get("email"),
                                name=row.get("name"), avatar_url=row.get("avatar_url"), attrs=row["attrs"],
