@@ -7,7 +7,9 @@ per call (a dialect `insert().on_conflict_…()` has no cache key: it was compil
 On PostgreSQL the round trips are few: the user's UPDATE at the version read and the locked read
 of the named organizations are one statement (`update_and_lock`), and the writes after it (the
 organizations renamed, the memberships left, joined or moved) one more, with data-modifying CTEs.
-On SQLite, which has no such CTEs, they stay separate statements, each sent only when needed.
+On SQLite the UPDATE returns the named organizations (BEGIN IMMEDIATE holds the whole database,
+so no row lock is needed), and the writes, having no such CTEs, stay separate statements, each
+sent only when needed.
 """
 from __future__ import annotations
 
