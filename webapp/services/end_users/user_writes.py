@@ -104,10 +104,9 @@ def update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proo
         if updated is not None and noted:
             unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
         if updated is not None:  # in this transaction: the event exists exactly when the change does
-            emit_changes(tenant, user, replace(user, **changes))
-    if updated is None:
-        return None
-    return replace(user, last_seen_at=now_dt, version=user.version + 1, **changes)
+            written = replace(user, last_seen_at=now_dt, version=user.version + 1, **changes)
+            emit_changes(tenant, user, written)
+    return written if updated is not None else None
 
 
 def insert_new(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None,
