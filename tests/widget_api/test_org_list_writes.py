@@ -10,18 +10,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import EndUser, Organization, OrgMembership
 
-from ..conftest import make_app
 from .conftest import assert_error, identify, make_tenant, set_user, snapshot
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_app(request, tmp_path):
-    overrides = {} if request.param == "sqlite" else {"SQLALCHEMY_DATABASE_URI": request.getfixturevalue("postgres_url")}
-    app = make_app(tmp_path, **overrides)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def stored(app, external_id: str) -> tuple[str, list[tuple]]:

@@ -14,20 +14,9 @@ from sqlalchemy import event, text
 from webapp.extensions import db
 from webapp.services.end_users import snapshots
 
-from ..conftest import make_app
 from .conftest import identify, make_tenant
 
 OTHER_FEATURES = ("outbox_event", "usage_count", "unsigned_id_sample")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_app(request, tmp_path):
-    overrides = {} if request.param == "sqlite" else {"SQLALCHEMY_DATABASE_URI": request.getfixturevalue("postgres_url")}
-    app = make_app(tmp_path, **overrides)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.fixture
