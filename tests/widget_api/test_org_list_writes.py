@@ -4,7 +4,6 @@ sent, an organization is renamed only when it differs, a refusal writes nothing 
 """
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from webapp.extensions import db
