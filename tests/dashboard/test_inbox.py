@@ -136,6 +136,24 @@ def test_close_and_reopen(ws, staff):
     assert ws.conversation(conversation).status == "open"
 
 
+def test_closing_a_closed_conversation_says_so_and_changes_nothing(app, ws, staff):
+    """A second close (a stale tab, a colleague first) is 409 with a readable message, one event."""
+    from webapp.models import OutboxEvent
+
+    _, conversation = ws.user_with_conversation("u1")
+    page = f"/inbox/{conversation}"
+    assert post(staff, f"/inbox/{conversation}/close", page=page).status_code == 302
+    again = post(staff, f"/inbox/{conversation}/close", page=page)
+    assert again.status_code == 409
+    html = text_of(again)
+    assert "The conversation is already closed." in html and "Conversation closed." not in html
+    assert ws.conversation(conversation).status == "closed"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxEvent).where(
+            OutboxEvent.type == "conversation.closed")) == 1
+        db.session.remove()
+
+
 def test_status_and_verified_filters(ws, staff):
     _, unsigned = ws.user_with_conversation("plain")
     signed = ws.signed_user({"id": "signed", "name": "Sig Ned"})

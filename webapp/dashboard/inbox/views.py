@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 
 from ...auth.forms import EmptyForm
-from ...refusals import Invalid
+from ...refusals import Conflict, Invalid
 from ...services.messaging import conversations, inbox, senders
 from .. import bp, paging
 from . import threads
@@ -67,7 +67,11 @@ def _set_status(public_id: str, status: str, done: str):
     if not EmptyForm().validate_on_submit():
         abort(400)
     conversation = threads.conversation_or_404(public_id)
-    inbox.set_status(conversation.id, status)
+    try:
+        inbox.set_status(conversation.id, status)
+    except Conflict as error:  # already so (another tab or a colleague was first): nothing changed
+        flash(error.message, "error")
+        return _page(public_id, status=409)
     flash(done, "success")
     return _back_to(public_id)
 

@@ -10,7 +10,7 @@ from ...infra.database import writing
 from ...extensions import db
 from ...models import Conversation, Message
 from .. import events
-from ...refusals import Invalid
+from ...refusals import Conflict, Invalid
 
 STATUSES = ("open", "closed")
 
@@ -36,12 +36,17 @@ def needs_marking(conversation: Conversation, up_to: int | None) -> bool:
 
 
 def set_status(conversation_id: int, status: str) -> None:
-    """Close or reopen; `updated_at` stays, so the inbox order is by conversation activity only."""
+    """Close or reopen; `updated_at` stays, so the inbox order is by conversation activity only.
+    The status is read under the row's lock (SQLite: the write lock of BEGIN IMMEDIATE), so of two
+    requests racing to close, exactly one changes it and emits the event; the other (and any
+    request for the state it already has) is refused with Conflict, nothing written."""
     if status not in STATUSES:
         raise Invalid("invalid_field", f"The status must be one of {', '.join(STATUSES)} (got '{status}').", "status")
     with writing():
         conversation = db.session.get(Conversation, conversation_id, with_for_update=True, populate_existing=True)
-        if conversation is None or conversation.status == status:
-            return  # nothing changes, so no event
+        if conversation is None:
+            return  # erased meanwhile: the caller found it a moment ago, nothing left to change
+        if conversation.status == status:
+            raise Conflict("conflict", f"The conversation is already {status}.")
         conversation.status = status
         events.emit_conversation("conversation.closed" if status == "closed" else "conversation.reopened", conversation)
