@@ -2,13 +2,15 @@
 
 An organization written by the server API is signed (API.md §9: the API key vouches for it), so
 unsigned data may no longer join, rename or change it. Deleting one removes its memberships and
-keeps its users (their `version` moves on, as after any change of their memberships).
+keeps its users (their `version` moves on, as after any change of their memberships, and each
+gets a user.updated event when an endpoint subscribes: their public object lost the organization).
 """
 from __future__ import annotations
 
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
 from ...extensions import db
@@ -16,10 +18,10 @@ from ...identity.errors import FieldRefused
 from ...identity.fields import MAX_NAME_CHARS, ORG_FIELDS, check_attrs, check_id, check_name, describe
 from ...identity.unknown_keys import reject_unknown_keys
 from ...infra.database import writing
-from ...models import EndUser, Organization, OrgMembership
+from ...models import EndUser, Organization, OrgMembership, Tenant
 from ...models._types import iso_seconds, utcnow
 from ...refusals import NotFound
-from .. import cursors
+from .. import cursors, events
 
 MISSING = object()
 
@@ -109,7 +111,21 @@ def remove(tenant_id: int, external_id: str) -> dict:
             db.session.execute(update(EndUser).where(EndUser.id.in_(members)).values(version=EndUser.version + 1))
         removed = db.session.execute(delete(OrgMembership).where(OrgMembership.organization_id == org.id)).rowcount
         db.session.execute(delete(Organization).where(Organization.id == org.id))
+        _emit_updated(tenant_id, members)
     return {"deleted": {"organizations": 1, "memberships": removed}}
+
+
+def _emit_updated(tenant_id: int, user_ids: list[int]) -> None:
+    """user.updated for each former member, as they are now (in the deleting transaction), when an
+    enabled endpoint subscribes (events.wanted; the rule of user_writes.emit_changes)."""
+    if not user_ids or not events.wanted(db.session.get(Tenant, tenant_id), "user.updated"):
+        return
+    users = db.session.scalars(
+        select(EndUser).where(EndUser.id.in_(user_ids)).order_by(EndUser.id)
+        .options(selectinload(EndUser.memberships).selectinload(OrgMembership.organization))
+        .execution_options(populate_existing=True))
+    for user in users:
+        events.emit_user(tenant_id, "user.updated", user)
 
 
 def _member_counts(org_ids: list[int]) -> dict[int, int]:

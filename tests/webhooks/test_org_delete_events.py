@@ -1,0 +1,52 @@
+"""Deleting an organization through the server API changes its members' public objects (they lose
+it): each gets a user.updated event, in the deleting transaction, when an endpoint subscribes."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import OutboxEvent
+
+from ..server_api.conftest import Api, make_key
+from .conftest import add_endpoint
+
+
+def user_events(app) -> list[tuple[str, dict]]:
+    with app.app_context():
+        rows = db.session.scalars(select(OutboxEvent).where(OutboxEvent.type.like("user.%"))
+                                  .order_by(OutboxEvent.id)).all()
+        found = [(row.type, json.loads(row.payload)["data"]["user"]) for row in rows]
+        db.session.remove()
+    return found
+
+
+def seeded(app, tenant) -> Api:
+    key, _ = make_key(app, tenant.public_id)
+    api = Api(app, key, tenant)
+    for user, orgs in (("u-1", ["o-1", "o-2"]), ("u-2", ["o-1"]), ("u-3", ["o-2"])):
+        body = {"name": user, "organizations": [{"id": o, "name": o.upper()} for o in orgs]}
+        assert api.put(f"/users/{user}", json=body).status_code == 201
+    return api
+
+
+def test_deleting_an_organization_emits_user_updated_for_each_member(app, tenant, receiver):
+    api = seeded(app, tenant)
+    add_endpoint(app, tenant, receiver, "user.updated")
+    assert user_events(app) == []
+    answer = api.delete("/organizations/o-1")
+    assert answer.status_code == 200 and answer.get_json()["deleted"] == {"organizations": 1, "memberships": 2}
+    found = user_events(app)
+    assert sorted(user["id"] for _, user in found) == ["u-1", "u-2"]  # not u-3: not a member
+    assert {type for type, _ in found} == {"user.updated"}
+    now = {user["id"]: [o["id"] for o in user["organizations"]] for _, user in found}
+    assert now == {"u-1": ["o-2"], "u-2": []}  # the users as they are after the delete
+    assert now["u-1"] == [o["id"] for o in api.get("/users/u-1").get_json()["organizations"]]
+
+
+def test_no_subscriber_no_event(app, tenant, receiver):
+    api = seeded(app, tenant)
+    add_endpoint(app, tenant, receiver, "user.verified")
+    assert api.delete("/organizations/o-1").status_code == 200
+    assert user_events(app) == []
