@@ -3,6 +3,7 @@ traffic sent, once the counters are flushed; the returning path still writes not
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 from sqlalchemy import event, func, select
 
@@ -147,3 +148,36 @@ def test_flush_adds_to_existing_rows(app, shop):
         rows = db.session.execute(select(UsageCount.count).where(UsageCount.name == "kind:unsigned").order_by(UsageCount.bucket)).scalars().all()
         seen = db.session.scalar(select(UnsignedIdSample.seen).where(UnsignedIdSample.external_id == "a"))
     assert rows == [2, 2] and seen == 2  # the day's row and the hour's row
+
+
+def test_seven_day_totals_are_the_stored_rows_plus_the_pending_counts_once(app, shop):
+    """Counted across several days, flushed in two rounds, and some still in memory: the 7-day
+    figures shown are the daily rows' sum plus the unwritten counts, each counted once."""
+    import time
+
+    from webapp.services.keys import usage
+
+    now = time.time()
+    with app.test_request_context():
+        for day in range(9):  # days 0-6 are in the window, 7 and 8 are not
+            usage.count_identification(shop.id, "unsigned", now=now - day * 86400)
+            usage.count_identification(shop.id, "key", now=now - day * 86400)
+        usage.flush()
+        for day in range(9):
+            usage.count_identification(shop.id, "unsigned", now=now - day * 86400)
+        usage.flush()  # the same day rows again: upserted, added to
+        for _ in range(3):  # still pending in this process
+            usage.count_identification(shop.id, "unsigned", now=now)
+    with app.app_context():
+        since = now - 6 * 86400 - now % 86400
+        stored = dict(db.session.execute(select(UsageCount.name, func.sum(UsageCount.count)).where(
+            UsageCount.tenant_id == shop.id, UsageCount.bucket == "d",
+            UsageCount.hour >= datetime.fromtimestamp(since, timezone.utc)).group_by(UsageCount.name)).all())
+    assert stored == {"kind:unsigned": 14, "kind:key": 7}
+    html = owner(app, shop).get("/settings/health?window=7d").get_data(as_text=True)
+    assert cell(html, "chart-kinds", "Unsigned data") == ["17"]  # 14 stored + 3 pending
+    assert cell(html, "chart-kinds", "Verified by your key or secret") == ["7"]
+    assert "of 24 identifications were verified (7)" in html
+    days = [cell(html, "chart-share", label) for label in re.findall(
+        r'<th scope="row">(\d{4}-\d\d-\d\d)</th>', html[html.index('id="chart-share"'):])]
+    assert sum(int(row[1]) for row in days) == 24 and len(days) == 7
