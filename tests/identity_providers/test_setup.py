@@ -147,3 +147,13 @@ def test_a_returning_verified_user_writes_nothing_and_reads_no_provider_row(app,
     writes = [s for s in statements if s.lstrip().split()[0].upper() in ("INSERT", "UPDATE", "DELETE", "REPLACE")]
     assert statements and writes == [] and not any("identity_provider" in s for s in statements)
     assert issuer.jwks_hits == 1
+
+
+@pytest.mark.parametrize("suffix", ["?x=1", "#f", "/?"])
+def test_an_issuer_with_a_query_or_fragment_is_refused_before_any_call(app, tenant, issuer, cli, suffix):
+    issuer.add_key("RS256")
+    result = cli("idp", "add", tenant.public_id, "--issuer", issuer.url + suffix, "--audience", "a")
+    assert result.exit_code == 1 and "no query (?…) or fragment (#…)" in result.output
+    assert issuer.hits == {}
+    with app.app_context():
+        assert db.session.scalar(select(IdentityProvider)) is None

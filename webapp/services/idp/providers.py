@@ -27,6 +27,7 @@ from ...models._types import utcnow
 from .. import audit
 from ..end_users.snapshots import TenantSettings
 from ..errors import Conflict, Invalid, NotFound
+from ..workspace.validation import check_issuer
 from . import jwks
 
 MAX_PROVIDERS = 5
@@ -75,7 +76,7 @@ def add(tenant: Tenant, *, issuer: str, jwks_url: str | None = None, audiences=(
         name: str | None = None) -> IdentityProvider:
     """Configure a provider: check the settings, discover the JWKS URL (unless given), fetch the
     keys once; nothing is stored unless all of it worked. Refusals name the field at fault."""
-    issuer = _url(issuer, "issuer")
+    issuer = _url(check_issuer(issuer), "issuer")
     audiences, parties = _strings(audiences, "audience"), _strings(authorized_parties, "authorized_party")
     if not audiences and not parties:
         raise Invalid("invalid_field", "Give at least one audience (your app's client id at the provider) or "

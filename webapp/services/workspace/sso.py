@@ -22,6 +22,7 @@ from .. import audit
 from ..errors import Conflict, Invalid
 from ..keys.keyring import secret_box
 from . import members
+from .validation import check_issuer
 
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
 
@@ -78,6 +79,7 @@ def _validated(settings: SsoSettings, has_secret: bool) -> dict:
     issuer = settings.issuer.strip().rstrip("/")
     if not issuer or len(issuer) > 255:
         raise Invalid("invalid_field", "Enter the provider's issuer URL, e.g. https://login.example.com.", "issuer")
+    check_issuer(issuer)
     outbound.check_url(issuer)  # https and a public address (unless SIGNET_ALLOW_PRIVATE_URLS)
     client_id = settings.client_id.strip()
     if not client_id or len(client_id) > 255 or not client_id.isprintable():

@@ -17,7 +17,7 @@ from ...models import EMAIL_SIGN_IN_MODES, VERIFICATION_MODES, Membership, Tenan
 from . import members
 from .. import audit
 from ..errors import Invalid, NotFound
-from .validation import normalize_origin
+from .validation import check_issuer, normalize_origin
 
 MAX_ORIGINS = 50
 
@@ -160,7 +160,7 @@ def _validated(c: Settings) -> dict:
     if c.require_audience is not None:
         out["require_audience"] = bool(c.require_audience)
     if c.issuer is not None:
-        out["issuer"] = None if c.issuer is CLEAR else (_text(c.issuer, "issuer", required=False) or None)
+        out["issuer"] = None if c.issuer is CLEAR else (check_issuer(_text(c.issuer, "issuer", required=False)) or None)
     if c.login_links_enabled is not None:
         out["login_links_enabled"] = bool(c.login_links_enabled)
     if c.login_links_require_jti is not None:

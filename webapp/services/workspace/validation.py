@@ -26,6 +26,17 @@ def check_password(value: str) -> str:
     return value
 
 
+def check_issuer(value, field: str = "issuer"):
+    """An issuer (a tenant's pinned `iss`, an identity provider's or single sign-on's) has no query
+    and no fragment: OpenID Connect issuers never carry one, and `iss` is compared exactly, so a
+    `?x=1` or `#f` typed by mistake would refuse every token (or, as a discovery base, build a
+    wrong URL)."""
+    if isinstance(value, str) and ("?" in value or "#" in value):  # a non-string: the caller's own rule
+        raise Invalid("invalid_field", f"{value[:200]} is not an issuer: an issuer has no query (?…) or fragment "
+                      "(#…); give it exactly as your tokens' iss carries it, e.g. https://login.example.com.", field)
+    return value
+
+
 def normalize_origin(value: str) -> str:
     """An origin as browsers send it: scheme://host[:port], lower-case, default port dropped."""
     text = (value or "").strip()
