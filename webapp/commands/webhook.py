@@ -1,5 +1,6 @@
-"""`signet webhook add|list|remove|enable|disable`: a workspace's webhook endpoints (the Settings →
-Webhooks page calls the same services/webhooks/endpoints.py)."""
+"""`signet webhook add|list|remove|enable`: a workspace's webhook endpoints (the Settings →
+Webhooks page calls the same services/webhooks/endpoints.py). There is no `disable`: an endpoint
+is disabled only by the worker, after days of failures; `enable` turns it back on."""
 from __future__ import annotations
 
 import click
