@@ -4,8 +4,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, select, text
 
 from ...extensions import db
 from ...identity.errors import TokenRefused
@@ -16,6 +15,17 @@ from ..end_users.snapshots import TenantSettings
 from .tokens import LEEWAY
 
 PRUNE_EVERY = 200  # every 200th jti recorded in a process also deletes the expired ones
+
+# One statement for SQLite (3.35+) and PostgreSQL, the same text on both: an expired row still
+# waiting for the pruner is taken over, a live one is left alone and returns no row. A text()
+# statement has a cache key, so it is compiled once per dialect; a dialect insert(...)
+# .on_conflict_do_update(...) has none in SQLAlchemy 2.0 and was compiled on every call.
+_EXPIRES = UsedJti.__table__.c.expires_at.type  # UTCDateTime: the column's own bind rules
+_USE_UP = text(
+    "INSERT INTO used_jti (tenant_id, jti, expires_at) VALUES (:tenant_id, :jti, :expires_at) "
+    "ON CONFLICT (tenant_id, jti) DO UPDATE SET expires_at = excluded.expires_at "
+    "WHERE used_jti.expires_at < :now RETURNING jti"
+).bindparams(bindparam("expires_at", type_=_EXPIRES), bindparam("now", type_=_EXPIRES))
 
 
 def record_jti(tenant: TenantSettings, verified: VerifiedToken, *, now: float | None = None,
@@ -30,15 +40,10 @@ def record_jti(tenant: TenantSettings, verified: VerifiedToken, *, now: float | 
     now = time.time() if now is None else now
     now_dt = datetime.fromtimestamp(now, timezone.utc)
     expires = datetime.fromtimestamp(max(verified.exp, now) + LEEWAY, timezone.utc)
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(UsedJti).values(tenant_id=tenant.id, jti=verified.jti, expires_at=expires)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[UsedJti.tenant_id, UsedJti.jti],
-        set_={"expires_at": stmt.excluded.expires_at},
-        where=UsedJti.expires_at < now_dt,
-    ).returning(UsedJti.jti)
     # RETURNING, not rowcount: psycopg reports -1 for an upsert. No row back = a live jti = replay.
-    if db.session.execute(stmt).scalar() is None:  # recorded by the caller's @records_refusals
+    used = db.session.execute(_USE_UP, {"tenant_id": tenant.id, "jti": verified.jti, "expires_at": expires,
+                                        "now": now_dt}).scalar()
+    if used is None:  # recorded by the caller's @records_refusals
         raise to_record(TokenRefused("token_replayed", "This token's jti was already used."), tenant,
                         kid=verified.kid, alg=verified.alg, origin=origin, source=source)
     if _prune_now():
