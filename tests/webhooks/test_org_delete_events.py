@@ -50,3 +50,19 @@ def test_no_subscriber_no_event(app, tenant, receiver):
     add_endpoint(app, tenant, receiver, "user.verified")
     assert api.delete("/organizations/o-1").status_code == 200
     assert user_events(app) == []
+
+
+def test_renaming_an_organization_emits_user_updated_for_each_member(app, tenant, receiver):
+    """Its members' user objects show its name and attrs: a rename or new attrs is a user.updated
+    for each member (as they are after it); the same name and attrs again is none."""
+    api = seeded(app, tenant)
+    add_endpoint(app, tenant, receiver, "user.updated")
+    assert api.put("/organizations/o-2", json={"name": "O-2"}).status_code == 200  # as it is: nothing
+    assert user_events(app) == []
+    assert api.put("/organizations/o-2", json={"name": "Renamed", "attrs": {"tier": 1}}).status_code == 200
+    found = user_events(app)
+    assert sorted(user["id"] for _, user in found) == ["u-1", "u-3"]  # not u-2: not a member
+    for _, user in found:
+        assert {"id": "o-2", "name": "Renamed", "attrs": {"tier": 1}} in user["organizations"]
+    assert api.put("/organizations/o-2", json={"name": "Renamed", "attrs": {"tier": 1}}).status_code == 200
+    assert len(user_events(app)) == 2

@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from ...extensions import db
 from ...identity.errors import FieldRefused
-from ...identity.fields import MAX_NAME_CHARS, ORG_FIELDS, check_attrs, check_id, check_name, describe
+from ...identity.fields import MAX_NAME_CHARS, ORG_FIELDS, check_attrs, check_id, check_name, describe, same_attrs
 from ...identity.unknown_keys import reject_unknown_keys
 from ...infra.database import writing
 from ...models import EndUser, Organization, OrgMembership, Tenant
@@ -91,11 +91,17 @@ def _write(tenant_id: int, org_id: str, name: str, attrs: object) -> tuple[dict,
             db.session.add(org)
         elif org.name != name or not org.signed or (attrs is not MISSING and (org.attrs or {}) != attrs):
             org.updated_at = utcnow()
+        # Its members' user objects show its name and attrs: they change when these do.
+        seen_changed = not created and (org.name != name
+                                        or (attrs is not MISSING and not same_attrs(org.attrs or {}, attrs)))
         if attrs is not MISSING:
             org.attrs = attrs
             flag_modified(org, "attrs")  # JSON compares with ==: true over 1 must still be written
         org.name, org.signed = name, True
         db.session.flush()
+        if seen_changed:
+            _emit_updated(tenant_id, list(db.session.scalars(
+                select(OrgMembership.user_id).where(OrgMembership.organization_id == org.id))))
         answer = to_json(org, _member_counts([org.id]).get(org.id, 0))
     return answer, created
 
@@ -116,8 +122,9 @@ def remove(tenant_id: int, external_id: str) -> dict:
 
 
 def _emit_updated(tenant_id: int, user_ids: list[int]) -> None:
-    """user.updated for each former member, as they are now (in the deleting transaction), when an
-    enabled endpoint subscribes (events.wanted; the rule of user_writes.emit_changes)."""
+    """user.updated for each (former) member, as they are now (in the renaming or deleting
+    transaction), when an enabled endpoint subscribes (events.wanted; the rule of
+    user_writes.emit_changes)."""
     if not user_ids or not events.wanted(db.session.get(Tenant, tenant_id), "user.updated"):
         return
     users = db.session.scalars(
