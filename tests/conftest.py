@@ -59,6 +59,16 @@ def postgres_app(tmp_path, postgres_url):
     yield from _served(make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url))
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def app_on_both(request, tmp_path):
+    """`app` on SQLite, then on a fresh PostgreSQL database (marked postgres): a module makes it
+    its `app` fixture for what must hold on both databases."""
+    if request.param == "sqlite":
+        yield from _served(make_app(tmp_path))
+    else:
+        yield request.getfixturevalue("postgres_app")
+
+
 @pytest.fixture
 def smtp(app):
     """A real SMTP server on a free loopback port; the app mails through it (tests/mailbox.py)."""

@@ -11,15 +11,12 @@ from sqlalchemy.engine.default import CACHE_HIT, CACHE_MISS
 
 from webapp.extensions import db
 
-from ..conftest import _served, make_app, provision
+from ..conftest import provision
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def app(request, tmp_path):
-    if request.param == "sqlite":
-        yield from _served(make_app(tmp_path))
-    else:
-        yield request.getfixturevalue("postgres_app")
+@pytest.fixture
+def app(app_on_both):
+    return app_on_both
 
 
 def test_jti_statement_is_cached_and_a_replay_is_refused(app, ed_key):

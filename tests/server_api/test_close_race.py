@@ -13,19 +13,15 @@ from webapp.extensions import db
 from webapp.models import Conversation, OutboxEvent
 from webapp.services.messaging import inbox
 
-from ..conftest import _served, make_app
 from ..helpers import csrf_of, login
 from ..factories import PASSWORD
 from .conftest import Api
 from .test_routes import seed
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def app(request, tmp_path):
-    if request.param == "sqlite":
-        yield from _served(make_app(tmp_path))
-    else:
-        yield request.getfixturevalue("postgres_app")
+@pytest.fixture
+def app(app_on_both):
+    return app_on_both
 
 
 def closed_events(app, conversation: str) -> int:

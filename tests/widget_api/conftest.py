@@ -13,7 +13,7 @@ from webapp.extensions import db
 from webapp.services.workspace import tenants
 
 from .. import factories
-from ..conftest import make_app, provision
+from ..conftest import provision
 from ..factories import Workspace
 
 ORIGIN = "https://app.example.com"
@@ -27,15 +27,10 @@ def _cheap_owner_passwords(cheap_passwords):
     """Owners never log in here: skip scrypt's deliberate cost (most of a tenant's set-up time)."""
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_app(request, tmp_path):
+@pytest.fixture
+def db_app(app_on_both):
     """An app on SQLite, then on PostgreSQL (tests marked postgres), for tests of both databases' statements."""
-    overrides = {} if request.param == "sqlite" else {"SQLALCHEMY_DATABASE_URI": request.getfixturevalue("postgres_url")}
-    app = make_app(tmp_path, **overrides)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return app_on_both
 
 
 def make_tenant(app, ed_key, name: str = "Acme") -> Workspace:

@@ -17,7 +17,6 @@ from ...identity.userdata import MISSING, OrgData
 from ...models import EndUser, Organization, OrgMembership
 from ...models._types import UTCDateTime, utcnow
 from . import snapshots
-from .snapshots import OrgInfo
 
 
 def current_ids(user: EndUser) -> list[str]:
