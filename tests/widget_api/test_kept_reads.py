@@ -114,3 +114,15 @@ def test_a_second_user_with_the_same_token_shape_is_never_served_the_first(tenan
     assert identify(client, {"jwt": b})["user"]["name"] == "B"
     session_a = identify(client, {"jwt": a})["session"]
     assert call(client, "GET", "conversations", headers=bearer(session_a)).status_code == 200
+
+
+def test_an_id_the_field_rules_refuse_is_refused_before_any_read_ahead(db_app, ed_key):
+    """The read ahead takes the raw id of unsigned data, before the field rules: an id PostgreSQL
+    cannot even take as a parameter (U+0000) is still the contract's 400, on both databases."""
+    from .conftest import make_tenant
+
+    tenant = make_tenant(db_app, ed_key)
+    client = tenant.api_client()
+    assert_error(set_user(client, {"id": "a\x00b"}), 400, "invalid_field", "id")
+    assert_error(set_user(client, {"id": "a\x00b", "name": "Someone"}), 400, "invalid_field", "id")
+    assert_error(set_user(client, {"id": "x" * 5000}), 400, "invalid_field", "id")

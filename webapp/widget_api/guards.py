@@ -15,6 +15,8 @@ from flask_limiter.util import get_remote_address
 from ..api_guards import rate_limited, read_json
 from ..errors import api_error
 from ..extensions import csrf, limiter
+from ..identity.errors import FieldRefused
+from ..identity.fields import check_id
 from ..services.keys import origin_refusals, tokens
 from ..services.end_users import sessions, snapshots
 from ..services.end_users.snapshots import TenantInfo
@@ -70,9 +72,14 @@ def _named_user(body: dict, req) -> tuple[str, str | None] | None:
     will look them up: the id of unsigned data, or the user of a token this process verified
     lately (a guess: the token is verified before anything uses the read). None: read none ahead."""
     if "jwt" in body:
-        external_id = tokens.recent_user_id(body["jwt"])
+        external_id = tokens.recent_user_id(body["jwt"])  # from claims the field rules passed
+    elif body.get("id") is not None:
+        try:  # the field rules' own id (a number is its string), or none read ahead: the view refuses it
+            external_id = check_id(body["id"], "id")
+        except FieldRefused:
+            return None
     else:
-        external_id = body.get("id")
+        return None
     if not isinstance(external_id, str):
         return None
     return external_id, sessions.check_visitor_id(req.headers.get("X-Signet-Visitor"))
