@@ -35,7 +35,7 @@ def parse_orgs(value: object, path: str, *, strict: bool) -> tuple[OrgData, ...]
         raise invalid(path, f"must be an array of organizations, or null; got {describe(value)}")
     by_id: dict[str, OrgData] = {}
     for index, item in enumerate(value):
-        org = _parse_org(item, f"{path}[{index}]", strict=strict)
+        org = parse_org(item, f"{path}[{index}]", strict=strict)
         by_id.pop(org.id, None)
         by_id[org.id] = org
     if len(by_id) > MAX_ORGANIZATIONS:
@@ -44,23 +44,26 @@ def parse_orgs(value: object, path: str, *, strict: bool) -> tuple[OrgData, ...]
     return tuple(by_id.values())
 
 
-def _parse_org(item: object, path: str, *, strict: bool) -> OrgData:
+def parse_org(item: object, path: str, *, strict: bool) -> OrgData:
+    """One organization object (id, name, optional attrs): a membership in user data at `path`
+    (`organizations[3]`), or, with path "", the server API's organization body itself."""
+    at = (lambda key: f"{path}.{key}") if path else (lambda key: key)
     if not isinstance(item, dict):
         raise invalid(
-            path, f"must be an object with id, name and optional attrs; got {describe(item)}"
+            path or "body", f"must be an object with id, name and optional attrs; got {describe(item)}"
         )
     if strict:
         reject_unknown_keys(item, ORG_FIELDS, path)
     if "id" not in item:
-        raise invalid(f"{path}.id", "missing; an organization needs an id (string or integer)")
-    org_id = check_id(item["id"], f"{path}.id")
+        raise invalid(at("id"), "missing; an organization needs an id (string or integer)")
+    org_id = check_id(item["id"], at("id"))
     name = item.get("name")
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_CHARS:
         got = describe(name) if "name" in item else "no name"
-        raise invalid(f"{path}.name", f"must be a string of 1 to {MAX_NAME_CHARS} characters"
-                                      f" (required); got {got}")
-    check_name(name, f"{path}.name")  # the U+0000 rule
+        raise invalid(at("name"), f"must be a string of 1 to {MAX_NAME_CHARS} characters"
+                                  f" (required); got {got}")
+    check_name(name, at("name"))  # the U+0000 rule
     attrs: Attrs | Missing = MISSING
     if "attrs" in item:
-        attrs = check_attrs(item["attrs"], f"{path}.attrs") or {}
+        attrs = check_attrs(item["attrs"], at("attrs")) or {}
     return OrgData(id=org_id, name=name, attrs=attrs, path=path)

@@ -15,15 +15,14 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from ...extensions import db
 from ...identity.errors import FieldRefused
-from ...identity.fields import MAX_NAME_CHARS, ORG_FIELDS, check_attrs, check_id, check_name, describe, same_attrs
+from ...identity.fields import MISSING, ORG_FIELDS, check_id, describe, same_attrs
+from ...identity.orgdata import parse_org
 from ...identity.unknown_keys import reject_unknown_keys
 from ...infra.database import writing
 from ...models import EndUser, Organization, OrgMembership, Tenant
 from ...models._types import iso_seconds, utcnow
 from ...refusals import NotFound
 from .. import cursors, events
-
-MISSING = object()
 
 
 def _find(tenant_id: int, external_id: str, lock: bool = False) -> Organization | None:
@@ -53,20 +52,16 @@ def listing(tenant_id: int, args) -> dict:
 
 
 def _parse(external_id: str, body: object) -> tuple[str, str, object]:
-    """(id, name, attrs or MISSING): set-user's organization rules; an `id` in the body must be the URL's."""
+    """(id, name, attrs or MISSING): set-user's organization rules (identity/orgdata.parse_org);
+    an `id` in the body must be the URL's."""
     org_id = check_id(external_id, "id")
     if not isinstance(body, dict):
         raise FieldRefused("invalid_json", f"The body must be a JSON object; got {describe(body)}")
     reject_unknown_keys(body, ORG_FIELDS, "")
     if "id" in body and check_id(body["id"], "id") != org_id:
         raise FieldRefused("invalid_field", "id: must be the id in the URL (or left out)", "id")
-    name = body.get("name")
-    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_CHARS:
-        raise FieldRefused("invalid_field", f"name: must be a string of 1 to {MAX_NAME_CHARS} characters"
-                                            f" (required); got {describe(name) if 'name' in body else 'no name'}", "name")
-    check_name(name, "name")
-    attrs = (check_attrs(body["attrs"], "attrs") or {}) if "attrs" in body else MISSING
-    return org_id, name, attrs
+    org = parse_org({**body, "id": org_id}, "", strict=True)
+    return org.id, org.name, org.attrs
 
 
 def upsert(tenant_id: int, external_id: str, body: object) -> tuple[dict, bool]:
