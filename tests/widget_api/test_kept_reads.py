@@ -100,6 +100,8 @@ def test_a_visitor_header_decides_the_lookup_not_the_read_ahead(app, tenant, cli
     forged = visitor[:-2] + ("AA" if not visitor.endswith("AA") else "BB")
     answer = identify(client, {"id": "who"}, headers={"X-Signet-Visitor": forged})
     assert answer["visitorId"] not in (forged, visitor)
+    still = call(client, "GET", "conversations", session=session)  # nothing moved: still the visitor's
+    assert still.status_code == 200 and len(still.get_json()["conversations"]) == 1
     mine = identify(client, {"id": "who"}, headers={"X-Signet-Visitor": visitor})
     assert mine["visitorId"] == visitor
     listed = call(client, "GET", "conversations", session=mine["session"]).get_json()["conversations"]
