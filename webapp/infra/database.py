@@ -5,6 +5,9 @@ transactions.
 takes the write lock up front and waits for it (busy_timeout) instead of failing when a read
 snapshot turns out stale; on PostgreSQL the caller locks the rows it changes (FOR UPDATE).
 `writing_alone()` is for a write that is one statement: it is sent without BEGIN and COMMIT.
+On SQLite every one of them first takes this process's turn among the writers of the file
+(write_turns.py), so workers that collide are woken the moment the write before theirs ends,
+not after SQLite's busy handler's sleeps.
 
 PostgreSQL never hangs a request (webapp/infra/pgbounds.py): connect timeout, TCP keepalives, a
 server-side statement_timeout and a client-side bound on every wait for the server, so a frozen
@@ -15,6 +18,7 @@ the response already built is sent as it is.
 from __future__ import annotations
 
 import logging
+import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import wraps
@@ -25,12 +29,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from .. import models  # noqa: F401  (registers every table on the metadata)
-from . import pgbounds
+from . import pgbounds, write_turns
 from ..extensions import db
 
 SQLITE_BUSY_MS = 10_000
 _immediate: ContextVar[bool] = ContextVar("signet_sqlite_immediate", default=False)
 _alone: ContextVar[bool] = ContextVar("signet_write_alone", default=False)  # see writing_alone
+_write_turns: "weakref.WeakKeyDictionary[Engine, write_turns.WriteTurns]" = weakref.WeakKeyDictionary()
 
 
 class _QuietDisconnectOnCheckin(logging.Filter):
@@ -82,6 +87,9 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
+            path = db.engine.url.database
+            if path and path != ":memory:" and not path.startswith("file:"):  # a file other processes may write
+                _write_turns[db.engine] = write_turns.WriteTurns(path, SQLITE_BUSY_MS / 1000)
         elif db.engine.dialect.driver == "psycopg":
             pgbounds.bound_engine(db.engine, app.config["SIGNET_DATABASE_TIMEOUT"])
             _quiet_checkin_disconnects(db.engine)
@@ -106,6 +114,17 @@ def _remove_session(_error: BaseException | None = None) -> None:
         db.session.registry.clear()
 
 
+def _take_turn(engine: Engine) -> None:
+    """This thread's turn among the writers of a SQLite file (write_turns.py), before its BEGIN
+    IMMEDIATE; let go of by _end_turn when the transaction is over."""
+    turns = _write_turns.get(engine)
+    if turns is not None:
+        turns.acquire()
+
+
+_end_turn = write_turns.release_held
+
+
 def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
 
@@ -128,6 +147,7 @@ def writing():
         raise
     finally:
         _immediate.reset(token)
+        _end_turn()
 
 
 @contextmanager
@@ -144,6 +164,7 @@ def writing_alone():
     db.session.rollback()
     token = _alone.set(True)  # SQLite: _on_begin sends no BEGIN (pysqlite's own is off)
     driver = None
+    _take_turn(db.engine)
     try:
         connection = db.session.connection()
         if connection.dialect.driver == "psycopg":  # idle now: psycopg has not sent its BEGIN yet
@@ -156,6 +177,7 @@ def writing_alone():
         raise
     finally:
         _alone.reset(token)
+        _end_turn()
         if driver is not None and not driver.closed:
             driver.autocommit = False
 
@@ -183,14 +205,17 @@ def writing_apart():
             transaction = connection.begin()
         finally:
             _immediate.reset(token)
-        with Session(bind=connection, expire_on_commit=False) as session:
-            try:
-                yield session
-                session.flush()
-                transaction.commit()
-            except BaseException:
-                transaction.rollback()
-                raise
+        try:
+            with Session(bind=connection, expire_on_commit=False) as session:
+                try:
+                    yield session
+                    session.flush()
+                    transaction.commit()
+                except BaseException:
+                    transaction.rollback()
+                    raise
+        finally:
+            _end_turn()
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -217,4 +242,8 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         if not _alone.get():  # writing_alone: the one statement is its own transaction
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+            if _immediate.get():
+                _take_turn(connection.engine)
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                connection.exec_driver_sql("BEGIN")
