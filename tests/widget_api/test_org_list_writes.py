@@ -4,10 +4,11 @@ sent, an organization is renamed only when it differs, a refusal writes nothing 
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from webapp.extensions import db
 from webapp.models import EndUser, Organization, OrgMembership
+from webapp.services.end_users import user_writes
 
 from .conftest import assert_error, identify, make_tenant, set_user, snapshot
 
@@ -81,3 +82,44 @@ def test_a_write_sent_alone_leaves_the_next_transaction_whole(db_app, ed_key):
         response = set_user(client, {"id": "mallory", "name": "M3", "organizations": [{"id": "s", "name": "S"}]})
         assert_error(response, 403, "verification_required", "organizations[0].id")
         assert snapshot(db_app) == before
+
+
+def _another_write_before_the_update(monkeypatch, app, sql: str) -> None:
+    """Run `sql` on a connection of its own just before set-user's in-place UPDATE (once), as
+    another worker's call that commits between this call's read and its write."""
+    real = user_writes.update_in_place
+    pending = [sql]
+
+    def racing(*args, **kwargs):
+        if pending:
+            with app.app_context(), db.engine.begin() as other:
+                other.execute(text(pending.pop()))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(user_writes, "update_in_place", racing)
+
+
+def test_a_call_whose_read_went_stale_decides_again_and_loses_nothing(db_app, ed_key, monkeypatch):
+    """The UPDATE at the version read finds the row moved on: the call reads the user again and
+    decides again, so the other call's change stays and this one's applies after it."""
+    tenant = make_tenant(db_app, ed_key)
+    client = tenant.api_client()
+    identify(client, {"id": "u", "name": "A", "organizations": [{"id": "a", "name": "A"}]})
+    _another_write_before_the_update(monkeypatch, db_app, "UPDATE end_user SET email = 'other@example.com',"
+                                                          " version = version + 1 WHERE external_id = 'u'")
+    answer = identify(client, {"id": "u", "name": "B", "organizations": [{"id": "b", "name": "B"}]})
+    assert (answer["user"]["name"], answer["user"]["email"]) == ("B", "other@example.com")
+    assert stored(db_app, "u") == ("B", [("b", "B", {}, False, False)])
+
+
+def test_unsigned_data_read_before_the_user_was_verified_changes_nothing(db_app, ed_key, monkeypatch):
+    """The user read was unverified; signed data verified them before this call's write: read
+    again, the unsigned call is refused (API.md §9) and nothing it sent is stored."""
+    tenant = make_tenant(db_app, ed_key)
+    client = tenant.api_client()
+    identify(client, {"id": "u", "name": "A", "organizations": [{"id": "a", "name": "A"}]})
+    _another_write_before_the_update(monkeypatch, db_app, "UPDATE end_user SET verified = true, verified_via ="
+                                                          " 'token', version = version + 1 WHERE external_id = 'u'")
+    response = set_user(client, {"id": "u", "name": "Mallory", "organizations": [{"id": "m", "name": "M"}]})
+    assert_error(response, 403, "verification_required")
+    assert stored(db_app, "u") == ("A", [("a", "A", {}, False, False)])

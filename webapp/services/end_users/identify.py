@@ -99,27 +99,44 @@ def identify_with(tenant: TenantSettings, data: UserData, proof: Proof | None, v
     if only_identifies(user, proof):  # a legacy hash never changes a user signed data verified
         token, session = sessions.issue(tenant, user=user, how=proof.via, kid=proof.kid, now=now)
         return Identified(user=user, visitor_id=visitor, token=token, session=session)
+    args = (tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now)
+    written = _decide_and_write(user, *args)
+    if written is _MOVED_ON:  # another call wrote the user since the read: read again, decide again
+        written = _decide_and_write(snapshots.user(*lookup), *args, last_try=True)
+    how = proof.via if proof is not None else sessions.UNSIGNED  # the session ends with what vouched for it
+    token, session = sessions.issue(tenant, user=written, how=how, kid=proof and proof.kid, ctx=ctx, now=now)
+    return Identified(user=written, visitor_id=visitor, token=token, session=session)
+
+
+_MOVED_ON = object()  # _decide_and_write: the row read is no longer the user's, nothing was written
+
+
+def _decide_and_write(user: UserInfo | None, tenant: TenantSettings, data: UserData, proof: Proof | None,
+                      verified: VerifiedToken | None, known_visitor: str | None, created_via: str, origin: str | None,
+                      now: float, last_try: bool = False):
+    """Every check on `user` as read, then the write it calls for: the user as written (or as read,
+    when nothing changes), or _MOVED_ON when the in-place update found the row moved on (and this
+    is not the `last_try`: then the locked path decides from what it holds)."""
+    if user is not None and only_identifies(user, proof):  # (the second read may find this)
+        return user
     first_proof = _check_before_write(tenant, user, data, proof, origin)
     merge = user.visitor_row if user is not None else None
     now_dt = datetime.fromtimestamp(now, timezone.utc)
     orgs = data.organizations if user is not None and data.organizations is not MISSING and organizations.would_change(
         user.organizations, data.organizations, signed=signs(proof)) else MISSING  # MISSING: they stay as they are
-    known_visitor = visitor if visitor_id else None
+    locked = (tenant, data, proof, verified, known_visitor, created_via, origin, now)
     if user is None and seats.limit(tenant, verified=proof is not None) is None:
-        user = (user_writes.insert_new(tenant, data, proof, verified, known_visitor, created_via, origin, now)
-                or user_writes.write(tenant, data, proof, verified, known_visitor, created_via, origin, now))
-    elif user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None):
-        user = user_writes.write(tenant, data, proof, verified, known_visitor, created_via, origin, now,
-                                 new=user is None)
-    elif orgs is not MISSING or _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
-        # The row changed since it was read: the locked path decides again from what it holds.
-        user = (user_writes.update_in_place(tenant, user, data, proof, origin, now_dt, orgs)
-                or user_writes.write(tenant, data, proof, verified, known_visitor, created_via, origin, now))
-    elif tenant.verification_mode == "report" and proof is None:
+        return user_writes.insert_new(*locked) or user_writes.write(*locked)
+    if user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None):
+        return user_writes.write(*locked, new=user is None)
+    if orgs is not MISSING or _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
+        written = user_writes.update_in_place(tenant, user, data, proof, origin, now_dt, orgs)
+        if written is None:
+            return user_writes.write(*locked) if last_try else _MOVED_ON
+        return written
+    if tenant.verification_mode == "report" and proof is None:
         unsigned.log_would_refuse(tenant, data.id, origin)
-    how = proof.via if proof is not None else sessions.UNSIGNED  # the session ends with what vouched for it
-    token, session = sessions.issue(tenant, user=user, how=how, kid=proof and proof.kid, ctx=ctx, now=now)
-    return Identified(user=user, visitor_id=visitor, token=token, session=session)
+    return user
 
 
 def _check_before_write(tenant: TenantSettings, user: UserInfo | None, data: UserData, proof: Proof | None,
