@@ -107,9 +107,13 @@ def test_a_call_whose_read_went_stale_decides_again_and_loses_nothing(db_app, ed
     identify(client, {"id": "u", "name": "A", "organizations": [{"id": "a", "name": "A"}]})
     _another_write_before_the_update(monkeypatch, db_app, "UPDATE end_user SET email = 'other@example.com',"
                                                           " version = version + 1 WHERE external_id = 'u'")
+    locked = []
+    real_write = user_writes.write
+    monkeypatch.setattr(user_writes, "write", lambda *args, **kwargs: locked.append(1) or real_write(*args, **kwargs))
     answer = identify(client, {"id": "u", "name": "B", "organizations": [{"id": "b", "name": "B"}]})
     assert (answer["user"]["name"], answer["user"]["email"]) == ("B", "other@example.com")
     assert stored(db_app, "u") == ("B", [("b", "B", {}, False, False)])
+    assert locked == [], "decided again from a fresh read, without the locked path"
 
 
 def test_unsigned_data_read_before_the_user_was_verified_changes_nothing(db_app, ed_key, monkeypatch):

@@ -18,6 +18,7 @@ the response already built is sent as it is.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -26,6 +27,7 @@ from functools import wraps
 from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from .. import models  # noqa: F401  (registers every table on the metadata)
@@ -116,10 +118,13 @@ def _remove_session(_error: BaseException | None = None) -> None:
 
 def _take_turn(engine: Engine) -> None:
     """This thread's turn among the writers of a SQLite file (write_turns.py), before its BEGIN
-    IMMEDIATE; let go of by _end_turn when the transaction is over."""
+    IMMEDIATE or its write sent alone; let go of by _end_turn when the transaction is over. Not
+    had within the busy timeout: the error SQLite gives after that wait, so the request meets
+    one busy timeout, not the turn's and then SQLite's."""
     turns = _write_turns.get(engine)
-    if turns is not None:
-        turns.acquire()
+    if turns is not None and not turns.acquire():
+        raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(
+            "database is locked (another writer held its turn for the whole busy timeout)"))
 
 
 _end_turn = write_turns.release_held
@@ -164,8 +169,8 @@ def writing_alone():
     db.session.rollback()
     token = _alone.set(True)  # SQLite: _on_begin sends no BEGIN (pysqlite's own is off)
     driver = None
-    _take_turn(db.engine)
     try:
+        _take_turn(db.engine)
         connection = db.session.connection()
         if connection.dialect.driver == "psycopg":  # idle now: psycopg has not sent its BEGIN yet
             driver = connection.connection.driver_connection
@@ -244,6 +249,10 @@ def _tune_sqlite(engine: Engine) -> None:
         if not _alone.get():  # writing_alone: the one statement is its own transaction
             if _immediate.get():
                 _take_turn(connection.engine)
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                except BaseException:  # not begun (busy past the timeout): no transaction to end the turn
+                    _end_turn()
+                    raise
             else:
                 connection.exec_driver_sql("BEGIN")

@@ -32,6 +32,7 @@ from functools import lru_cache
 from typing import TypeVar
 
 from psycopg.rows import dict_row
+from psycopg.types.string import TextLoader
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -80,6 +81,11 @@ def _held() -> _Held:
             # anew (a "custom plan": 0.2 ms for the tenant-and-user join) where the generic plan
             # is the same index lookups. These reads are all key lookups (no partial index).
             connection.execute("SET plan_cache_mode = force_generic_plan")
+            # JSON columns come as their text, parsed by the snapshot once: a join repeats the
+            # tenant's and the user's columns on every organization row, and psycopg would
+            # parse each copy (snapshots._json parses text, as SQLite gives it).
+            for name in ("json", "jsonb"):
+                connection.adapters.register_loader(name, TextLoader)
         except Exception:  # a pooled connection the server closed: `run` decides on the error
             _close(connection, os.getpid())
             raise

@@ -5,7 +5,9 @@ seat_limit_reached, and last token_replayed. This module decides; nothing is wri
 check passed, and the writes are user_writes.py's: one transaction per call, a fast path (one
 UPDATE at the version read, or one INSERT) or the locked path that holds the user's row
 (BEGIN IMMEDIATE on SQLite, FOR UPDATE on PostgreSQL), so concurrent calls for one user apply one
-after the other. A returning user whose data did not change costs reads only (last_seen is
+after the other. An UPDATE that finds the row moved on since the read (another call wrote the
+user) writes nothing; the call then reads the user again and decides again, every check
+included, and only a second miss takes the locked path. A returning user whose data did not change costs reads only (last_seen is
 coalesced to once a minute), and an anonymous visitor costs nothing until they start a conversation.
 """
 from __future__ import annotations
@@ -102,7 +104,8 @@ def identify_with(tenant: TenantSettings, data: UserData, proof: Proof | None, v
     args = (tenant, data, proof, verified, visitor if visitor_id else None, created_via, origin, now)
     written = _decide_and_write(user, *args)
     if written is _MOVED_ON:  # another call wrote the user since the read: read again, decide again
-        written = _decide_and_write(snapshots.user(*lookup), *args, last_try=True)
+        user = snapshots.user(*lookup)
+        written = user if only_identifies(user, proof) else _decide_and_write(user, *args, last_try=True)
     how = proof.via if proof is not None else sessions.UNSIGNED  # the session ends with what vouched for it
     token, session = sessions.issue(tenant, user=written, how=how, kid=proof and proof.kid, ctx=ctx, now=now)
     return Identified(user=written, visitor_id=visitor, token=token, session=session)
@@ -113,12 +116,10 @@ _MOVED_ON = object()  # _decide_and_write: the row read is no longer the user's,
 
 def _decide_and_write(user: UserInfo | None, tenant: TenantSettings, data: UserData, proof: Proof | None,
                       verified: VerifiedToken | None, known_visitor: str | None, created_via: str, origin: str | None,
-                      now: float, last_try: bool = False):
+                      now: float, last_try: bool = False) -> UserInfo | object:
     """Every check on `user` as read, then the write it calls for: the user as written (or as read,
     when nothing changes), or _MOVED_ON when the in-place update found the row moved on (and this
     is not the `last_try`: then the locked path decides from what it holds)."""
-    if user is not None and only_identifies(user, proof):  # (the second read may find this)
-        return user
     first_proof = _check_before_write(tenant, user, data, proof, origin)
     merge = user.visitor_row if user is not None else None
     now_dt = datetime.fromtimestamp(now, timezone.utc)

@@ -4,7 +4,8 @@ transaction per call, only after every check passed.
 Two fast paths and the locked path. `update_in_place`: an existing user's changes in one UPDATE
 at the version read (no locked re-read, no ORM flush); `insert_new`: a new user with no seat limit
 to count, one INSERT … RETURNING. Either returns None when the row moved on (or a concurrent call
-inserted the user first) and nothing stayed: the caller then takes `write`, which holds the
+inserted the user first) and nothing stayed: the caller then decides again from a fresh read
+(identify.py; after a second miss, or a concurrent insert, it takes `write`), which holds the
 user's row (BEGIN IMMEDIATE on SQLite, FOR UPDATE on PostgreSQL), decides again from what it
 holds (`apply`, also the server API's write) and retries a concurrent insert. Events
 (`emit_changes`) and the visitor's merge happen in the same transaction, and the token's jti is
@@ -65,7 +66,8 @@ def update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proo
                     now_dt: datetime, orgs=MISSING) -> UserInfo | None:
     """An existing user's fields, attrs, verification and last_seen in one UPDATE, and `orgs` (their
     new organization list, MISSING when it stays) in a few Core statements after it; or None when
-    the row is no longer the one read: then nothing was written and the caller takes the locked path.
+    the row is no longer the one read: then nothing was written, and the caller reads the user again
+    and decides again (identify._decide_and_write), or takes the locked path.
     All that is computed before the transaction begins, so the write lock is held only for the
     statements (no ORM unit of work).
 
