@@ -3,7 +3,7 @@
     .venv/bin/python bench/set_user.py [--seconds 10] [--rounds 3] [--workers 2] [--connections 16]
                                        [--database sqlite|postgres|URL] [--case NAME ...]
 
-Prints requests/second for: the bare endpoint; a returning verified user (EdDSA token, 3 orgs,
+Prints requests/second for: the bare endpoint (on PostgreSQL also the bare endpoint plus one SELECT 1); a returning verified user (EdDSA token, 3 orgs,
 unchanged data, the visitor cookie sent); an unsigned user whose name and attrs change on every
 call (500 users); a user whose name, attrs and organizations change on every call (40 users, so
 calls for one user contend; one to three organizations of a pool of 8); a brand-new user on every
@@ -134,6 +134,9 @@ def first_call(url: str, body: dict) -> dict:
 
 CASES = ("returning verified user (EdDSA, 3 orgs)", "changing unsigned user", "changing user with orgs",
          "new user each call", "anonymous visitor")
+# On PostgreSQL, also the bare endpoint plus one round trip (SELECT 1): no endpoint reading the
+# database once per request can pass it.
+FLOOR = "bare endpoint + one SELECT 1"
 
 
 def main() -> None:
@@ -159,8 +162,10 @@ def run_all(args, cases: list[str], database_url: str, instance: str) -> None:
     info = setup(database_url, instance)
     env = {"SIGNET_DATABASE_URL": database_url, "SIGNET_SECRET_KEY": SECRET_KEY, "SIGNET_RATELIMIT": "off"}
     signet = Server(env, workers=args.workers, threads=1)
-    bare = Server({}, workers=args.workers, threads=1, app="bench.bare_app:app")
-    kind = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+    postgres = database_url.startswith("postgresql")
+    bare = Server({"BARE_DATABASE_URL": database_url} if postgres else {}, workers=args.workers, threads=1,
+                  app="bench.bare_app:app")
+    kind = "PostgreSQL" if postgres else "SQLite"
     print(f"set-user throughput on {kind}, gunicorn -w {args.workers}, wrk -t2 -c{args.connections} -d{args.seconds}s,"
           f" {args.rounds} rounds", flush=True)
     rounds = []
@@ -175,7 +180,10 @@ def run_all(args, cases: list[str], database_url: str, instance: str) -> None:
             CASES[2]: lambda: run(url=set_user, lua=LUA_CHANGING_ORGS.replace("URL", set_user)),
             CASES[3]: lambda: run(url=set_user, lua=LUA_NEW_USER.replace("URL", set_user)),
             CASES[4]: lambda: run(url=set_user, body={"id": None}, headers={"X-Signet-Visitor": visitor}),
+            FLOOR: lambda: run(url=f"{bare.url}/echo-db", body={"id": "x"}),
         }
+        if postgres:
+            cases = [FLOOR, *cases]
         for number in range(1, args.rounds + 1):
             base = run(url=f"{bare.url}/echo", body={"id": "x"})
             results = {name: load[name]() for name in cases}
