@@ -195,6 +195,9 @@ def test_sessions_and_visitor_ids_read_in_either_encoding(app, client, tenant):
     # The same signatures as itsdangerous' defaults, both ways.
     assert URLSafeSerializer(secret, salt="signet.session.v1").loads(plain["session"])["u"] is not None
     assert URLSafeSerializer(secret, salt="signet.visitor.v1").loads(plain["visitorId"])
+    for salt, token in (("signet.session.v1", plain["session"]), ("signet.visitor.v1", plain["visitorId"])):
+        library = URLSafeSerializer(secret, salt=salt)  # issues this very string for the same payload
+        assert library.dumps(library.loads(token)) == token
     before = URLSafeSerializer(secret, salt="signet.session.v1").dumps(
         {"t": tenant.id, "u": row.id, "v": None, "sid": "s" * 24, "exp": int(time.time()) + 600,
          "ctx": {"role": "admin", "note": "x" * 200}})
