@@ -10,7 +10,7 @@ from webapp.extensions import db
 from webapp.models import EndUser, Organization, OrgMembership
 from webapp.services.end_users import user_writes
 
-from .conftest import assert_error, identify, make_tenant, set_user, snapshot
+from .conftest import assert_error, call, identify, make_tenant, set_user, snapshot
 
 
 def stored(app, external_id: str) -> tuple[str, list[tuple]]:
@@ -127,3 +127,40 @@ def test_unsigned_data_read_before_the_user_was_verified_changes_nothing(db_app,
     response = set_user(client, {"id": "u", "name": "Mallory", "organizations": [{"id": "m", "name": "M"}]})
     assert_error(response, 403, "verification_required")
     assert stored(db_app, "u") == ("A", [("a", "A", {}, False, False)])
+
+
+def test_a_returning_users_organizations_are_read_as_stored(db_app, ed_key):
+    """The read ahead of a returning user (one aggregated row on PostgreSQL, a join on SQLite)
+    gives back the organizations in their order, their attrs' numbers and text as sent, a user
+    without organizations none, and a tenant's other users nothing of theirs."""
+    tenant = make_tenant(db_app, ed_key)
+    client = tenant.api_client()
+    orgs = [{"id": "z", "name": "Zed", "attrs": {"n": 1.0, "big": 9007199254740993, "s": "é\u2028"}},
+            {"id": "a", "name": "A", "attrs": {"x": 2.5e-7, "t": True, "none": None}},
+            {"id": "m", "name": "M"}]
+    token = tenant.sign({"id": "u", "name": "U", "organizations": orgs}, "EdDSA")
+    first = identify(client, {"jwt": token})
+    again = identify(client, {"jwt": token})  # nothing changes: the answer is the read ahead
+    assert again["user"] == first["user"]
+    assert [(o["id"], o["name"], o.get("attrs")) for o in again["user"]["organizations"]] == [
+        ("z", "Zed", {"n": 1.0, "big": 9007199254740993, "s": "é\u2028"}),
+        ("a", "A", {"x": 2.5e-7, "t": True, "none": None}), ("m", "M", {})]
+    assert isinstance(again["user"]["organizations"][0]["attrs"]["n"], float)
+    lone = tenant.sign({"id": "lone", "name": "Lone"}, "EdDSA")
+    identify(client, {"jwt": lone})
+    assert identify(client, {"jwt": lone})["user"]["organizations"] == []
+
+
+def test_a_visitors_conversation_goes_to_the_returning_user_on_both_databases(db_app, ed_key):
+    """The read ahead names the visitor's own row (visitor_row) with the user: the merge happens
+    although nothing about the user changes."""
+    tenant = make_tenant(db_app, ed_key)
+    client = tenant.api_client()
+    token = tenant.sign({"id": "u", "name": "U", "organizations": [{"id": "o", "name": "O"}]}, "EdDSA")
+    identify(client, {"jwt": token})
+    visitor = identify(client, {"id": None})
+    started = call(client, "POST", "conversations", {"body": "Hello"}, session=visitor["session"])
+    assert started.status_code == 201, started.get_json()
+    user = identify(client, {"jwt": token}, headers={"X-Signet-Visitor": visitor["visitorId"]})
+    listed = call(client, "GET", "conversations", session=user["session"]).get_json()["conversations"]
+    assert [c["id"] for c in listed] == [started.get_json()["id"]]

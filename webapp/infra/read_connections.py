@@ -162,6 +162,11 @@ def run(statement: str, params: dict) -> list[dict]:
     raise AssertionError("unreachable")
 
 
+def is_postgres() -> bool:
+    """Whether the app's database is PostgreSQL (a read may then take a form of its own)."""
+    return db.engine.dialect.name == "postgresql"
+
+
 T = TypeVar("T")
 MEMO_SIZE = 512  # answers kept per read connection (thread); all dropped at once when full
 

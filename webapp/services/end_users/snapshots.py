@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol, runtime_checkable
 
-from ...infra.read_connections import memoized
+from ...infra.read_connections import is_postgres, memoized
 from ...infra.read_connections import run as _run  # looked up here at each call: tests may wrap it
 
 
@@ -146,6 +146,17 @@ _TENANT_AND_USER = (
     + " FROM tenant t LEFT JOIN end_user u ON u.tenant_id = t.id AND u.external_id = :value" + _USER_JOINS
     + " WHERE t.public_id = :public_id ORDER BY m.position"
 )
+# PostgreSQL: the same in one row, the organizations aggregated (`orgs`, a JSON array of [id,
+# name, attrs, signed, member signed] in position order, their attrs as stored): a join sends
+# the tenant's and the user's columns again with every organization, and psycopg builds each row.
+_TENANT_AND_USER_POSTGRES = (
+    _USER_SELECT.split(", o.external_id AS org_id")[0]
+    + ", (SELECT json_agg(json_build_array(o.external_id, o.name, o.attrs, o.signed, m.signed) ORDER BY m.position)"
+    " FROM org_membership m JOIN organization o ON o.id = m.organization_id WHERE m.user_id = u.id) AS orgs"
+    ", (SELECT v.id FROM end_user v WHERE v.tenant_id = u.tenant_id AND v.visitor_id = :visitor_id) AS visitor_row"
+    + "".join(f", t.{name} AS t_{name}" for name in _TENANT_FIELDS)
+    + " FROM tenant t LEFT JOIN end_user u ON u.tenant_id = t.id AND u.external_id = :value WHERE t.public_id = :public_id"
+)
 _USER_BY_EXTERNAL_ID = _USER_COLUMNS + " WHERE u.tenant_id = :tenant_id AND u.external_id = :value ORDER BY m.position"
 _USER_BY_ID = _USER_COLUMNS + " WHERE u.id = :value ORDER BY m.position"
 _USER_BY_EMAIL = (
@@ -239,8 +250,23 @@ class ReadAhead:
 def tenant_and_user(public_id: str, external_id: str, visitor_id: str | None) -> tuple[TenantInfo | None, ReadAhead | None]:
     """The tenant and the user a set-user call names, in one read (one round trip on PostgreSQL
     where `tenant` then `user` make two); the user is that of `ReadAhead.user_for`."""
-    return _read(_TENANT_AND_USER, {"public_id": public_id, "value": external_id, "visitor_id": visitor_id},
-                 functools.partial(_tenant_and_user, external_id, visitor_id))
+    params = {"public_id": public_id, "value": external_id, "visitor_id": visitor_id}
+    if is_postgres():
+        return _read(_TENANT_AND_USER_POSTGRES, params, functools.partial(_tenant_and_user_row, external_id, visitor_id))
+    return _read(_TENANT_AND_USER, params, functools.partial(_tenant_and_user, external_id, visitor_id))
+
+
+def _tenant_and_user_row(external_id: str, visitor_id: str | None, rows: list[dict]):
+    """_tenant_and_user of PostgreSQL's one row (its organizations aggregated)."""
+    found = _tenant(rows, prefix="t_")
+    if found is None:
+        return None, None
+    row = rows[0]
+    if row["id"] is None:
+        return found, ReadAhead(found.id, external_id, visitor_id, None)
+    orgs = tuple(OrgInfo(org_id, name, attrs or {}, bool(signed), bool(member))
+                 for org_id, name, attrs, signed, member in _json(row["orgs"]) or ())
+    return found, ReadAhead(found.id, external_id, visitor_id, _user_info(row, orgs))
 
 
 def _tenant_and_user(external_id: str, visitor_id: str | None, rows: list[dict]):
@@ -262,9 +288,12 @@ def user_id_by_email(tenant_id: int, email: str) -> int | None:
 def _user(rows: list[dict]) -> UserInfo | None:
     if not rows:
         return None
-    first = rows[0]
     orgs = tuple(OrgInfo(r["org_id"], r["org_name"], _json(r["org_attrs"]) or {}, bool(r["org_signed"]),
                          bool(r["member_signed"])) for r in rows if r["org_id"] is not None)
+    return _user_info(rows[0], orgs)
+
+
+def _user_info(first: dict, orgs: tuple[OrgInfo, ...]) -> UserInfo:
     return UserInfo(
         id=first["id"], external_id=first["external_id"], anonymous=bool(first["anonymous"]), email=first["email"],
         name=first["name"], avatar_url=first["avatar_url"], attrs=_json(first["attrs"]) or {},
