@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from webapp.extensions import db
 from webapp.models import ApiKey
@@ -316,3 +316,27 @@ def test_a_reply_reads_its_conversation_once(app, api, workspace):
     assert posted.status_code == 201 and posted.get_json()["body"] == "On it"
     assert len(reads) == 1, reads
     assert api.post("/conversations/conv_nope/messages", json={"body": "x"}).status_code == 404
+
+
+def test_an_upsert_reads_the_user_once_and_writes_it_once(app, api):
+    """PUT /users/<id> on an existing user: one locked read of the user and one UPDATE of the row
+    (its last_seen is the user's own: the server writing about them does not move it)."""
+    assert api.put("/users/u", json={"name": "A", "organizations": [{"id": "o", "name": "O"}]}).status_code == 201
+    seen = api.get("/users/u").get_json()["lastSeenAt"]
+    sent = []
+
+    def record(_conn, _cursor, statement, *_args):
+        sent.append(" ".join(statement.split()[:4]).upper())
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        updated = api.put("/users/u", json={"name": "B"})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert updated.status_code == 200 and updated.get_json()["name"] == "B"
+    assert updated.get_json()["lastSeenAt"] == seen == api.get("/users/u").get_json()["lastSeenAt"]
+    user_reads = [s for s in sent if s.startswith("SELECT END_USER.")]
+    assert len(user_reads) == 1, sent
+    assert [s for s in sent if s.startswith("UPDATE END_USER")] == ["UPDATE END_USER SET NAME=?,"], sent

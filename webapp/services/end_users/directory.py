@@ -92,21 +92,18 @@ def parse_body(external_id: str, body: object) -> UserData:
 
 
 def upsert(tenant: Tenant, external_id: str, body: object, now: float | None = None) -> tuple[dict, bool]:
-    """Create or update the user from the body, verified by the server; (its JSON, created).
-    A user's last_seen stays theirs: the server writing about them is not them being seen.
+    """Create or update the user from the body, verified by the server; (its JSON, created). One
+    locked read of the user and one UPDATE (user_writes.apply); a user's last_seen stays theirs.
     (Events: user_writes.apply emits user.created / user.updated / user.verified in this transaction.)"""
     data = parse_body(external_id, body)
     now = time.time() if now is None else now
     for attempt in range(user_writes.WRITE_ATTEMPTS):
         try:
             with writing():
-                existing = user_writes.find_user(tenant.id, data.id, lock=True)
-                seen = existing.last_seen_at if existing is not None else None
-                user = user_writes.apply(tenant, data, SERVER_PROOF, VIA, None, now)  # set-user's one write rule
-                if seen is not None:
-                    user.last_seen_at = seen
+                # set-user's one write rule; the server writing about a user is not them being seen
+                user, created = user_writes.apply(tenant, data, SERVER_PROOF, VIA, None, now, seen=False)
                 answer = to_json(user)
-            return answer, existing is None
+            return answer, created
         except IntegrityError:  # the same new user created at once by another request: find it
             if attempt == user_writes.WRITE_ATTEMPTS - 1:
                 raise

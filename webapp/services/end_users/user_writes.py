@@ -191,7 +191,7 @@ def write(tenant: TenantSettings, data: UserData, proof: Proof | None, verified:
             # No autoflush: apply's changes go out in one flush (one UPDATE of the user, its
             # memberships' changes), not a flush before each statement it sends.
             with writing(), db.session.no_autoflush:
-                user = apply(tenant, data, proof, created_via, origin, now, known_new=new and attempt == 0)
+                user, _created = apply(tenant, data, proof, created_via, origin, now, known_new=new and attempt == 0)
                 if visitor is not None:  # a visitor id the client sent: its row, if any, merges
                     merge_visitor(tenant.id, visitor, user)
                 if verified is not None:
@@ -206,12 +206,17 @@ def write(tenant: TenantSettings, data: UserData, proof: Proof | None, verified:
 
 
 def apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_via: str, origin: str | None,
-          now: float, known_new: bool = False) -> EndUser:
+          now: float, known_new: bool = False, seen: bool = True) -> tuple[EndUser, bool]:
+    """The call's data written to the user's row, locked (or a new row), every rule checked again
+    under the lock: (the user as written, whether the row is new). `seen`: the
+    call is the user being seen (set-user), so last_seen moves; the server API writing about a
+    user leaves an existing user's last_seen as it was."""
     now_dt = datetime.fromtimestamp(now, timezone.utc)
     user = None if known_new else find_user(tenant.id, data.id, lock=True)  # known_new: see write
     check_may_change(tenant, user, data.id, proof, origin)  # again, under the lock
     if only_identifies(user, proof):  # verified by signed data since the unlocked read
-        return user
+        return user, False
+    created = user is None
     before = snapshots.from_row(user) if user is not None else None  # what the events compare with
     if not signs(proof) and user is None and seats.limit(tenant, verified=False) is not None:
         # Before the seat check, as the contract orders them; otherwise organizations.apply alone
@@ -243,12 +248,13 @@ def apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_v
         user.verified_at = user.verified_at or now_dt
     elif tenant.verification_mode == "report":
         unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
-    user.last_seen_at = now_dt
+    if seen or user.last_seen_at is None:
+        user.last_seen_at = now_dt
     user.version = (user.version or 0) + 1  # under the row lock: any attrs-only UPDATE that read before this misses
     db.session.flush()  # the one flush (see write): the user's row and memberships, in full
     if events.wanted_any(tenant, _USER_EVENTS):  # the snapshot walks the memberships: only for an endpoint
         emit_changes(tenant, before, snapshots.from_row(user))
-    return user
+    return user, created
 
 
 _USER_EVENTS = ("user.created", "user.updated", "user.verified")
