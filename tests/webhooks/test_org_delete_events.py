@@ -66,3 +66,46 @@ def test_renaming_an_organization_emits_user_updated_for_each_member(app, tenant
         assert {"id": "o-2", "name": "Renamed", "attrs": {"tier": 1}} in user["organizations"]
     assert api.put("/organizations/o-2", json={"name": "Renamed", "attrs": {"tier": 1}}).status_code == 200
     assert len(user_events(app)) == 2
+
+
+def _set_user(client, body: dict, headers: dict | None = None) -> dict:
+    response = client.post(client.tenant.url("set-user"), json=body, headers=headers or {})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_signed_data_renaming_an_organization_tells_its_other_members(app, tenant, receiver):
+    """set-user's token renames an organization others belong to: their user objects show the new
+    name, so each gets a user.updated (as they are after it), on every write path: the fast one,
+    a new user's, the locked one (a token with a jti), and the server API's user upsert."""
+    api = seeded(app, tenant)  # u-1: o-1, o-2; u-2: o-1; u-3: o-2 (names O-1, O-2)
+    add_endpoint(app, tenant, receiver, "user.updated", "user.created")
+    client = tenant.api_client()
+    paths = (  # (the call's claims, the other members of o-1 then)
+        ({"id": "u-2", "name": "u-2", "organizations": [{"id": "o-1", "name": "First"}]}, ["u-1"]),  # fast path
+        ({"id": "u-9", "name": "u-9", "organizations": [{"id": "o-1", "name": "Second"}]}, ["u-1", "u-2"]),  # new
+        ({"id": "u-2", "name": "u-2", "organizations": [{"id": "o-1", "name": "Third"}], "jti": "once"},
+         ["u-1", "u-9"]),  # locked path
+    )
+    for claims, others in paths:
+        before = len(user_events(app))
+        _set_user(client, {"jwt": tenant.sign(claims, "EdDSA")})
+        found = [(type, user) for type, user in user_events(app)[before:] if user["id"] != claims["id"]]
+        assert sorted(user["id"] for _, user in found) == others, (claims, found)
+        name = claims["organizations"][0]["name"]
+        for type, user in found:
+            assert type == "user.updated" and {"id": "o-1", "name": name, "attrs": {}} in user["organizations"]
+    before = len(user_events(app))
+    assert api.put("/users/u-3", json={"organizations": [{"id": "o-2", "name": "Renamed"}]}).status_code == 200
+    found = user_events(app)[before:]
+    assert sorted(user["id"] for _, user in found) == ["u-1", "u-3"]  # u-3 itself, and the other member
+    assert all({"id": "o-2", "name": "Renamed", "attrs": {}} in user["organizations"] for _, user in found)
+
+
+def test_a_call_that_renames_nothing_tells_nobody_else(app, tenant, receiver):
+    seeded(app, tenant)
+    add_endpoint(app, tenant, receiver, "user.updated")
+    client = tenant.api_client()
+    _set_user(client, {"jwt": tenant.sign({"id": "u-2", "name": "Two", "organizations": [{"id": "o-1", "name": "O-1"}]},
+                                          "EdDSA")})
+    assert [user["id"] for _, user in user_events(app)] == ["u-2"]  # its own change only

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
 from ...extensions import db
@@ -22,7 +21,8 @@ from ...infra.database import writing
 from ...models import EndUser, Organization, OrgMembership, Tenant
 from ...models._types import iso_seconds, utcnow
 from ...refusals import NotFound
-from .. import cursors, events
+from .. import cursors
+from . import organizations
 
 
 def _find(tenant_id: int, external_id: str, lock: bool = False) -> Organization | None:
@@ -116,18 +116,11 @@ def remove(tenant_id: int, external_id: str) -> dict:
     return {"deleted": {"organizations": 1, "memberships": removed}}
 
 
-def _emit_updated(tenant_id: int, user_ids: list[int]) -> None:
+def _emit_updated(tenant_id: int, user_ids) -> None:
     """user.updated for each (former) member, as they are now (in the renaming or deleting
-    transaction), when an enabled endpoint subscribes (events.wanted; the rule of
-    user_writes.emit_changes)."""
-    if not user_ids or not events.wanted(db.session.get(Tenant, tenant_id), "user.updated"):
-        return
-    users = db.session.scalars(
-        select(EndUser).where(EndUser.id.in_(user_ids)).order_by(EndUser.id)
-        .options(selectinload(EndUser.memberships).selectinload(OrgMembership.organization))
-        .execution_options(populate_existing=True))
-    for user in users:
-        events.emit_user(tenant_id, "user.updated", user)
+    transaction), when an enabled endpoint subscribes (organizations.tell_members)."""
+    if user_ids:
+        organizations.tell_members(db.session.get(Tenant, tenant_id), user_ids)
 
 
 def _member_counts(org_ids: list[int]) -> dict[int, int]:

@@ -65,7 +65,8 @@ class _Org(NamedTuple):
 
 
 def replace_list(connection: Connection, tenant_id: int, user_id: int, current: tuple, orgs: tuple[OrgData, ...],
-                 signed: bool, rows: dict | None = None) -> tuple[OrgInfo, ...] | OrgData:
+                 signed: bool, rows: dict | None = None,
+                 renamed: list[int] | None = None) -> tuple[OrgInfo, ...] | OrgData:
     """organizations.apply in Core statements, for a user whose row this transaction holds at the
     version `current` was read at (update_in_place), or has just inserted (insert_new, `current`
     empty): the memberships are exactly `current` (OrgInfo snapshots), so the diff holds.
@@ -73,7 +74,8 @@ def replace_list(connection: Connection, tenant_id: int, user_id: int, current: 
     `rows`: the named organizations already read locked (update_and_lock), else read here. The
     missing ones are inserted; then only what changes is written: the organizations that differ,
     the memberships left, and those joined or moved. Returns the new list, or the organization
-    unsigned data may not send (nothing written: the caller refuses and rolls back).
+    unsigned data may not send (nothing written: the caller refuses and rolls back). `renamed`:
+    the row ids of the organizations whose name or attrs this changed are added to it.
     """
     postgres = connection.dialect.name == "postgresql"
     if rows is None:
@@ -92,8 +94,11 @@ def replace_list(connection: Connection, tenant_id: int, user_id: int, current: 
     for i, data in enumerate(orgs):
         row = rows[data.id]
         attrs = row.attrs if data.attrs is MISSING else data.attrs
-        if (signed and not row.signed) or _org_differs(row, data):
+        differs = _org_differs(row, data)
+        if (signed and not row.signed) or differs:
             changed.append((row.id, data.name, attrs, bool(row.signed) or signed))
+        if differs and renamed is not None:
+            renamed.append(row.id)
         if old.get(data.id) != (i, signed) or data.id in fresh:
             members.append((row.id, i))
         result.append(OrgInfo(data.id, data.name, attrs or {}, bool(row.signed) or signed, signed))

@@ -9,6 +9,7 @@ memberships widen a `ctx` scope (conversations.user_dashboard).
 from __future__ import annotations
 
 from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
 from ...extensions import db
@@ -16,6 +17,7 @@ from ...identity.fields import same_attrs
 from ...identity.userdata import MISSING, OrgData
 from ...models import EndUser, Organization, OrgMembership
 from ...models._types import UTCDateTime, utcnow
+from .. import events
 from . import snapshots
 
 
@@ -74,7 +76,8 @@ def _org_differs(org, data: OrgData) -> bool:
     return org.name != data.name or (data.attrs is not MISSING and not same_attrs(org.attrs or {}, data.attrs))
 
 
-def apply(user: EndUser, orgs: tuple[OrgData, ...], signed: bool = False) -> OrgData | None:
+def apply(user: EndUser, orgs: tuple[OrgData, ...], signed: bool = False,
+          changed: list[int] | None = None) -> OrgData | None:
     """Make `orgs` the user's complete list, creating and updating organizations as named.
 
     `signed`: the data came signed, so the organizations and memberships it names are marked
@@ -83,13 +86,16 @@ def apply(user: EndUser, orgs: tuple[OrgData, ...], signed: bool = False) -> Org
     these organizations in between (its first description creates no lock the check could hold).
     Returns the organization refused that way, having written nothing, else None.
     The caller holds the user's row lock, so concurrent calls for one user never interleave.
+    `changed`: the row ids of the organizations renamed or given new attrs are added to it.
     """
     rows = _locked_rows(user.tenant_id, orgs, signed)
     if not signed:
         refused = _first_refused(rows, set(current_ids(user)), orgs)
         if refused is not None:
             return refused
-    _update(rows, orgs, signed)
+    renamed = _update(rows, orgs, signed)
+    if changed is not None:
+        changed.extend(renamed)
     unsigned_left = signed and any(not m.signed for m in user.memberships)
     if current_ids(user) != [o.id for o in orgs] or unsigned_left:
         # The new list in place of the old one, in memory: a membership kept keeps its row (an
@@ -131,7 +137,10 @@ def _locked_rows(tenant_id: int, orgs: tuple[OrgData, ...], signed: bool) -> dic
     return rows
 
 
-def _update(rows: dict[str, Organization], orgs: tuple[OrgData, ...], signed: bool) -> None:
+def _update(rows: dict[str, Organization], orgs: tuple[OrgData, ...], signed: bool) -> list[int]:
+    """The named rows as the data describes them; the ids of those whose name or attrs changed
+    (a row inserted by this call has no attrs to change and no other member)."""
+    changed = []
     for data in orgs:
         org = rows[data.id]
         if signed and not org.signed:
@@ -143,6 +152,30 @@ def _update(rows: dict[str, Organization], orgs: tuple[OrgData, ...], signed: bo
                 org.attrs = data.attrs
                 flag_modified(org, "attrs")  # the JSON type compares with ==: true over 1 must still be written
             org.updated_at = utcnow()
+            changed.append(org.id)
+    return changed
+
+
+def tell_members(tenant, user_ids, exclude: int | None = None) -> None:
+    """user.updated for each of these users (ids, or a SELECT of them), but `exclude`, as they are
+    now in the writing transaction: an organization of theirs was renamed, given new attrs or
+    deleted, and their user object shows it. Nothing (and no query) when no enabled endpoint
+    subscribes to user.updated (events.wanted)."""
+    if not events.wanted(tenant, "user.updated"):
+        return
+    stmt = select(EndUser).where(EndUser.id.in_(user_ids))
+    if exclude is not None:
+        stmt = stmt.where(EndUser.id != exclude)
+    users = db.session.scalars(stmt.order_by(EndUser.id).options(
+        selectinload(EndUser.memberships).selectinload(OrgMembership.organization))
+        .execution_options(populate_existing=True))
+    for user in users:
+        events.emit_user(tenant.id, "user.updated", user)
+
+
+def members_of(org_ids: list[int]):
+    """A SELECT of the users who belong to any of these organizations (for tell_members)."""
+    return select(OrgMembership.user_id).where(OrgMembership.organization_id.in_(org_ids))
 
 
 def _insert_missing(executor, tenant_id: int, missing: list[OrgData], signed: bool) -> None:

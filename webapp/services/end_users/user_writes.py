@@ -99,10 +99,14 @@ def update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proo
         else:  # the row held at the version read: its list is user's (one statement on PostgreSQL)
             updated, rows = org_lists.update_and_lock(connection, stmt, params, tenant.id, orgs)
         if updated is not None and orgs is not MISSING:
-            orgs = org_lists.replace_list(connection, tenant.id, user.id, user.organizations, orgs, signs(proof), rows)
+            renamed = []
+            orgs = org_lists.replace_list(connection, tenant.id, user.id, user.organizations, orgs, signs(proof), rows,
+                                          renamed)
             if isinstance(orgs, OrgData):  # described by signed data since the unlocked read: nothing stays
                 unsigned.refuse_signed_org(tenant, data, orgs, origin)
             changes["organizations"] = orgs
+            if renamed:  # the other members' user objects show the new name or attrs
+                organizations.tell_members(tenant, organizations.members_of(renamed), exclude=user.id)
         if updated is not None and noted:
             unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
         if updated is not None:  # in this transaction: the event exists exactly when the change does
@@ -139,11 +143,14 @@ def insert_new(tenant: TenantSettings, data: UserData, proof: Proof | None, veri
                                last_seen_at=now_dt, email_verified=row["email_verified"], sessions_generation=0,
                                version=1)
             if data.organizations is not MISSING:
+                renamed = []
                 orgs = org_lists.replace_list(db.session.connection(), tenant.id, user_id, (), data.organizations,
-                                              signs(proof))
+                                              signs(proof), renamed=renamed)
                 if isinstance(orgs, OrgData):  # described by signed data since the unlocked check
                     unsigned.refuse_signed_org(tenant, data, orgs, origin)
                 written = replace(written, organizations=orgs)
+                if renamed:  # the other members' user objects show the new name or attrs
+                    organizations.tell_members(tenant, organizations.members_of(renamed), exclude=user_id)
             if proof is None and tenant.verification_mode == "report":
                 unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
             emit_changes(tenant, None, written)
@@ -239,8 +246,9 @@ def apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_v
     if data.attrs is not MISSING and not same_attrs(user.attrs or {}, data.attrs or {}):
         user.attrs = data.attrs or {}
         flag_modified(user, "attrs")  # the JSON type compares with ==, so true over 1 would not be written
+    renamed = []
     if data.organizations is not MISSING:
-        refused = organizations.apply(user, data.organizations, signed=signs(proof))
+        refused = organizations.apply(user, data.organizations, signed=signs(proof), changed=renamed)
         if refused is not None:  # described by signed data since the check above (another user's call)
             unsigned.refuse_signed_org(tenant, data, refused, origin)
     if proof is not None:
@@ -254,6 +262,8 @@ def apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_v
     db.session.flush()  # the one flush (see write): the user's row and memberships, in full
     if events.wanted_any(tenant, _USER_EVENTS):  # the snapshot walks the memberships: only for an endpoint
         emit_changes(tenant, before, snapshots.from_row(user))
+    if renamed:  # the other members' user objects show the new name or attrs
+        organizations.tell_members(tenant, organizations.members_of(renamed), exclude=user.id)
     return user, created
 
 
