@@ -7,8 +7,10 @@ another sleeps several times longer than the write it waits for; two gunicorn wo
 all the time served fewer requests than one (issue 18: 903 against 983 requests/s for users
 whose organizations change).
 
-Here each write transaction first takes an exclusive `flock` on `<database>-writers.lock`, and
-whoever lets go of it rings a doorbell (one byte into the FIFO `<database>-writers.bell`). A
+Here each write transaction first takes an exclusive `flock` on `lock`, and whoever lets go of it
+rings a doorbell (one byte into the FIFO `bell`), both in the folder `.<database file>.writers`
+beside the database (hidden, and apart from the database's own files: a script that reads every
+`<database>*` file, to copy or check it, would wait forever on a FIFO). A
 writer that finds the turn taken waits on the doorbell, wakes within microseconds of the release,
 and takes the turn; the SQLite lock it then asks for is free. The doorbell is only a wake-up (a
 ring may be lost, or be meant for someone else): a waiter also looks again every few
@@ -57,8 +59,9 @@ class WriteTurns:
     ends it (database.writing releases it when its transaction ends, however many BEGINs it saw)."""
 
     def __init__(self, database_path: str, wait_seconds: float):
-        self.lock_path = f"{database_path}-writers.lock"
-        self.bell_path = f"{database_path}-writers.bell"
+        self.folder = folder_for(database_path)
+        self.lock_path = os.path.join(self.folder, "lock")
+        self.bell_path = os.path.join(self.folder, "bell")
         self.wait_seconds = wait_seconds
         self._threads = threading.Lock()
         self._pid = 0  # the process the files below were opened in
@@ -114,6 +117,7 @@ class WriteTurns:
             return self._usable
         self._pid, self._usable, self._lock_fd, self._bell_fd, self._bell = os.getpid(), False, -1, -1, None
         try:
+            os.makedirs(self.folder, mode=0o700, exist_ok=True)
             self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         except OSError as error:
             log.warning("SQLite writers go without turns (%s: %s)", self.lock_path, error.strerror)
@@ -155,6 +159,12 @@ class WriteTurns:
                 pass
         except BlockingIOError:
             pass
+
+
+def folder_for(database_path: str) -> str:
+    """The folder of a database's turn: `.<file name>.writers` beside it."""
+    head, name = os.path.split(os.path.abspath(database_path))
+    return os.path.join(head, f".{name}.writers")
 
 
 def _open_fifo(path: str) -> int:
