@@ -1,16 +1,29 @@
-"""Deleting an organization through the server API changes its members' public objects (they lose
-it): each gets a user.updated event, in the deleting transaction, when an endpoint subscribes."""
+"""Deleting or renaming an organization changes its members' public objects: each gets a
+user.updated event when an endpoint subscribes. The server API's organization endpoints tell them
+in their own transaction; a set-user call (or a user upsert) that renames one leaves a note the
+worker turns into the other members' events (services/webhooks/member_events.py)."""
 from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+import pytest
+
+from sqlalchemy import event, select, text
 
 from webapp.extensions import db
+from webapp.infra.database import writing
 from webapp.models import OutboxEvent
+from webapp.services.webhooks import member_events
+from webapp.services.webhooks.worker import drain
 
 from ..server_api.conftest import Api, make_key
 from .conftest import add_endpoint
+
+
+@pytest.fixture
+def app(app_on_both):
+    """Every test here on SQLite and on PostgreSQL (its worker claims notes FOR UPDATE SKIP LOCKED)."""
+    return app_on_both
 
 
 def user_events(app) -> list[tuple[str, dict]]:
@@ -74,10 +87,15 @@ def _set_user(client, body: dict, headers: dict | None = None) -> dict:
     return response.get_json()
 
 
+def _others(app, before: int, writer: str) -> list[tuple[str, dict]]:
+    return [(type, user) for type, user in user_events(app)[before:] if user["id"] != writer]
+
+
 def test_signed_data_renaming_an_organization_tells_its_other_members(app, tenant, receiver):
     """set-user's token renames an organization others belong to: their user objects show the new
-    name, so each gets a user.updated (as they are after it), on every write path: the fast one,
-    a new user's, the locked one (a token with a jti), and the server API's user upsert."""
+    name, so each gets a user.updated, from the worker (as they are then), on every write path:
+    the fast one, a new user's, the locked one (a token with a jti), and the server API's user
+    upsert. The call itself writes one internal event per organization, whatever its size."""
     api = seeded(app, tenant)  # u-1: o-1, o-2; u-2: o-1; u-3: o-2 (names O-1, O-2)
     add_endpoint(app, tenant, receiver, "user.updated", "user.created")
     client = tenant.api_client()
@@ -90,13 +108,16 @@ def test_signed_data_renaming_an_organization_tells_its_other_members(app, tenan
     for claims, others in paths:
         before = len(user_events(app))
         _set_user(client, {"jwt": tenant.sign(claims, "EdDSA")})
-        found = [(type, user) for type, user in user_events(app)[before:] if user["id"] != claims["id"]]
+        assert _others(app, before, claims["id"]) == []  # not in the call: the worker tells them
+        drain(app)
+        found = _others(app, before, claims["id"])
         assert sorted(user["id"] for _, user in found) == others, (claims, found)
         name = claims["organizations"][0]["name"]
         for type, user in found:
             assert type == "user.updated" and {"id": "o-1", "name": name, "attrs": {}} in user["organizations"]
     before = len(user_events(app))
     assert api.put("/users/u-3", json={"organizations": [{"id": "o-2", "name": "Renamed"}]}).status_code == 200
+    drain(app)
     found = user_events(app)[before:]
     assert sorted(user["id"] for _, user in found) == ["u-1", "u-3"]  # u-3 itself, and the other member
     assert all({"id": "o-2", "name": "Renamed", "attrs": {}} in user["organizations"] for _, user in found)
@@ -108,4 +129,63 @@ def test_a_call_that_renames_nothing_tells_nobody_else(app, tenant, receiver):
     client = tenant.api_client()
     _set_user(client, {"jwt": tenant.sign({"id": "u-2", "name": "Two", "organizations": [{"id": "o-1", "name": "O-1"}]},
                                           "EdDSA")})
+    drain(app)
     assert [user["id"] for _, user in user_events(app)] == ["u-2"]  # its own change only
+
+
+def test_unsigned_data_renaming_a_large_organization_costs_the_call_one_row(app, tenant, receiver):
+    """An unsigned call may rename an organization no signed data described: the call writes one
+    internal event, not one per member (a client cannot make each request write thousands of
+    events); the worker then tells all 1 200 other members, 500 a transaction, each once."""
+    add_endpoint(app, tenant, receiver, "user.updated")
+    client = tenant.api_client()
+    _set_user(client, {"id": "writer", "organizations": [{"id": "big", "name": "Big"}]})
+    with app.app_context():
+        org_id = db.session.scalar(text("SELECT id FROM organization WHERE external_id = 'big'"))
+        db.session.execute(text(
+            "INSERT INTO end_user (tenant_id, external_id, anonymous, attrs, verified, email_verified, created_via,"
+            " sessions_generation, version, first_seen_at, last_seen_at) VALUES (:t, :e, false, '{}', false, false,"
+            " 'widget', 0, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"),
+            [{"t": tenant.id, "e": f"member-{n:04d}"} for n in range(1200)])
+        db.session.execute(text(
+            "INSERT INTO org_membership (user_id, organization_id, tenant_id, position, signed)"
+            " SELECT id, :o, :t, 0, false FROM end_user WHERE external_id LIKE 'member-%'"), {"o": org_id, "t": tenant.id})
+        db.session.commit()
+    sent = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: sent.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        _set_user(client, {"id": "writer", "organizations": [{"id": "big", "name": "Bigger"}]})
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert len(sent) < 15, sent
+    assert internal_types(app) == ["signet.organization_changed"]
+    with app.app_context():
+        told = []
+        for _ in range(4):  # the worker's transactions: 500 members each at most
+            with writing():
+                told.append(member_events.tell())
+        db.session.remove()
+    assert told == [500, 500, 200, 0]
+    drain(app)
+    found = user_events(app)
+    told = [user["id"] for type, user in found if user["id"].startswith("member-")]
+    assert sorted(told) == [f"member-{n:04d}" for n in range(1200)]  # each once
+    assert all({"id": "big", "name": "Bigger", "attrs": {}} in user["organizations"] for _, user in found)
+
+
+def internal_types(app) -> list[str]:
+    with app.app_context():
+        rows = db.session.scalars(select(OutboxEvent.type).where(OutboxEvent.type.like("signet.%"))).all()
+        db.session.remove()
+    return list(rows)
+
+
+def test_no_subscriber_no_internal_event(app, tenant, receiver):
+    seeded(app, tenant)
+    add_endpoint(app, tenant, receiver, "user.created")
+    _set_user(tenant.api_client(), {"jwt": tenant.sign({"id": "u-2", "organizations": [{"id": "o-1", "name": "New"}]},
+                                                       "EdDSA")})
+    assert internal_types(app) == []

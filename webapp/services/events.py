@@ -25,6 +25,8 @@ TEST_TYPE = "webhook.test"
 # Internal: a mail to members who asked for one (services/webhooks/notify.py).
 WAITING_TYPE = "signet.conversation_waiting"
 ENDPOINT_DISABLED_TYPE = "signet.endpoint_disabled"
+# Internal: an organization's other members to be told user.updated (services/webhooks/member_events.py).
+ORG_CHANGED_TYPE = "signet.organization_changed"
 
 
 def wanted(tenant, type: str) -> bool:

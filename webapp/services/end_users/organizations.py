@@ -163,7 +163,7 @@ def tell_members(tenant, user_ids, exclude: int | None = None) -> None:
     subscribes to user.updated (events.wanted)."""
     if not events.wanted(tenant, "user.updated"):
         return
-    stmt = select(EndUser).where(EndUser.id.in_(user_ids))
+    stmt = select(EndUser).where(EndUser.tenant_id == tenant.id, EndUser.id.in_(user_ids))
     if exclude is not None:
         stmt = stmt.where(EndUser.id != exclude)
     users = db.session.scalars(stmt.order_by(EndUser.id).options(
@@ -171,11 +171,6 @@ def tell_members(tenant, user_ids, exclude: int | None = None) -> None:
         .execution_options(populate_existing=True))
     for user in users:
         events.emit_user(tenant.id, "user.updated", user)
-
-
-def members_of(org_ids: list[int]):
-    """A SELECT of the users who belong to any of these organizations (for tell_members)."""
-    return select(OrgMembership.user_id).where(OrgMembership.organization_id.in_(org_ids))
 
 
 def _insert_missing(executor, tenant_id: int, missing: list[OrgData], signed: bool) -> None:

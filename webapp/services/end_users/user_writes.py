@@ -30,6 +30,7 @@ from ...identity.verifier import VerifiedToken
 from ...models import Conversation, EndUser
 from .. import events
 from ..keys import jtis
+from ..webhooks import member_events
 from . import legacy_hash, org_lists, organizations, snapshots, unsigned
 from ..workspace import seats
 from .snapshots import TenantSettings, UserInfo
@@ -105,8 +106,8 @@ def update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proo
             if isinstance(orgs, OrgData):  # described by signed data since the unlocked read: nothing stays
                 unsigned.refuse_signed_org(tenant, data, orgs, origin)
             changes["organizations"] = orgs
-            if renamed:  # the other members' user objects show the new name or attrs
-                organizations.tell_members(tenant, organizations.members_of(renamed), exclude=user.id)
+            if renamed:  # the other members' user objects show the new name or attrs: the worker tells them
+                member_events.note_changed(tenant, renamed, user.id)
         if updated is not None and noted:
             unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
         if updated is not None:  # in this transaction: the event exists exactly when the change does
@@ -149,8 +150,8 @@ def insert_new(tenant: TenantSettings, data: UserData, proof: Proof | None, veri
                 if isinstance(orgs, OrgData):  # described by signed data since the unlocked check
                     unsigned.refuse_signed_org(tenant, data, orgs, origin)
                 written = replace(written, organizations=orgs)
-                if renamed:  # the other members' user objects show the new name or attrs
-                    organizations.tell_members(tenant, organizations.members_of(renamed), exclude=user_id)
+                if renamed:  # the other members' user objects show the new name or attrs: the worker tells them
+                    member_events.note_changed(tenant, renamed, user_id)
             if proof is None and tenant.verification_mode == "report":
                 unsigned.log_would_refuse(tenant, data.id, origin, in_transaction=True)
             emit_changes(tenant, None, written)
@@ -262,8 +263,8 @@ def apply(tenant: TenantSettings, data: UserData, proof: Proof | None, created_v
     db.session.flush()  # the one flush (see write): the user's row and memberships, in full
     if events.wanted_any(tenant, _USER_EVENTS):  # the snapshot walks the memberships: only for an endpoint
         emit_changes(tenant, before, snapshots.from_row(user))
-    if renamed:  # the other members' user objects show the new name or attrs
-        organizations.tell_members(tenant, organizations.members_of(renamed), exclude=user.id)
+    if renamed:  # the other members' user objects show the new name or attrs: the worker tells them
+        member_events.note_changed(tenant, renamed, user.id)
     return user, created
 
 

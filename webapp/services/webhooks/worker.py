@@ -23,7 +23,7 @@ from sqlalchemy import inspect
 
 from ...extensions import db
 from ...infra.database import writing
-from . import delivery, dispatch, notify, recording
+from . import delivery, dispatch, member_events, notify, recording
 
 log = logging.getLogger("signet.worker")
 WAIT_CHECK_EVERY = 15.0  # seconds between two looks for conversations waiting too long
@@ -96,7 +96,7 @@ class Worker:
                 try:
                     if not self.idle or delivery.anything_due():
                         with writing():
-                            fanned = dispatch.fan_out()
+                            fanned = member_events.tell() + dispatch.fan_out()
                             jobs = delivery.claim(free)
                 finally:
                     self._cleanup()

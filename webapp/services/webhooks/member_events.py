@@ -1,0 +1,66 @@
+"""user.updated for the other members of an organization a call renamed, told by the worker.
+
+A set-user call (or the server API's user upsert) that renames an organization, or gives it new
+attrs, changes the user object of each of its members. Telling them all inside the call would
+make the call's cost grow with the organization, and unsigned data may rename an organization
+that no signed data described: a client could make each of its requests write as many events as
+the organization has members. So the call adds one internal event per organization it changed
+(`signet.organization_changed`; ten at most, the list's limit) in its own transaction, only when
+an enabled endpoint subscribes to user.updated, and the worker turns each into the members'
+user.updated events, CHUNK members per transaction, each member as they are then (`after` in the
+internal event's data records how far it got). The call's own user.updated is the call's, as
+before; the server API's organization endpoints still tell the members themselves (a backend's
+call, with its API key).
+"""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from ...extensions import db
+from ...infra.database import is_sqlite
+from ...models import OrgMembership, OutboxEvent, Tenant
+from ...models._types import utcnow
+from .. import events
+from ..end_users import organizations
+
+CHUNK = 500  # members told per worker transaction
+
+
+def note_changed(tenant, org_ids: list[int], writer_id: int) -> None:
+    """In the writing transaction: the organizations `org_ids` were renamed or given new attrs by
+    a call for the user `writer_id`; their other members will hear of it from the worker."""
+    if not events.wanted(tenant, "user.updated"):
+        return
+    for org_id in sorted(set(org_ids)):
+        events.emit(tenant.id, events.ORG_CHANGED_TYPE, {"organization": org_id, "except": writer_id, "after": 0})
+
+
+def tell(limit: int = CHUNK) -> int:
+    """Inside the worker's write transaction: up to `limit` members' user.updated events, for the
+    oldest organization changes not yet told; how many were told (0: nothing left to do)."""
+    stmt = (select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.type == events.ORG_CHANGED_TYPE)
+            .order_by(OutboxEvent.id).limit(10))
+    if not is_sqlite():
+        stmt = stmt.with_for_update(skip_locked=True)
+    told = 0
+    for change in db.session.scalars(stmt).all():
+        room = limit - told
+        if room <= 0:
+            break
+        data = json.loads(change.payload)["data"]
+        members = list(db.session.scalars(
+            select(OrgMembership.user_id)
+            .where(OrgMembership.organization_id == data["organization"], OrgMembership.tenant_id == change.tenant_id,
+                   OrgMembership.user_id != data["except"], OrgMembership.user_id > data["after"])
+            .order_by(OrgMembership.user_id).limit(room)))
+        if members:
+            organizations.tell_members(db.session.get(Tenant, change.tenant_id), members)
+            told += len(members)
+        if len(members) < room:  # every member told: this change is done
+            change.dispatched_at = utcnow()
+        else:  # more to tell in the next transaction, after the last one told
+            data["after"] = members[-1]
+            change.payload = json.dumps({**json.loads(change.payload), "data": data}, separators=(",", ":"))
+    return told
