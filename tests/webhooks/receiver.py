@@ -35,9 +35,10 @@ class Receiver:
                 pass
 
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                length = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                status = receiver._arrive(body, headers)
+                status = receiver._arrive(body, headers, complete=len(body) == length)
                 self.send_response(status)
                 self.send_header("content-length", "2")
                 self.end_headers()
@@ -45,20 +46,25 @@ class Receiver:
 
         return Handler
 
-    def _arrive(self, body: bytes, headers: dict) -> int:
+    def _arrive(self, body: bytes, headers: dict, complete: bool = True) -> int:
         webhook_id = headers.get("webhook-id", "")
         try:
             payload = Webhook(self.secret).verify(body, headers)
             verified = True
         except Exception:  # noqa: BLE001
-            payload, verified = json.loads(body or b"null"), False
+            try:
+                payload = json.loads(body or b"null")
+            except ValueError:  # cut short: its sender died mid-request
+                payload = None
+            verified = False
         with self.lock:
             if webhook_id in self.in_flight:
                 self.overlaps.append(webhook_id)
             self.in_flight.add(webhook_id)
             status = self.statuses.pop(0) if self.statuses else 204
             record = {"id": webhook_id, "type": (payload or {}).get("type"), "payload": payload,
-                      "verified": verified, "arrived": time.time(), "status": status, "headers": headers}
+                      "verified": verified, "complete": complete, "arrived": time.time(), "status": status,
+                      "headers": headers}
             self.received.append(record)
             self.lock.notify_all()
         self.hold.wait(60)

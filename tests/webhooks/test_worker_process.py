@@ -72,6 +72,7 @@ def test_sigkill_mid_delivery_then_restart_loses_nothing(app, tenant, receiver, 
     finally:
         stop(first)
     held = {r["id"] for r in receiver.received}
+    killed_at = time.time()
     receiver.hold.set()  # the held requests end (their worker is gone: nobody records them)
     second = start_worker(app, tmp_path, "second", SIGNET_WEBHOOK_LEASE_SECONDS="3")
     try:
@@ -81,7 +82,10 @@ def test_sigkill_mid_delivery_then_restart_loses_nothing(app, tenant, receiver, 
         stop(second)
     got = {r["id"] for r in receiver.accepted()}
     assert expected <= got  # every event arrived
-    assert all(r["verified"] for r in receiver.received)
+    # Every request sent whole is signed right; one the killed worker was sending may arrive cut
+    # short (its body shorter than its Content-Length), and is answered by no one.
+    assert all(r["verified"] for r in receiver.received if r["complete"])
+    assert all(r["complete"] and r["verified"] for r in receiver.received if r["arrived"] > killed_at)
     # the ones held when the worker died were sent again after its lease expired, same webhook-id
     again = [r["id"] for r in receiver.received]
     assert all(again.count(i) >= 2 for i in held), (held, again)
