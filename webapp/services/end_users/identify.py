@@ -7,8 +7,9 @@ UPDATE at the version read, or one INSERT) or the locked path that holds the use
 (BEGIN IMMEDIATE on SQLite, FOR UPDATE on PostgreSQL), so concurrent calls for one user apply one
 after the other. An UPDATE that finds the row moved on since the read (another call wrote the
 user) writes nothing; the call then reads the user again and decides again, every check
-included, and only a second miss takes the locked path. A returning user whose data did not change costs reads only (last_seen is
-coalesced to once a minute), and an anonymous visitor costs nothing until they start a conversation.
+included, and only a second miss takes the locked path. A returning user whose data did not
+change costs reads only (last_seen is coalesced to once a minute), and an anonymous visitor
+costs nothing until they start a conversation.
 """
 from __future__ import annotations
 

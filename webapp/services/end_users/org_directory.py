@@ -116,7 +116,7 @@ def remove(tenant_id: int, external_id: str) -> dict:
     return {"deleted": {"organizations": 1, "memberships": removed}}
 
 
-def _emit_updated(tenant_id: int, user_ids) -> None:
+def _emit_updated(tenant_id: int, user_ids: list[int]) -> None:
     """user.updated for each (former) member, as they are now (in the renaming or deleting
     transaction), when an enabled endpoint subscribes (organizations.tell_members)."""
     if user_ids:

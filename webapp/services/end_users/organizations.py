@@ -156,18 +156,17 @@ def _update(rows: dict[str, Organization], orgs: tuple[OrgData, ...], signed: bo
     return changed
 
 
-def tell_members(tenant, user_ids, exclude: int | None = None) -> None:
-    """user.updated for each of these users (ids, or a SELECT of them), but `exclude`, as they are
-    now in the writing transaction: an organization of theirs was renamed, given new attrs or
-    deleted, and their user object shows it. Nothing (and no query) when no enabled endpoint
+def tell_members(tenant, user_ids: list[int]) -> None:
+    """user.updated for each of these users of `tenant`, as they are now in the writing
+    transaction: an organization of theirs was renamed, given new attrs or deleted, and their
+    user object shows it (the server API's organization endpoints; the worker for a call about
+    one user, webhooks/member_events.py). Nothing, and no query, when no enabled endpoint
     subscribes to user.updated (events.wanted)."""
     if not events.wanted(tenant, "user.updated"):
         return
-    stmt = select(EndUser).where(EndUser.tenant_id == tenant.id, EndUser.id.in_(user_ids))
-    if exclude is not None:
-        stmt = stmt.where(EndUser.id != exclude)
-    users = db.session.scalars(stmt.order_by(EndUser.id).options(
-        selectinload(EndUser.memberships).selectinload(OrgMembership.organization))
+    users = db.session.scalars(
+        select(EndUser).where(EndUser.tenant_id == tenant.id, EndUser.id.in_(user_ids)).order_by(EndUser.id)
+        .options(selectinload(EndUser.memberships).selectinload(OrgMembership.organization))
         .execution_options(populate_existing=True))
     for user in users:
         events.emit_user(tenant.id, "user.updated", user)
