@@ -161,13 +161,17 @@ def _write_each(connection, tenant_id, user_id, signed, now, changed, left, memb
     if changed:
         connection.execute(_UPDATE_ORG, [{"row_id": row_id, "new_name": name, "new_attrs": attrs, "new_signed": flag,
                                           "now": now} for row_id, name, attrs, flag in changed])
-    if left:
-        postgres = connection.dialect.name == "postgresql"
-        connection.execute(_leave(postgres), {"user_id": user_id, "tenant_id": tenant_id,
-                                              "left": _id_list(postgres, left)})
-    if members:
+    postgres = connection.dialect.name == "postgresql"
+    if left and postgres:
+        connection.execute(_leave(True), {"user_id": user_id, "tenant_id": tenant_id, "left": left})
+    elif left:  # plain values, in the driver's own style: none of SQLAlchemy's per-statement work (SQLite's writer waits)
+        connection.exec_driver_sql(_LEAVE_SQLITE, (user_id, tenant_id, _id_list(False, left)))
+    if members and postgres:
         connection.execute(_UPSERT_MEMBERS, [{"user_id": user_id, "organization_id": org_id, "tenant_id": tenant_id,
                                               "position": position, "signed": signed} for org_id, position in members])
+    elif members:
+        connection.exec_driver_sql(_UPSERT_MEMBERS_SQLITE, [(user_id, org_id, tenant_id, position, signed)
+                                                            for org_id, position in members])
 
 
 _UPDATE_ORG = (update(_TABLE).where(_TABLE.c.id == bindparam("row_id"))
@@ -182,12 +186,17 @@ def _leave(postgres: bool):
                                   _named(_TABLE.c.external_id, "left", postgres))))
 
 
+_LEAVE_SQLITE = ("DELETE FROM org_membership WHERE user_id = ? AND organization_id IN (SELECT id FROM organization"
+                 " WHERE tenant_id = ? AND external_id IN (SELECT value FROM json_each(?)))")
+
 # A membership joined, or kept and moved (also one whose row went with its organization since the
 # read: it is made again). Plain SQL, the same on both databases, so its cache key holds.
 _UPSERT_MEMBERS = text(
     "INSERT INTO org_membership (user_id, organization_id, tenant_id, position, signed)"
     " VALUES (:user_id, :organization_id, :tenant_id, :position, :signed)"
     " ON CONFLICT (user_id, organization_id) DO UPDATE SET position = excluded.position, signed = excluded.signed")
+_UPSERT_MEMBERS_SQLITE = _UPSERT_MEMBERS.text.replace(":user_id, :organization_id, :tenant_id, :position, :signed",
+                                                      "?, ?, ?, ?, ?")
 
 
 def _write_postgres(connection, tenant_id, user_id, signed, now, changed, left, members) -> None:
