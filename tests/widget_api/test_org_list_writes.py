@@ -164,3 +164,32 @@ def test_a_visitors_conversation_goes_to_the_returning_user_on_both_databases(db
     user = identify(client, {"jwt": token}, headers={"X-Signet-Visitor": visitor["visitorId"]})
     listed = call(client, "GET", "conversations", session=user["session"]).get_json()["conversations"]
     assert [c["id"] for c in listed] == [started.get_json()["id"]]
+
+
+def test_the_fast_path_stores_what_the_locked_path_stores(db_app, ed_key):
+    """The fast path's statements go to the driver with each value through its column type's own
+    processing (SQLite): the same attrs text, the same time format, the same flags as the ORM's
+    locked path writes for the same data."""
+    import re
+
+    tenant = make_tenant(db_app, ed_key)
+    client = tenant.api_client()
+    attrs = {"é": 1.5, "big": 9007199254740993, "t": True, "none": None, "s": "a\u2028b"}
+    orgs = [{"id": "o", "name": "O", "attrs": {"x": 2}}]
+    for user in ("fast", "locked"):
+        identify(client, {"jwt": tenant.sign({"id": user, "name": "A", "organizations": orgs}, "EdDSA")})
+    identify(client, {"jwt": tenant.sign({"id": "fast", "name": "B", "attrs": attrs, "organizations": orgs}, "EdDSA")})
+    identify(client, {"jwt": tenant.sign({"id": "locked", "name": "B", "attrs": attrs, "organizations": orgs,
+                                          "jti": "locked-path"}, "EdDSA")})
+    with db_app.app_context():
+        rows = {r.external_id: r for r in db.session.execute(text(
+            "SELECT external_id, name, CAST(attrs AS TEXT) AS attrs, CAST(last_seen_at AS TEXT) AS seen, verified,"
+            " verified_via, version FROM end_user WHERE external_id IN ('fast', 'locked')"))}
+    fast, locked = rows["fast"], rows["locked"]
+    assert (fast.name, fast.attrs, fast.verified, fast.verified_via, fast.version) == \
+        (locked.name, locked.attrs, locked.verified, locked.verified_via, locked.version)
+    if db_app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # (PostgreSQL stores a timestamp, not text)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", fast.seen), fast.seen
+        assert re.sub(r"\d", "9", fast.seen) == re.sub(r"\d", "9", locked.seen)  # the same stored time format
+    assert identify(client, {"jwt": tenant.sign({"id": "fast", "name": "B", "attrs": attrs, "organizations": orgs},
+                                                "EdDSA")})["user"]["attrs"] == attrs

@@ -30,6 +30,28 @@ _TABLE = Organization.__table__
 _MEMBERS = OrgMembership.__table__
 
 
+def on_driver(connection: Connection, stmt, params: dict):
+    """`stmt` with `params` sent as the driver's own SQL and values (SQLite): compiled once, each
+    value passed through its column type's own bind processor (the JSON text, the datetime in
+    the format SQLAlchemy stores), so the row written is the one `connection.execute` writes,
+    without SQLAlchemy's per-statement work (cache key, execution context) while this process
+    holds the writers' turn. Returns the result, its rows as the driver gives them."""
+    compiled, sql, names, processors = _driver_form(stmt, connection.dialect)
+    values = compiled.construct_params(params)
+    return connection.exec_driver_sql(sql, tuple(
+        values[name] if process is None else process(values[name]) for name, process in zip(names, processors)))
+
+
+@functools.cache
+def _driver_form(stmt, dialect) -> tuple:
+    compiled = stmt.compile(dialect=dialect)
+    names = tuple(compiled.positiontup)
+    # The processor SQLAlchemy itself applies (the type as adapted to this dialect: SQLite's own
+    # DATETIME format, not the generic one `type.bind_processor` would give a TypeDecorator).
+    return compiled, str(compiled), names, tuple(compiled.binds[name].type._cached_bind_processor(dialect)
+                                                 for name in names)
+
+
 def update_and_lock(connection: Connection, user_update, params: dict, tenant_id: int,
                     orgs: tuple[OrgData, ...]) -> tuple[int | None, dict]:
     """Run `user_update` (an UPDATE … RETURNING id of the user's row, `params` its parameters) and
@@ -40,11 +62,12 @@ def update_and_lock(connection: Connection, user_update, params: dict, tenant_id
     which BEGIN IMMEDIATE holds whole, the UPDATE returns them as a JSON array (one statement
     fewer while the write lock is held)."""
     ids = [o.id for o in orgs]
-    if not ids:
-        return connection.execute(user_update, params).scalar(), {}
     postgres = connection.dialect.name == "postgresql"
-    rows = connection.execute(_update_then_lock(user_update, postgres),
-                              {**params, "org_tenant": tenant_id, "org_ids": _id_list(postgres, ids)}).all()
+    run = connection.execute if postgres else functools.partial(on_driver, connection)
+    if not ids:
+        return run(user_update, params).scalar(), {}
+    rows = run(_update_then_lock(user_update, postgres),
+               {**params, "org_tenant": tenant_id, "org_ids": _id_list(postgres, ids)}).all()
     if not rows:
         return None, {}
     if postgres:

@@ -95,10 +95,9 @@ def update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proo
     alone = orgs is MISSING and not noted and not events.wanted_any(tenant, _USER_EVENTS)  # the UPDATE only
     with writing_alone() if alone else writing():
         connection = db.session.connection()
-        if orgs is MISSING:
-            updated = connection.execute(stmt, params).scalar()
-        else:  # the row held at the version read: its list is user's (one statement on PostgreSQL)
-            updated, rows = org_lists.update_and_lock(connection, stmt, params, tenant.id, orgs)
+        # The row held at the version read, and the organizations named locked with it (one
+        # statement; none named when the list stays): the list is the user's.
+        updated, rows = org_lists.update_and_lock(connection, stmt, params, tenant.id, () if orgs is MISSING else orgs)
         if updated is not None and orgs is not MISSING:
             renamed = []
             orgs = org_lists.replace_list(connection, tenant.id, user.id, user.organizations, orgs, signs(proof), rows,
