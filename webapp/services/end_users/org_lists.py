@@ -4,6 +4,9 @@ the missing ones inserted, and then only what changes is written.
 
 Every statement here is built once and keeps its SQL cache key, so SQLAlchemy never compiles one
 per call (a dialect `insert().on_conflict_…()` has no cache key: it was compiled on every call).
+On SQLite the statements are sent in the driver's own style (`_on_driver`): they run while this
+process holds the writers' turn (infra/write_turns.py), when SQLAlchemy's per-statement work
+was a third of the time it was held.
 On PostgreSQL the round trips are few: the user's UPDATE at the version read and the locked read
 of the named organizations are one statement (`update_and_lock`), and the writes after it (the
 organizations renamed, the memberships left, joined or moved) one more, with data-modifying CTEs.
@@ -30,26 +33,28 @@ _TABLE = Organization.__table__
 _MEMBERS = OrgMembership.__table__
 
 
-def on_driver(connection: Connection, stmt, params: dict):
+def _on_driver(connection: Connection, stmt, params: dict):
     """`stmt` with `params` sent as the driver's own SQL and values (SQLite): compiled once, each
-    value passed through its column type's own bind processor (the JSON text, the datetime in
-    the format SQLAlchemy stores), so the row written is the one `connection.execute` writes,
-    without SQLAlchemy's per-statement work (cache key, execution context) while this process
-    holds the writers' turn. Returns the result, its rows as the driver gives them."""
+    value passed through the bind processor SQLAlchemy itself applies (the JSON text, the
+    datetime in SQLite's stored format), so what is sent is what `connection.execute` sends
+    (compared over every UPDATE this module and user_writes build), without SQLAlchemy's
+    per-statement work (cache key, execution context). For statements with positional (qmark)
+    SQL, no expanding IN list, and no parameter named like a column of an UPDATE (compiled
+    without the parameters' names, such a one is not SET). Returns the driver's result."""
     compiled, sql, names, processors = _driver_form(stmt, connection.dialect)
     values = compiled.construct_params(params)
     return connection.exec_driver_sql(sql, tuple(
         values[name] if process is None else process(values[name]) for name, process in zip(names, processors)))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # a few dozen statements; an engine's dialect each (tests make many)
 def _driver_form(stmt, dialect) -> tuple:
+    """(the compiled statement, its SQL, its parameters' names in order, their bind processors)."""
     compiled = stmt.compile(dialect=dialect)
     names = tuple(compiled.positiontup)
-    # The processor SQLAlchemy itself applies (the type as adapted to this dialect: SQLite's own
-    # DATETIME format, not the generic one `type.bind_processor` would give a TypeDecorator).
-    return compiled, str(compiled), names, tuple(compiled.binds[name].type._cached_bind_processor(dialect)
-                                                 for name in names)
+    # The type as adapted to this dialect (SQLite's DATETIME format, not the generic DateTime's).
+    processors = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+    return compiled, str(compiled), names, processors
 
 
 def update_and_lock(connection: Connection, user_update, params: dict, tenant_id: int,
@@ -60,10 +65,10 @@ def update_and_lock(connection: Connection, user_update, params: dict, tenant_id
     on PostgreSQL the named rows come from a LATERAL subquery (FOR UPDATE) joined to the UPDATE's
     CTE, so they are read, and locked, only after and only if the UPDATE took the row; on SQLite,
     which BEGIN IMMEDIATE holds whole, the UPDATE returns them as a JSON array (one statement
-    fewer while the write lock is held)."""
+    fewer while the write lock is held). No organizations named: the UPDATE alone."""
     ids = [o.id for o in orgs]
     postgres = connection.dialect.name == "postgresql"
-    run = connection.execute if postgres else functools.partial(on_driver, connection)
+    run = connection.execute if postgres else functools.partial(_on_driver, connection)
     if not ids:
         return run(user_update, params).scalar(), {}
     rows = run(_update_then_lock(user_update, postgres),
@@ -186,8 +191,8 @@ def _write_each(connection, tenant_id, user_id, signed, now, changed, left, memb
                                           "now": now} for row_id, name, attrs, flag in changed])
     postgres = connection.dialect.name == "postgresql"
     if left and postgres:
-        connection.execute(_leave(True), {"user_id": user_id, "tenant_id": tenant_id, "left": left})
-    elif left:  # plain values, in the driver's own style: none of SQLAlchemy's per-statement work (SQLite's writer waits)
+        connection.execute(_LEAVE_POSTGRES, {"user_id": user_id, "tenant_id": tenant_id, "left": left})
+    elif left:  # SQLite: plain values in the driver's style (see the module's docstring)
         connection.exec_driver_sql(_LEAVE_SQLITE, (user_id, tenant_id, _id_list(False, left)))
     if members and postgres:
         connection.execute(_UPSERT_MEMBERS, [{"user_id": user_id, "organization_id": org_id, "tenant_id": tenant_id,
@@ -202,24 +207,23 @@ _UPDATE_ORG = (update(_TABLE).where(_TABLE.c.id == bindparam("row_id"))
                        signed=bindparam("new_signed"), updated_at=bindparam("now", type_=_TABLE.c.updated_at.type)))
 
 
-@functools.cache
-def _leave(postgres: bool):
-    return delete(_MEMBERS).where(_MEMBERS.c.user_id == bindparam("user_id"), _MEMBERS.c.organization_id.in_(
-        select(_TABLE.c.id).where(_TABLE.c.tenant_id == bindparam("tenant_id"),
-                                  _named(_TABLE.c.external_id, "left", postgres))))
+_LEAVE_POSTGRES = delete(_MEMBERS).where(_MEMBERS.c.user_id == bindparam("user_id"), _MEMBERS.c.organization_id.in_(
+    select(_TABLE.c.id).where(_TABLE.c.tenant_id == bindparam("tenant_id"),
+                              _named(_TABLE.c.external_id, "left", True))))
 
 
 _LEAVE_SQLITE = ("DELETE FROM org_membership WHERE user_id = ? AND organization_id IN (SELECT id FROM organization"
                  " WHERE tenant_id = ? AND external_id IN (SELECT value FROM json_each(?)))")
 
 # A membership joined, or kept and moved (also one whose row went with its organization since the
-# read: it is made again). Plain SQL, the same on both databases, so its cache key holds.
+# read: it is made again). Plain SQL, so its cache key holds; SQLite's copy has the driver's "?".
 _UPSERT_MEMBERS = text(
     "INSERT INTO org_membership (user_id, organization_id, tenant_id, position, signed)"
     " VALUES (:user_id, :organization_id, :tenant_id, :position, :signed)"
     " ON CONFLICT (user_id, organization_id) DO UPDATE SET position = excluded.position, signed = excluded.signed")
-_UPSERT_MEMBERS_SQLITE = _UPSERT_MEMBERS.text.replace(":user_id, :organization_id, :tenant_id, :position, :signed",
-                                                      "?, ?, ?, ?, ?")
+_UPSERT_MEMBERS_SQLITE = (
+    "INSERT INTO org_membership (user_id, organization_id, tenant_id, position, signed) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (user_id, organization_id) DO UPDATE SET position = excluded.position, signed = excluded.signed")
 
 
 def _write_postgres(connection, tenant_id, user_id, signed, now, changed, left, members) -> None:
