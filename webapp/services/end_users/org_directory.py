@@ -14,8 +14,8 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from ...extensions import db
 from ...identity.errors import FieldRefused
-from ...identity.fields import MISSING, ORG_FIELDS, check_id, describe, same_attrs
-from ...identity.orgdata import parse_org
+from ...identity.fields import MISSING, ORG_FIELDS, check_id, describe
+from ...identity.orgdata import OrgData, parse_org
 from ...identity.unknown_keys import reject_unknown_keys
 from ...infra.database import writing
 from ...models import EndUser, Organization, OrgMembership, Tenant
@@ -23,6 +23,7 @@ from ...models._types import iso_seconds, utcnow
 from ...refusals import NotFound
 from .. import cursors
 from . import organizations
+from .organizations import _org_differs
 
 
 def _find(tenant_id: int, external_id: str, lock: bool = False) -> Organization | None:
@@ -51,48 +52,47 @@ def listing(tenant_id: int, args) -> dict:
     return {"data": [to_json(o, counts.get(o.id, 0)) for o in page["data"]], "next": page["next"]}
 
 
-def _parse(external_id: str, body: object) -> tuple[str, str, object]:
-    """(id, name, attrs or MISSING): set-user's organization rules (identity/orgdata.parse_org);
-    an `id` in the body must be the URL's."""
+def _parse(external_id: str, body: object) -> OrgData:
+    """The organization by set-user's rules (identity/orgdata.parse_org; attrs MISSING when left
+    out); an `id` in the body must be the URL's."""
     org_id = check_id(external_id, "id")
     if not isinstance(body, dict):
         raise FieldRefused("invalid_json", f"The body must be a JSON object; got {describe(body)}")
     reject_unknown_keys(body, ORG_FIELDS, "")
     if "id" in body and check_id(body["id"], "id") != org_id:
         raise FieldRefused("invalid_field", "id: must be the id in the URL (or left out)", "id")
-    org = parse_org({**body, "id": org_id}, "", strict=True)
-    return org.id, org.name, org.attrs
+    return parse_org({**body, "id": org_id}, "", strict=True)
 
 
 def upsert(tenant_id: int, external_id: str, body: object) -> tuple[dict, bool]:
     """Create or update (name, attrs: left out keeps them); (its JSON, created). Signed from now on."""
-    org_id, name, attrs = _parse(external_id, body)
+    data = _parse(external_id, body)
     for attempt in (1, 2):
         try:
-            return _write(tenant_id, org_id, name, attrs)
+            return _write(tenant_id, data)
         except IntegrityError:  # created at once by another request (or a set-user): update it now
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-def _write(tenant_id: int, org_id: str, name: str, attrs: object) -> tuple[dict, bool]:
+def _write(tenant_id: int, data: OrgData) -> tuple[dict, bool]:
     with writing():
-        org = _find(tenant_id, org_id, lock=True)
+        org = _find(tenant_id, data.id, lock=True)
         created = org is None
         if created:
-            org = Organization(tenant_id=tenant_id, external_id=org_id, name=name, attrs={}, signed=True,
+            org = Organization(tenant_id=tenant_id, external_id=data.id, name=data.name, attrs={}, signed=True,
                                created_at=utcnow(), updated_at=utcnow())
             db.session.add(org)
-        elif org.name != name or not org.signed or (attrs is not MISSING and (org.attrs or {}) != attrs):
+        # Set-user's own test of a change (organizations._org_differs): its members' user objects
+        # show its name and attrs, so they change exactly when these do.
+        seen_changed = not created and _org_differs(org, data)
+        if seen_changed or not org.signed:
             org.updated_at = utcnow()
-        # Its members' user objects show its name and attrs: they change when these do.
-        seen_changed = not created and (org.name != name
-                                        or (attrs is not MISSING and not same_attrs(org.attrs or {}, attrs)))
-        if attrs is not MISSING:
-            org.attrs = attrs
+        if data.attrs is not MISSING:
+            org.attrs = data.attrs
             flag_modified(org, "attrs")  # JSON compares with ==: true over 1 must still be written
-        org.name, org.signed = name, True
+        org.name, org.signed = data.name, True
         db.session.flush()
         if seen_changed:
             _emit_updated(tenant_id, list(db.session.scalars(

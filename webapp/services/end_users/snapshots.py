@@ -131,11 +131,14 @@ _TENANT_FIELDS = (
     "webhook_events",
 )
 _TENANT = f"SELECT {', '.join(_TENANT_FIELDS)} FROM tenant WHERE public_id = :public_id"
+_USER_FIELDS_SQL = (
+    "u.id, u.external_id, u.anonymous, u.email, u.name, u.avatar_url, u.attrs, u.verified, u.verified_via,"
+    " u.verified_alg, u.verified_kid, u.last_seen_at, u.email_verified, u.sessions_generation, u.version"
+)
+_VISITOR_ROW_SQL = "(SELECT v.id FROM end_user v WHERE v.tenant_id = u.tenant_id AND v.visitor_id = :visitor_id) AS visitor_row"
 _USER_SELECT = (
-    "SELECT u.id, u.external_id, u.anonymous, u.email, u.name, u.avatar_url, u.attrs, u.verified, u.verified_via,"
-    " u.verified_alg, u.verified_kid, u.last_seen_at, u.email_verified, u.sessions_generation, u.version, o.external_id AS org_id, o.name AS org_name,"
-    " o.attrs AS org_attrs, o.signed AS org_signed, m.signed AS member_signed, (SELECT v.id FROM end_user v WHERE v.tenant_id = u.tenant_id"
-    " AND v.visitor_id = :visitor_id) AS visitor_row"
+    f"SELECT {_USER_FIELDS_SQL}, o.external_id AS org_id, o.name AS org_name, o.attrs AS org_attrs,"
+    f" o.signed AS org_signed, m.signed AS member_signed, {_VISITOR_ROW_SQL}"
 )
 _USER_JOINS = (" LEFT JOIN org_membership m ON m.user_id = u.id"
                " LEFT JOIN organization o ON o.id = m.organization_id")
@@ -150,10 +153,10 @@ _TENANT_AND_USER = (
 # name, attrs, signed, member signed] in position order, their attrs as stored): a join sends
 # the tenant's and the user's columns again with every organization, and psycopg builds each row.
 _TENANT_AND_USER_POSTGRES = (
-    _USER_SELECT.split(", o.external_id AS org_id")[0]
-    + ", (SELECT json_agg(json_build_array(o.external_id, o.name, o.attrs, o.signed, m.signed) ORDER BY m.position)"
+    f"SELECT {_USER_FIELDS_SQL}"
+    ", (SELECT json_agg(json_build_array(o.external_id, o.name, o.attrs, o.signed, m.signed) ORDER BY m.position)"
     " FROM org_membership m JOIN organization o ON o.id = m.organization_id WHERE m.user_id = u.id) AS orgs"
-    ", (SELECT v.id FROM end_user v WHERE v.tenant_id = u.tenant_id AND v.visitor_id = :visitor_id) AS visitor_row"
+    f", {_VISITOR_ROW_SQL}"
     + "".join(f", t.{name} AS t_{name}" for name in _TENANT_FIELDS)
     + " FROM tenant t LEFT JOIN end_user u ON u.tenant_id = t.id AND u.external_id = :value WHERE t.public_id = :public_id"
 )
