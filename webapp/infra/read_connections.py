@@ -12,7 +12,16 @@ On SQLite, `memoized` also keeps what a read built from its rows while the datab
 since: `PRAGMA data_version` (a few microseconds, no table touched) moves whenever any other
 connection, of this process or another, commits, and the read connection itself never writes.
 So an answer kept under the same data_version is exactly what the read would return now, and a
-returning user costs no read at all. PostgreSQL has no such counter: there every read is made.
+returning user costs no read at all.
+
+On PostgreSQL a read of one row is kept the same way, against the statement's own snapshot: the
+read is sent wrapped (`_gated`) so that the server answers the snapshot it ran under
+(`pg_current_snapshot()`: which transactions had committed) and runs the read itself only when
+that differs from the one the kept answer was read at. Two equal snapshots see exactly the same
+committed data (a commit anywhere in the cluster moves xmax or leaves the in-progress list), so
+a kept answer is again exactly what the read gives now; the round trip stays, but the server
+does no read and nothing is built again. The server's start time goes with the snapshot, so a
+server that took another's place (a promoted replica may reuse transaction ids) never matches.
 
 A read that meets a dropped connection (the database restarted) reconnects and runs once more,
 unless the server did not answer in time (webapp/infra/pgbounds.py: the connections are bounded);
@@ -22,6 +31,7 @@ closes its own (the registry holds them weakly, a finalizer closes the connectio
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -171,19 +181,24 @@ T = TypeVar("T")
 MEMO_SIZE = 512  # answers kept per read connection (thread); all dropped at once when full
 
 
-def memoized(statement: str, params: dict, build: Callable[[list[dict]], T], read=None) -> T:
+def memoized(statement: str, params: dict, build: Callable[[list[dict]], T], read=None, *,
+             one_row: bool = False) -> T:
     """`build(rows)` of the read `statement` with `params`, made at most once per state of the
-    database on SQLite (see the module's docstring): the answer must be immutable, since every
-    caller until the next commit anywhere gets the same object. `read`: the function that
-    reads (default `run`; snapshots passes its own, which tests may wrap)."""
+    database (see the module's docstring): the answer must be immutable, since every caller
+    until the next commit anywhere gets the same object. `read`: the function that reads
+    (default `run`; snapshots passes its own, which tests may wrap). `one_row`: the statement
+    returns at most one row (PostgreSQL keeps only those: see `_gated`)."""
     read = read or run
     held = getattr(_local, "held", None)
     if held is None or held.engine is not db.engine or held.pid != os.getpid():
         if db.engine.dialect.name != "sqlite":  # PostgreSQL's first read opens it (`run` handles its errors)
+            held = None
+        else:
+            held = _held()  # a file opened (an error comes wrapped by SQLAlchemy, as from any read)
+    if held is None or held.postgres:
+        if not one_row:
             return build(read(statement, params))
-        held = _held()  # a file opened (an error comes wrapped by SQLAlchemy, as from any read)
-    if held.postgres:
-        return build(read(statement, params))
+        return _memoized_postgres(statement, params, build, read)
     try:
         cursor = held.connection.execute("PRAGMA data_version")
         version = cursor.fetchone()[0]
@@ -201,4 +216,51 @@ def memoized(statement: str, params: dict, build: Callable[[list[dict]], T], rea
     if len(held.memo) >= MEMO_SIZE:
         held.memo.clear()
     held.memo[key] = value  # read at or after `version`: a later commit anywhere clears it
+    return value
+
+
+# The version: the statement's snapshot (xid8 values: they never wrap) and the server's start.
+_PG_VERSION = "pg_current_snapshot()::text || ' ' || pg_postmaster_start_time()::text"
+
+
+@lru_cache(maxsize=64)
+def _gated(statement: str) -> str:
+    """`statement` (one row at most) wrapped for `_memoized_postgres`: one row of `memo_version`
+    and `memo_row`, the row as JSON (`null`: the read found none), or SQL NULL when the version
+    is `:memo_known` and the read was not run. CASE evaluates its subquery only when taken, and
+    `pg_current_snapshot()` is the statement's one snapshot: the row is read under the very
+    snapshot it is answered with. A second row is the server's error, never a wrong answer."""
+    return (f"SELECT {_PG_VERSION} AS memo_version, CASE WHEN {_PG_VERSION} <> :memo_known"
+            f" THEN COALESCE((SELECT row_to_json(memo_read) FROM ({statement}) AS memo_read), 'null'::json)"
+            " END AS memo_row")
+
+
+_NONE_KEPT = object()
+
+
+def _memoized_postgres(statement: str, params: dict, build: Callable[[list[dict]], T], read) -> T:
+    """PostgreSQL's `memoized` of a one-row read: one round trip always, the read and the build
+    only when something was committed since the kept answer was read. The row comes as JSON:
+    its JSON columns arrive parsed and its timestamps as ISO text (the builders take both, as
+    they take SQLite's text)."""
+    key = (statement, *params.items())
+    held = getattr(_local, "held", None)
+    usable = held is not None and held.engine is db.engine and held.pid == os.getpid()
+    known = held.memo_version if usable and key in held.memo else ""
+    answer = read(_gated(statement), {**params, "memo_known": known})[0]
+    version, row = answer["memo_version"], answer["memo_row"]
+    if row is None:  # the version sent: nothing committed since the kept answer was read
+        kept = _local.held.memo.get(key, _NONE_KEPT)  # (the read may have opened the connection again: none kept there)
+        if kept is not _NONE_KEPT:
+            return kept
+        answer = read(_gated(statement), {**params, "memo_known": ""})[0]
+        version, row = answer["memo_version"], answer["memo_row"]
+    held = _local.held  # the read opened it if there was none
+    value = build([] if row == "null" else [json.loads(row)])
+    if version != held.memo_version:
+        held.memo.clear()
+        held.memo_version = version
+    if len(held.memo) >= MEMO_SIZE:
+        held.memo.clear()
+    held.memo[key] = value  # read at exactly `version`
     return value

@@ -1,8 +1,8 @@
 """Read-only snapshots of a tenant and an end user for the widget's hot path.
 
-The reads run on this thread's read connection (webapp/infra/read_connections.py); on SQLite a
-snapshot is kept there until the next commit anywhere, and every read of the same rows until
-then gets the same object. Snapshots are immutable (never change one of their dicts either);
+The reads run on this thread's read connection (webapp/infra/read_connections.py); a snapshot
+is kept there until the next commit anywhere (on PostgreSQL, those of one-row reads, checked in
+the read's own round trip), and every read of the same rows until then gets the same object. Snapshots are immutable (never change one of their dicts either);
 writes go through user_writes.py, under a lock.
 """
 from __future__ import annotations
@@ -122,6 +122,9 @@ class UserInfo:
     organizations: tuple[OrgInfo, ...] = field(default_factory=tuple)
     # The row id of the anonymous visitor named in the same lookup, when it has one to merge.
     visitor_row: int | None = None
+    # Values derived from this snapshot alone, kept with it (the public user's JSON: user_rules).
+    # Not an argument: a snapshot made from another (dataclasses.replace) starts with none.
+    memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
 
 _TENANT_FIELDS = (
@@ -189,6 +192,9 @@ def signed_organizations(tenant_id: int, external_ids: Sequence[str]) -> list[Or
 
 
 def _json(value):
+    """A JSON column's value: text from SQLite and PostgreSQL's plain reads, already parsed from a
+    kept PostgreSQL read (read_connections._memoized_postgres). The JSON columns read here hold
+    objects and arrays only (attrs, allowed origins), never a bare string."""
     return json.loads(value) if isinstance(value, str) else value
 
 
@@ -198,10 +204,11 @@ def _when(value) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _read(statement: str, params: dict, build):
-    """`build(rows)` of a read on the read connection; on SQLite kept while the database is
-    unchanged (read_connections.memoized), so what `build` returns is never mutated by anyone."""
-    return memoized(statement, params, build, _run_now)
+def _read(statement: str, params: dict, build, one_row: bool = False):
+    """`build(rows)` of a read on the read connection, kept while the database is unchanged
+    (read_connections.memoized: on SQLite every read, on PostgreSQL a `one_row` read), so what
+    `build` returns is never mutated by anyone."""
+    return memoized(statement, params, build, _run_now, one_row=one_row)
 
 
 def _run_now(statement: str, params: dict) -> list[dict]:
@@ -209,7 +216,7 @@ def _run_now(statement: str, params: dict) -> list[dict]:
 
 
 def tenant(public_id: str) -> TenantInfo | None:
-    return _read(_TENANT, {"public_id": public_id}, _tenant)
+    return _read(_TENANT, {"public_id": public_id}, _tenant, one_row=True)
 
 
 def _tenant(rows: list[dict], prefix: str = "") -> TenantInfo | None:
@@ -255,7 +262,8 @@ def tenant_and_user(public_id: str, external_id: str, visitor_id: str | None) ->
     where `tenant` then `user` make two); the user is that of `ReadAhead.user_for`."""
     params = {"public_id": public_id, "value": external_id, "visitor_id": visitor_id}
     if is_postgres():
-        return _read(_TENANT_AND_USER_POSTGRES, params, functools.partial(_tenant_and_user_row, external_id, visitor_id))
+        return _read(_TENANT_AND_USER_POSTGRES, params, functools.partial(_tenant_and_user_row, external_id, visitor_id),
+                     one_row=True)
     return _read(_TENANT_AND_USER, params, functools.partial(_tenant_and_user, external_id, visitor_id))
 
 
@@ -325,7 +333,7 @@ def from_row(row) -> UserInfo:
 
 def session_revoked(sid: str) -> bool:
     """Whether a widget session was ended on the server (checked on every bearer request)."""
-    return _read(_REVOKED, {"sid": sid}, bool)
+    return _read(_REVOKED, {"sid": sid}, bool, one_row=True)
 
 
 @dataclass(frozen=True)
@@ -340,7 +348,8 @@ class SessionUser:
 def session_user(sid: str, user_id: int, tenant_id: int) -> SessionUser | None:
     """The session's user as it stands now (None: no such user in this tenant any more), and
     whether the session was ended by logout: one read, the one a bearer request always made."""
-    return _read(_SESSION_USER, {"sid": sid, "user_id": user_id, "tenant_id": tenant_id}, _session_user)
+    return _read(_SESSION_USER, {"sid": sid, "user_id": user_id, "tenant_id": tenant_id}, _session_user,
+                 one_row=True)
 
 
 def _session_user(rows: list[dict]) -> SessionUser | None:
