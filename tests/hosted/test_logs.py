@@ -54,6 +54,13 @@ def test_the_email_token_leaves_the_path():
     assert environ["PATH_INFO"] == environ["RAW_URI"] == "/m/acme/email/redacted"
 
 
+def test_the_security_headers_look_for_the_token_where_the_middleware_puts_it():
+    """infra/security.py names the environ key itself (it cannot import the hosted package)."""
+    from webapp.infra import security
+
+    assert security._EMAIL_TOKEN_KEY == EMAIL_TOKEN_KEY
+
+
 def test_flask_never_sees_the_code_in_the_request_url(app, client, caplog):
     seen = {}
 

@@ -13,7 +13,8 @@ from . import bp
 
 
 def _is_settings_path() -> bool:
-    return request.path == "/settings" or request.path.startswith("/settings/")
+    path = request.path  # (one context lookup: every request asks)
+    return path == "/settings" or path.startswith("/settings/")
 
 
 @bp.before_app_request

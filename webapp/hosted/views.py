@@ -51,7 +51,8 @@ def _load_tenant():
 def _headers(response):
     """Every /m/ response, errors and unknown paths included: no Referer leaves these pages (a
     login link's code must not travel on), and the messenger's shadow-DOM styles may apply."""
-    if request.path == "/m" or request.path.startswith("/m/"):
+    path = request.path  # (one context lookup: every response comes here)
+    if path == "/m" or path.startswith("/m/"):
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["Cache-Control"] = "no-store"
         if response.mimetype == "text/html":

@@ -53,7 +53,8 @@ class RowId(IntegerConverter):
 def _refuse_nul():
     """No id, slug, cursor or search contains U+0000, and PostgreSQL refuses it in any text: a
     URL with one matches nothing (404), before any view passes it to a query."""
-    if "\x00" in request.path or b"%00" in request.query_string.lower():
+    req = request._get_current_object()
+    if "\x00" in req.path or b"%00" in req.query_string.lower():
         if is_api():
             from ..errors import api_error
 
@@ -131,15 +132,16 @@ NO_REFERRER_PREFIXES = ("/login", "/invitations/", "/account/verify/", "/passwor
 
 
 def _headers(response: Response) -> Response:
-    if "X-Content-Type-Options" not in response.headers:  # (Headers.setdefault raises and catches a KeyError)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-    if _holds_a_token():
-        response.headers["Referrer-Policy"] = "no-referrer"  # whatever the view or error page set
+    headers = response.headers
+    if "X-Content-Type-Options" not in headers:  # (Headers.setdefault raises and catches a KeyError)
+        headers["X-Content-Type-Options"] = "nosniff"
+    if _holds_a_token(request._get_current_object()):  # (one context lookup: every response comes here)
+        headers["Referrer-Policy"] = "no-referrer"  # whatever the view or error page set
     if _is_html(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Cache-Control", "no-store")
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Cache-Control", "no-store")
     return response
 
 
@@ -170,12 +172,14 @@ def csrf_without_referrer(view):
     return checked
 
 
-def _holds_a_token() -> bool:
-    """Whether this request's URL held a one-time token (the log middleware took it out), or is
+def _holds_a_token(req) -> bool:
+    """Whether the request's URL held a one-time token (the log middleware took it out), or is
     one of the pages in NO_REFERRER_PREFIXES (any status: error pages load assets too)."""
-    from ..hosted.logsafe import EMAIL_TOKEN_KEY
+    return _EMAIL_TOKEN_KEY in req.environ or req.path.startswith(NO_REFERRER_PREFIXES)
 
-    return EMAIL_TOKEN_KEY in request.environ or request.path.startswith(NO_REFERRER_PREFIXES)
+
+# hosted/logsafe.py's EMAIL_TOKEN_KEY (the hosted package imports its views, which import this module)
+_EMAIL_TOKEN_KEY = "signet.email_token"
 
 
 def _is_html(response: Response) -> bool:

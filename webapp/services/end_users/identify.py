@@ -26,9 +26,11 @@ from . import legacy_hash, organizations, sessions, snapshots, unsigned, user_wr
 from ..workspace import seats
 from ..keys.rejections import records_refusals
 from .snapshots import TenantSettings, UserInfo
-from .user_rules import FIELDS, Proof, check_may_change, new_email_verified, only_identifies, signs, to_public
+from .user_rules import (FIELDS, Proof, check_may_change, new_email_verified, only_identifies, public_json, signs,
+                         to_public)
 
-__all__ = ["Identified", "Proof", "identify_with", "set_user", "to_public"]  # Proof, to_public: user_rules.py's
+__all__ = ["Identified", "Proof", "identify_with", "public_json", "set_user", "to_public"]  # user_rules.py's: Proof,
+# public_json, to_public
 
 LAST_SEEN_EVERY = timedelta(seconds=60)
 

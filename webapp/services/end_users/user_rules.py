@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import current_app
+
 from ...identity.userdata import MISSING, UserData
 from ...models import EndUser
 from . import legacy_hash, organizations, unsigned
@@ -57,6 +59,20 @@ def new_email_verified(stored: str | None, proven: bool, data: UserData, proof: 
     else:
         new = proven and data.email == stored
     return None if new == proven else new
+
+
+def public_json(user: UserInfo | None) -> str:
+    """`to_public(user)` as the answer's JSON writes it (the app's JSON provider, compact), made
+    once per snapshot: a returning user's snapshot is kept until the next commit
+    (read_connections.memoized), and every answer until then carries the same object."""
+    memo = user.memo if user is not None else _ANONYMOUS_MEMO
+    text = memo.get("public_json")
+    if text is None:
+        text = memo["public_json"] = current_app.json.dumps(to_public(user), separators=(",", ":"))
+    return text
+
+
+_ANONYMOUS_MEMO: dict = {}  # to_public(None) is one constant object
 
 
 def to_public(user: UserInfo | None) -> dict:
