@@ -126,14 +126,14 @@ def _decide_and_write(user: UserInfo | None, tenant: TenantSettings, data: UserD
     first_proof = _check_before_write(tenant, user, data, proof, origin)
     merge = user.visitor_row if user is not None else None
     now_dt = datetime.fromtimestamp(now, timezone.utc)
-    orgs = data.organizations if user is not None and data.organizations is not MISSING and organizations.would_change(
-        user.organizations, data.organizations, signed=signs(proof)) else MISSING  # MISSING: they stay as they are
+    orgs_change, rest_changes = _what_changes(user, data, proof) if user is not None else (False, False)
+    orgs = data.organizations if orgs_change else MISSING  # MISSING: they stay as they are
     locked = (tenant, data, proof, verified, known_visitor, created_via, origin, now)
     if user is None and seats.limit(tenant, verified=proof is not None) is None:
         return user_writes.insert_new(*locked) or user_writes.write(*locked)
     if user is None or merge is not None or (verified and verified.jti) or (first_proof and tenant.seat_limit is not None):
         return user_writes.write(*locked, new=user is None)
-    if orgs is not MISSING or _would_change(user, data, proof) or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
+    if orgs_change or rest_changes or now_dt - user.last_seen_at > LAST_SEEN_EVERY:
         written = user_writes.update_in_place(tenant, user, data, proof, origin, now_dt, orgs)
         if written is None:
             return user_writes.write(*locked) if last_try else _MOVED_ON
@@ -159,9 +159,24 @@ def _check_before_write(tenant: TenantSettings, user: UserInfo | None, data: Use
     return first_proof
 
 
+def _what_changes(user: UserInfo, data: UserData, proof: Proof | None) -> tuple[bool, bool]:
+    """Whether `data` with `proof` changes the user's organizations, and whether it changes the
+    rest (fields, attrs, email proof, verification). A pure function of the three, so the answer
+    is kept with the snapshot (UserInfo.memo) for the very `data` object it was asked for: a
+    returning user's token keeps its parsed data (VerifiedToken.memo), and their next call skips
+    the comparison."""
+    asked = user.memo.get("what_changes")
+    if asked is not None and asked[0] is data and asked[1] == proof:
+        return asked[2]
+    orgs_change = data.organizations is not MISSING and organizations.would_change(
+        user.organizations, data.organizations, signed=signs(proof))
+    answer = orgs_change, _would_change(user, data, proof)
+    user.memo["what_changes"] = (data, proof, answer)  # holds `data`: its id is never another's
+    return answer
+
+
 def _would_change(user: UserInfo, data: UserData, proof: Proof | None) -> bool:
-    """Whether the call changes the user's own fields, attrs, email proof or verification.
-    Organizations are not asked again: identify_with comes here only when they stay as they are."""
+    """Whether the call changes the user's own fields, attrs, email proof or verification."""
     for attr, field in FIELDS:
         value = getattr(data, field)
         if value is not MISSING and getattr(user, attr) != value:

@@ -102,12 +102,13 @@ class _Serializer(URLSafeSerializer):
 COMPRESS_OVER = 256
 
 
-def _serializer(purpose: str) -> URLSafeSerializer:
-    cache = current_app.extensions.setdefault("signet_serializers", {})
+def _serializer(purpose: str, app=None) -> URLSafeSerializer:
+    app = app or current_app
+    cache = app.extensions.setdefault("signet_serializers", {})
     if purpose not in cache:
         # itsdangerous' own HMAC-SHA1, given as hashlib's C constructor: its default is a Python
         # wrapper of it, which sends hmac down the pure-Python path (twice the cost of a check).
-        cache[purpose] = _Serializer(current_app.config["SECRET_KEY"], salt=f"signet.{purpose}.v1", signer=_Signer,
+        cache[purpose] = _Serializer(app.config["SECRET_KEY"], salt=f"signet.{purpose}.v1", signer=_Signer,
                                      signer_kwargs={"digest_method": hashlib.sha1})
     return cache[purpose]
 
@@ -142,9 +143,9 @@ def _checked_visitors() -> dict:
     return current_app.extensions.setdefault("signet_checked_visitors", {})
 
 
-def lifetime() -> int:
+def lifetime(app=None) -> int:
     """Seconds a widget session lasts: SIGNET_WIDGET_SESSION_SECONDS (default 24 hours)."""
-    return current_app.config.get("SIGNET_WIDGET_SESSION_SECONDS") or SESSION_SECONDS
+    return (app or current_app).config.get("SIGNET_WIDGET_SESSION_SECONDS") or SESSION_SECONDS
 
 
 def issue(tenant: TenantSettings, *, user=None, visitor_id: str | None = None, how: str = ANONYMOUS, kid: str | None = None,
@@ -154,9 +155,10 @@ def issue(tenant: TenantSettings, *, user=None, visitor_id: str | None = None, h
     if how not in HOW or (how == ANONYMOUS) != (user is None) or (how in _WITH_KID) != bool(kid):
         raise ValueError(f"A session cannot be made {how!r} with kid {kid!r} for {user!r}.")
     now = time.time() if now is None else now
+    app = current_app._get_current_object()  # (one context lookup for the lifetime and the serializer)
     session = WidgetSession(
         tenant_id=tenant.id, user_id=user.id if user else None, visitor_id=None if user else visitor_id,
-        sid=secrets.token_urlsafe(18), expires_at=int(now) + lifetime(), ctx=ctx or {}, how=how, kid=kid,
+        sid=secrets.token_urlsafe(18), expires_at=int(now) + lifetime(app), ctx=ctx or {}, how=how, kid=kid,
         user_generation=user.sessions_generation if user else 0,
         tenant_generation=tenant.unsigned_sessions_generation if how == UNSIGNED else 0,
     )
@@ -170,7 +172,7 @@ def issue(tenant: TenantSettings, *, user=None, visitor_id: str | None = None, h
         payload["tg"] = session.tenant_generation
     if session.ctx:
         payload["ctx"] = session.ctx
-    return _serializer("session").dumps(payload), session
+    return _serializer("session", app).dumps(payload), session
 
 
 def check(token: object, tenant: TenantSettings, now: float | None = None) -> WidgetSession | None:
