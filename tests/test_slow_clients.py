@@ -103,3 +103,28 @@ def test_what_counts_as_a_whole_request():
     assert request_complete(chunked + b"2\r\nab\r\n0\r\n\r\n")
     assert request_complete(chunked + b"zz\r\n")  # malformed: the parser answers it now
     assert request_complete(head + b"Expect: 100-continue\r\nContent-Length: 9\r\n\r\n")
+    # A length no body has (int() refuses over 4 300 digits): complete, the parser refuses it.
+    assert request_complete(head + b"Content-Length: " + b"1" * 4301 + b"\r\n\r\n")
+    assert request_complete(head + b"Content-Length: " + b"1" * 19 + b"\r\n\r\n")
+
+
+def test_an_endless_content_length_is_refused_and_the_worker_lives_on(tmp_path):
+    """One request with a 4 301-digit Content-Length ended `make run`'s worker (a ValueError on
+    its event loop): every request it held was lost. Now gunicorn answers it 400, and the next
+    request is served by the same worker."""
+    url, app = migrated_app(tmp_path, "k")
+    server = Server({"SIGNET_DATABASE_URL": url, "SIGNET_SECRET_KEY": "k"}, workers=1, args=make_run_options())
+    try:
+        worker = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True).stdout.split()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"POST /api/v1/widget/x/set-user HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: " + b"1" * 4301 + b"\r\n\r\n{}")
+            answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+        with urllib.request.urlopen(server.url + "/healthz", timeout=10) as response:
+            assert response.status == 200
+        assert subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True,
+                              text=True).stdout.split() == worker  # the same worker
+    finally:
+        server.stop()
+    assert "Traceback" not in server.output() and "Worker exited" not in server.output()

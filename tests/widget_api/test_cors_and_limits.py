@@ -133,6 +133,19 @@ def test_payload_too_large(app, client):
     assert count(app, EndUser) == 1
 
 
+@pytest.mark.parametrize("length", ["0" * 4300 + "2", "9" * 4301, "1" * 19])
+def test_a_content_length_no_body_has_is_answered_as_before(client, length):
+    """A server that passes such a header on (Werkzeug's own does) gets the contract's answer, as
+    Werkzeug's reading of the length gives it, never a 500 from int()."""
+    response = client.post(client.tenant.url("set-user"), data=b"{}", content_type="application/json",
+                           environ_overrides={"CONTENT_LENGTH": length})
+    assert response.status_code in (400, 413), response.data
+    assert response.get_json()["error"]["code"] in ("invalid_json", "payload_too_large")
+    unknown = client.post("/api/v1/widget/nosuch/set-user", data=b"{}", content_type="application/json",
+                          environ_overrides={"CONTENT_LENGTH": length})
+    assert_error(unknown, 404, "unknown_tenant")
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
                                           "application/jsonp", None])
 def test_unsupported_media_type(app, client, content_type):

@@ -22,7 +22,9 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 READ_SECONDS = 10.0
 BUFFER_LIMIT = 1024 * 1024 + 64 * 1024  # the app's MAX_CONTENT_LENGTH plus a generous head
-_LENGTH = re.compile(rb"^content-length:[ \t]*(\d+)[ \t]*\r?$", re.I | re.M)
+# At most 18 digits: a longer value (Python's int() refuses over 4 300 digits, and the error would
+# end the worker) is no length, so the request counts as complete and gunicorn's parser refuses it.
+_LENGTH = re.compile(rb"^content-length:[ \t]*(\d{1,18})[ \t]*\r?$", re.I | re.M)
 _CHUNKED = re.compile(rb"^transfer-encoding:[^\r\n]*chunked", re.I | re.M)
 _EXPECT = re.compile(rb"^expect:[ \t]*100-continue", re.I | re.M)
 _CHUNK_SIZE = re.compile(rb"([0-9a-fA-F]+)(;[^\r\n]*)?\r\n")
