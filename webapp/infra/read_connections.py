@@ -21,7 +21,9 @@ that differs from the one the kept answer was read at. Two equal snapshots see e
 committed data (a commit anywhere in the cluster moves xmax or leaves the in-progress list), so
 a kept answer is again exactly what the read gives now; the round trip stays, but the server
 does no read and nothing is built again. The server's start time goes with the snapshot, so a
-server that took another's place (a promoted replica may reuse transaction ids) never matches.
+server that took another's place (a promoted replica may reuse transaction ids) never matches;
+a standby keeps nothing (its snapshot does not list the primary's running transactions, so a
+commit there can leave it unchanged: tests/test_kept_reads_standby.py).
 
 A read that meets a dropped connection (the database restarted) reconnects and runs once more,
 unless the server did not answer in time (webapp/infra/pgbounds.py: the connections are bounded);
@@ -219,20 +221,25 @@ def memoized(statement: str, params: dict, build: Callable[[list[dict]], T], rea
     return value
 
 
-# The version: the statement's snapshot (xid8 values: they never wrap) and the server's start.
-_PG_VERSION = "pg_current_snapshot()::text || ' ' || pg_postmaster_start_time()::text"
+# The version: the statement's snapshot (xid8 values: they never wrap) and the server's start; ''
+# on a standby, whose snapshot does not list the transactions running on the primary (a commit
+# there below xmax would leave it unchanged): nothing read there is kept or matched.
+_PG_VERSION = ("CASE WHEN pg_is_in_recovery() THEN '' ELSE"
+               " pg_current_snapshot()::text || ' ' || pg_postmaster_start_time()::text END")
 
 
 @lru_cache(maxsize=64)
 def _gated(statement: str) -> str:
     """`statement` (one row at most) wrapped for `_memoized_postgres`: one row of `memo_version`
     and `memo_row`, the row as JSON (`null`: the read found none), or SQL NULL when the version
-    is `:memo_known` and the read was not run. CASE evaluates its subquery only when taken, and
+    is `:memo_known` (never '') and the read was not run. The version is computed once (OFFSET 0
+    keeps the subquery whole); CASE evaluates its subquery only when taken; and
     `pg_current_snapshot()` is the statement's one snapshot: the row is read under the very
     snapshot it is answered with. A second row is the server's error, never a wrong answer."""
-    return (f"SELECT {_PG_VERSION} AS memo_version, CASE WHEN {_PG_VERSION} <> :memo_known"
-            f" THEN COALESCE((SELECT row_to_json(memo_read) FROM ({statement}) AS memo_read), 'null'::json)"
-            " END AS memo_row")
+    return ("SELECT memo_v.version AS memo_version,"
+            " CASE WHEN memo_v.version <> '' AND memo_v.version = :memo_known THEN NULL"
+            f" ELSE COALESCE((SELECT row_to_json(memo_read) FROM ({statement}) AS memo_read), 'null'::json)"
+            f" END AS memo_row FROM (SELECT {_PG_VERSION} AS version OFFSET 0) AS memo_v")
 
 
 _NONE_KEPT = object()
@@ -257,6 +264,8 @@ def _memoized_postgres(statement: str, params: dict, build: Callable[[list[dict]
         version, row = answer["memo_version"], answer["memo_row"]
     held = _local.held  # the read opened it if there was none
     value = build([] if row == "null" else [json.loads(row)])
+    if not version:  # a standby's read: never kept
+        return value
     if version != held.memo_version:
         held.memo.clear()
         held.memo_version = version
