@@ -64,6 +64,7 @@ class _Held:
     # SQLite only (see `memoized`): answers built from reads, valid while data_version is this.
     memo: dict = field(default_factory=dict)
     memo_version: int | None = None
+    version_cursor: object = None  # SQLite: the cursor `PRAGMA data_version` is asked on (made once)
 
 
 _local = threading.local()
@@ -202,8 +203,9 @@ def memoized(statement: str, params: dict, build: Callable[[list[dict]], T], rea
             return build(read(statement, params))
         return _memoized_postgres(statement, params, build, read)
     try:
-        cursor = held.connection.execute("PRAGMA data_version")
-        version = cursor.fetchone()[0]
+        if held.version_cursor is None:
+            held.version_cursor = held.connection.cursor()
+        version = held.version_cursor.execute("PRAGMA data_version").fetchone()[0]
     except db.engine.dialect.loaded_dbapi.Error:  # the read below reports it, as every read does
         return build(read(statement, params))
     if version != held.memo_version:

@@ -134,7 +134,7 @@ NO_REFERRER_PREFIXES = ("/login", "/invitations/", "/account/verify/", "/passwor
 def _headers(response: Response) -> Response:
     headers = response.headers
     if "X-Content-Type-Options" not in headers:  # (Headers.setdefault raises and catches a KeyError)
-        headers["X-Content-Type-Options"] = "nosniff"
+        headers.add("X-Content-Type-Options", "nosniff")  # (absent: added, not searched for again)
     if _holds_a_token(request._get_current_object()):  # (one context lookup: every response comes here)
         headers["Referrer-Policy"] = "no-referrer"  # whatever the view or error page set
     if _is_html(response):

@@ -2,6 +2,7 @@
 is logged in the tenant's recent rejections (with a bounded cause from forensics.py)."""
 from __future__ import annotations
 
+import functools
 import time
 from datetime import datetime, timezone
 
@@ -18,13 +19,14 @@ LEEWAY = 60
 
 
 def policy_for(tenant: TenantSettings) -> Policy:
-    return Policy(
-        tenant_id=tenant.public_id,
-        audience=tenant.audience,
-        require_audience=tenant.require_audience,
-        issuer=tenant.issuer,
-        leeway=LEEWAY,
-    )
+    return _policy(tenant.public_id, tenant.audience, bool(tenant.require_audience), tenant.issuer)
+
+
+@functools.lru_cache(maxsize=1024)
+def _policy(tenant_id: str, audience: str, require_audience: bool, issuer: str | None) -> Policy:
+    """One Policy per set of settings (a frozen value: made once, not per token)."""
+    return Policy(tenant_id=tenant_id, audience=audience, require_audience=require_audience, issuer=issuer,
+                  leeway=LEEWAY)
 
 
 def verify(tenant: TenantSettings, token: object, *, now: float | None = None, origin: str | None = None,
