@@ -24,13 +24,12 @@ from webapp.infra import read_connections
 from webapp.services.end_users import snapshots
 
 from ..servers import ROOT
-from .conftest import ORIGIN, assert_error, call, fetch, identify, make_tenant, set_user, settings, sign
+from .conftest import ORIGIN, assert_error, call, fetch, identify, make_tenant, set_user, sign
 
 
-@pytest.fixture
-def other_connection(db_app):
-    """Statements committed on a connection of another engine, as another process would commit them."""
-    engine = create_engine(db_app.config["SQLALCHEMY_DATABASE_URI"])
+def _committer(app):
+    """commit(sql, **params) on a connection of another engine, as another process would commit."""
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
 
     def commit(sql: str, **params) -> None:
         with engine.begin() as connection:
@@ -38,6 +37,16 @@ def other_connection(db_app):
 
     yield commit
     engine.dispose()
+
+
+@pytest.fixture
+def other_connection(db_app):
+    yield from _committer(db_app)
+
+
+@pytest.fixture
+def other_connection_pg(postgres_app):
+    yield from _committer(postgres_app)
 
 
 def _kept(client, token: str, **kwargs) -> dict:
@@ -115,18 +124,6 @@ def test_a_kept_answer_survives_its_connection_being_cut(postgres_app, ed_key, o
     other_connection_pg("SELECT pg_terminate_backend(:pid)", pid=pid)
     for _ in range(2):
         assert identify(client, {"jwt": token})["user"]["name"] == "Kept"
-
-
-@pytest.fixture
-def other_connection_pg(postgres_app):
-    engine = create_engine(postgres_app.config["SQLALCHEMY_DATABASE_URI"])
-
-    def commit(sql: str, **params) -> None:
-        with engine.begin() as connection:
-            connection.execute(text(sql), params)
-
-    yield commit
-    engine.dispose()
 
 
 @pytest.mark.parametrize("name", ["Kept", "Zoë \u00e9\u4e2d\U0001F600", 'quote " backslash \\ </script>'])
