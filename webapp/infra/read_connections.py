@@ -61,9 +61,10 @@ class _Held:
     postgres: bool
     cursor: object = None  # PostgreSQL: the one cursor every read runs on
     closer: weakref.finalize | None = None
-    # SQLite only (see `memoized`): answers built from reads, valid while data_version is this.
+    # Answers built from reads (see `memoized`), valid while the database is at this version:
+    # SQLite's data_version, PostgreSQL's snapshot and start time (`_gated`).
     memo: dict = field(default_factory=dict)
-    memo_version: int | None = None
+    memo_version: int | str | None = None
     version_cursor: object = None  # SQLite: the cursor `PRAGMA data_version` is asked on (made once)
 
 

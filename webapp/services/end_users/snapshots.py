@@ -2,8 +2,9 @@
 
 The reads run on this thread's read connection (webapp/infra/read_connections.py); a snapshot
 is kept there until the next commit anywhere (on PostgreSQL, those of one-row reads, checked in
-the read's own round trip), and every read of the same rows until then gets the same object. Snapshots are immutable (never change one of their dicts either);
-writes go through user_writes.py, under a lock.
+the read's own round trip), and every read of the same rows until then gets the same object.
+Snapshots are immutable (never change one of their dicts either; a user's `memo` only gains
+values derived from the snapshot alone); writes go through user_writes.py, under a lock.
 """
 from __future__ import annotations
 
