@@ -22,7 +22,6 @@ signature costs the same modular exponentiation as with a real key.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import statistics
 import sys

@@ -130,7 +130,8 @@ def test_unsigned_memberships_never_widen_a_dashboard_scope(app, client, tenant)
     mine = start(client, admin["session"], "from admin")
     shown = call(client, "GET", "dashboard", session=admin["session"]).get_json()
     assert shown["scope"] == "organization"
-    assert {c["id"] for c in shown["conversations"]} == {mine, theirs}  # never hers
+    assert {c["id"] for c in shown["conversations"]} == {mine, theirs}
+    assert hers not in {c["id"] for c in shown["conversations"]}  # never hers
 
     # A user whose membership came from unsigned data, later verified by a token that leaves
     # organizations out (memberships kept) and claims admin: no organization scope.

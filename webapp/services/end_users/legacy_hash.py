@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from ...identity.fields import check_email, invalid
-from ...identity.userdata import UserData, parse_unsigned
+from ...identity.userdata import parse_unsigned
 from ...refusals import Unauthorized
 from ..keys import keyring, usage
 from ..keys.rejections import to_record
