@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select, text
 
 from webapp.extensions import db
+from webapp.infra import read_connections
 from webapp.models import EndUser, Organization, OrgMembership
 from webapp.services.end_users import user_writes
 
@@ -168,8 +169,8 @@ def test_a_visitors_conversation_goes_to_the_returning_user_on_both_databases(db
 
 def test_the_fast_path_stores_what_the_locked_path_stores(db_app, ed_key):
     """The fast path's statements go to the driver with each value through its column type's own
-    processing (SQLite): the same attrs text, the same time format, the same flags as the ORM's
-    locked path writes for the same data."""
+    processing (org_lists._on_driver, both databases): the same attrs text, the same time format,
+    the same flags as the ORM's locked path writes for the same data."""
     import re
 
     tenant = make_tenant(db_app, ed_key)
@@ -193,3 +194,29 @@ def test_the_fast_path_stores_what_the_locked_path_stores(db_app, ed_key):
         assert re.sub(r"\d", "9", fast.seen) == re.sub(r"\d", "9", locked.seen)  # the same stored time format
     assert identify(client, {"jwt": tenant.sign({"id": "fast", "name": "B", "attrs": attrs, "organizations": orgs},
                                                 "EdDSA")})["user"]["attrs"] == attrs
+
+
+def test_a_fast_write_whose_connection_the_server_ended_is_a_503_and_writes_nothing(postgres_app, ed_key):
+    """PostgreSQL: the fast path sends its statements on psycopg's own cursor (org_lists._on_driver).
+    When the server has ended the pooled connection (a restart, an administrator), the call is
+    answered 503 `service_unavailable`, as through SQLAlchemy; nothing of it is stored, the dead
+    connection is dropped, and the next call writes the whole list."""
+    import psycopg
+
+    tenant = make_tenant(postgres_app, ed_key)
+    client = tenant.api_client()
+    orgs = [{"id": "o1", "name": "One"}, {"id": "o2", "name": "Two"}]
+    identify(client, {"id": "u", "name": "A", "organizations": orgs[:1]})
+    before = stored(postgres_app, "u")
+    reader = read_connections._local.held.connection.info.backend_pid  # this thread's (the test client's)
+    url = postgres_app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as admin:  # the pool's connections, not the read connection
+        ended = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                              " WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), %s)",
+                              (reader,)).fetchone()[0]
+    assert ended >= 1
+    response = set_user(client, {"id": "u", "name": "B", "organizations": orgs})
+    assert_error(response, 503, "service_unavailable")
+    assert stored(postgres_app, "u") == before
+    assert identify(client, {"id": "u", "name": "B", "organizations": orgs})["user"]["organizations"][1]["id"] == "o2"
+    assert stored(postgres_app, "u") == ("B", [("o1", "One", {}, False, False), ("o2", "Two", {}, False, False)])
