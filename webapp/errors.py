@@ -97,7 +97,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _database_down(error: DBAPIError):
         """The database is unreachable (stopped, restarting, locked too long): say so, never a 500.
-        The pool pre-pings connections, so service resumes by itself when it is back."""
+        A dropped connection is replaced (the pool pings one idle for 10 s, and a disconnect
+        invalidates the pool's older connections), so service resumes by itself when it is back."""
         app.logger.warning("database unavailable: %s", error.orig.__class__.__name__ if error.orig else error)
         _discard_session()
         headers = {"Retry-After": "5"}

@@ -169,8 +169,12 @@ def writing_alone():
     statement is atomic on its own, so it is sent without BEGIN and COMMIT (autocommit). On
     PostgreSQL one round trip instead of three; on SQLite the statement takes the write lock for
     its own run only (and waits for it, busy_timeout, as BEGIN IMMEDIATE would). Yields the
-    connection to execute it on; an error leaves nothing written, as a rolled-back transaction
-    would. Inside a `writing()` transaction it just joins it."""
+    connection to execute it on; an error the server reports leaves nothing written, as a
+    rolled-back transaction would; the server's statement_timeout ends a statement that waits
+    too long before the client gives up. (Should the client-side bound expire first, pgbounds.py,
+    as with a server that stopped answering, the statement may still commit after the 503, as a
+    COMMIT whose answer is lost may in `writing()`; set-user's writes are idempotent, so the
+    retry changes nothing more.) Inside a `writing()` transaction it just joins it."""
     if _immediate.get():
         yield db.session.connection()
         return

@@ -21,11 +21,9 @@ import functools
 import json
 from typing import NamedTuple
 
-import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, String, any_, bindparam, delete, func, select, text, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import DBAPIError
 
 from ...identity.userdata import MISSING, OrgData
 from ...models import Organization, OrgMembership
@@ -39,57 +37,43 @@ _MEMBERS = OrgMembership.__table__
 
 def _on_driver(connection: Connection, stmt, params: dict | list[dict]) -> list:
     """The rows of `stmt` run with `params` (a list: once per item, no rows), sent as the driver's
-    own SQL and values, without SQLAlchemy's per-statement work (its execution context and result:
-    measured on PostgreSQL, 120 of the 1 370 µs of CPU an organization-changing call cost, for
-    two statements). Compiled once; each value goes through the bind processor SQLAlchemy itself
-    applies (the JSON text, SQLite's stored datetime format, UTCDateTime), so what is sent is
-    what `connection.execute` sends (compared over every statement this module and user_writes
-    build). SQLAlchemy's cursor events still fire (what listens to the engine sees the statement).
+    own SQL and values, without SQLAlchemy's execution context and result objects: measured on
+    PostgreSQL, they were 120 of the 1 370 µs of CPU an organization-changing call cost (two
+    statements). Compiled once; each value goes through the bind processor SQLAlchemy itself
+    applies (the JSON text, SQLite's stored datetime format, UTCDateTime), so what is sent is what
+    `connection.execute` sends (compared over every statement this module and user_writes build).
 
     SQLite: qmark SQL through `exec_driver_sql`. PostgreSQL: psycopg's own cursor on the
-    connection's driver connection, in its transaction; an error is raised as SQLAlchemy raises
-    it (`DBAPIError.instance`: IntegrityError, OperationalError…), a dropped connection
-    invalidated first, so the callers' handlers and the 503 handler apply as before.
-    Not for statements with an expanding IN list, nor (SQLite) a parameter named like a column
-    of an UPDATE (compiled without the parameters' names, such a one is not SET)."""
+    connection's driver connection, in its transaction, run by SQLAlchemy's `_cursor_execute`
+    (its path for a dialect's own statements): the cursor events fire (with no execution
+    context, which their documented signature allows; Flask-SQLAlchemy's
+    SQLALCHEMY_RECORD_QUERIES, off here, would need one), the engine's echo logs it, and an error
+    is raised as from any statement (IntegrityError, OperationalError…; on a dropped connection
+    the pool's older connections are invalidated with it, so the next checkouts reconnect).
+    A list of more than one item goes through `connection.execute` (executemany).
+    Not for statements with an expanding IN list or escaped parameter names (`_driver_form`
+    refuses them), nor a parameter named like a column of an UPDATE (compiled without the
+    parameters' names, such a one is not SET)."""
+    if isinstance(params, list) and len(params) > 1:
+        connection.execute(stmt, params)
+        return []
+    params = params[0] if isinstance(params, list) else params
     compiled, sql, names, processors = _driver_form(stmt, connection.dialect)
-    many = isinstance(params, list)
-    values = [_values(compiled, names, processors, p) for p in params] if many else \
-        _values(compiled, names, processors, params)
-    if connection.dialect.name != "postgresql":
-        result = connection.exec_driver_sql(sql, values)
-        return [] if many else result.all()
-    driver = connection.connection.driver_connection
-    with driver.cursor(row_factory=namedtuple_row) as cursor:
-        connection.dispatch.before_cursor_execute(connection, cursor, sql, values, None, many)
-        try:
-            if many:
-                cursor.executemany(sql, values)
-            else:
-                cursor.execute(sql, values)
-        except psycopg.Error as error:
-            dropped = connection.dialect.is_disconnect(error, driver, cursor)
-            if dropped:
-                connection.invalidate(error)
-            raise DBAPIError.instance(sql, values, error, psycopg.Error, connection_invalidated=dropped,
-                                      dialect=connection.dialect) from error
-        connection.dispatch.after_cursor_execute(connection, cursor, sql, values, None, many)
-        return cursor.fetchall() if cursor.description is not None else []
-
-
-def _values(compiled, names: tuple[str, ...], processors: tuple, params: dict):
-    """The driver's values of `params`: a tuple in `names`' order (SQLite's qmark), or a dict
-    (psycopg's named parameters)."""
     values = compiled.construct_params(params)
-    processed = (values[name] if process is None else process(values[name])
-                 for name, process in zip(names, processors))
-    return tuple(processed) if compiled.positional else dict(zip(names, processed))
+    processed = (values[name] if process is None else process(values[name]) for name, process in zip(names, processors))
+    if connection.dialect.name != "postgresql":
+        return connection.exec_driver_sql(sql, tuple(processed)).all()
+    with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+        connection._cursor_execute(cursor, sql, dict(zip(names, processed)))
+        return cursor.fetchall() if cursor.description is not None else []
 
 
 @functools.lru_cache(maxsize=256)  # a few dozen statements; an engine's dialect each (tests make many)
 def _driver_form(stmt, dialect) -> tuple:
     """(the compiled statement, its SQL, its parameters' names in order, their bind processors)."""
     compiled = stmt.compile(dialect=dialect)
+    if compiled.escaped_bind_names or compiled.literal_execute_params or compiled.post_compile_params:
+        raise ValueError("_on_driver sends plain parameters only (no expanding IN, no escaped names)")
     names = tuple(compiled.positiontup) if compiled.positional else tuple(compiled.bind_names.values())
     # The type as adapted to this dialect (SQLite's DATETIME format, not the generic DateTime's).
     processors = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
