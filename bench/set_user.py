@@ -1,6 +1,6 @@
 """Set-user throughput against a bare Flask JSON endpoint, both under gunicorn, measured with wrk.
 
-    .venv/bin/python bench/set_user.py [--seconds 10] [--rounds 3] [--workers 2] [--connections 16]
+    .venv/bin/python bench/set_user.py [--seconds 10] [--rounds 3] [--workers 2] [--threads 1] [--connections 16]
                                        [--database sqlite|postgres|URL] [--case NAME ...]
 
 Prints requests/second for: the bare endpoint (on PostgreSQL also the bare endpoint plus one SELECT 1); a returning verified user (EdDSA token, 3 orgs,
@@ -144,6 +144,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker, for both servers (over 1:"
+                        " gunicorn's threaded worker, as docs/DEPLOY.md runs Signet; 1: issue 18's setup)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--database", help="sqlite (default: a fresh file), postgres (a scratch database on"
                         " SIGNET_BENCH_POSTGRES_URL's server) or a PostgreSQL URL")
@@ -161,12 +163,13 @@ def main() -> None:
 def run_all(args, cases: list[str], database_url: str, instance: str) -> None:
     info = setup(database_url, instance)
     env = {"SIGNET_DATABASE_URL": database_url, "SIGNET_SECRET_KEY": SECRET_KEY, "SIGNET_RATELIMIT": "off"}
-    signet = Server(env, workers=args.workers, threads=1)
+    signet = Server(env, workers=args.workers, threads=args.threads)
     postgres = database_url.startswith("postgresql")
-    bare = Server({"BARE_DATABASE_URL": database_url} if postgres else {}, workers=args.workers, threads=1,
+    bare = Server({"BARE_DATABASE_URL": database_url} if postgres else {}, workers=args.workers, threads=args.threads,
                   app="bench.bare_app:app")
     kind = "PostgreSQL" if postgres else "SQLite"
-    print(f"set-user throughput on {kind}, gunicorn -w {args.workers}, wrk -t2 -c{args.connections} -d{args.seconds}s,"
+    print(f"set-user throughput on {kind}, gunicorn -w {args.workers} --threads {args.threads},"
+          f" wrk -t2 -c{args.connections} -d{args.seconds}s,"
           f" {args.rounds} rounds", flush=True)
     rounds = []
     try:
