@@ -1,7 +1,7 @@
 """Deleting or renaming an organization changes its members' public objects: each gets a
-user.updated event when an endpoint subscribes. The server API's organization endpoints tell them
-in their own transaction; a set-user call (or a user upsert) that renames one leaves a note the
-worker turns into the other members' events (services/webhooks/member_events.py)."""
+user.updated event when an endpoint subscribes. The call (the server API's organization
+endpoints, a set-user call or a user upsert that renames one) leaves a note the worker turns into
+the members' events (services/webhooks/member_events.py), whatever the organization's size."""
 from __future__ import annotations
 
 import json
@@ -50,6 +50,8 @@ def test_deleting_an_organization_emits_user_updated_for_each_member(app, tenant
     assert user_events(app) == []
     answer = api.delete("/organizations/o-1")
     assert answer.status_code == 200 and answer.get_json()["deleted"] == {"organizations": 1, "memberships": 2}
+    assert user_events(app) == [] and internal_types(app) == ["signet.members_changed"]  # the worker tells them
+    drain(app)
     found = user_events(app)
     assert sorted(user["id"] for _, user in found) == ["u-1", "u-2"]  # not u-3: not a member
     assert {type for type, _ in found} == {"user.updated"}
@@ -62,7 +64,8 @@ def test_no_subscriber_no_event(app, tenant, receiver):
     api = seeded(app, tenant)
     add_endpoint(app, tenant, receiver, "user.verified")
     assert api.delete("/organizations/o-1").status_code == 200
-    assert user_events(app) == []
+    drain(app)
+    assert user_events(app) == [] and internal_types(app) == []
 
 
 def test_renaming_an_organization_emits_user_updated_for_each_member(app, tenant, receiver):
@@ -71,13 +74,17 @@ def test_renaming_an_organization_emits_user_updated_for_each_member(app, tenant
     api = seeded(app, tenant)
     add_endpoint(app, tenant, receiver, "user.updated")
     assert api.put("/organizations/o-2", json={"name": "O-2"}).status_code == 200  # as it is: nothing
-    assert user_events(app) == []
+    drain(app)
+    assert user_events(app) == [] and internal_types(app) == []
     assert api.put("/organizations/o-2", json={"name": "Renamed", "attrs": {"tier": 1}}).status_code == 200
+    assert user_events(app) == []  # the worker tells them
+    drain(app)
     found = user_events(app)
     assert sorted(user["id"] for _, user in found) == ["u-1", "u-3"]  # not u-2: not a member
     for _, user in found:
         assert {"id": "o-2", "name": "Renamed", "attrs": {"tier": 1}} in user["organizations"]
     assert api.put("/organizations/o-2", json={"name": "Renamed", "attrs": {"tier": 1}}).status_code == 200
+    drain(app)
     assert len(user_events(app)) == 2
 
 
@@ -174,6 +181,55 @@ def test_unsigned_data_renaming_a_large_organization_costs_the_call_one_row(app,
     told = [user["id"] for type, user in found if user["id"].startswith("member-")]
     assert sorted(told) == [f"member-{n:04d}" for n in range(1200)]  # each once
     assert all({"id": "big", "name": "Bigger", "attrs": {}} in user["organizations"] for _, user in found)
+
+
+@pytest.mark.parametrize("change", ["rename", "delete"])
+def test_the_server_api_changing_a_large_organization_writes_notes_not_events(app, tenant, receiver, change):
+    """A backend renames or deletes an organization of 1 200 members: the call writes notes (one
+    for a rename; the former members' ids, 500 a note, for a delete), a few statements whatever
+    the size; the worker then tells each member once, 500 a transaction, as they are then."""
+    key, _ = make_key(app, tenant.public_id)
+    api = Api(app, key, tenant)
+    add_endpoint(app, tenant, receiver, "user.updated")
+    assert api.put("/organizations/big", json={"name": "Big"}).status_code == 201
+    with app.app_context():
+        org_id = db.session.scalar(text("SELECT id FROM organization WHERE external_id = 'big'"))
+        db.session.execute(text(
+            "INSERT INTO end_user (tenant_id, external_id, anonymous, attrs, verified, email_verified, created_via,"
+            " sessions_generation, version, first_seen_at, last_seen_at) VALUES (:t, :e, false, '{}', false, false,"
+            " 'api', 0, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"),
+            [{"t": tenant.id, "e": f"member-{n:04d}"} for n in range(1200)])
+        db.session.execute(text(
+            "INSERT INTO org_membership (user_id, organization_id, tenant_id, position, signed)"
+            " SELECT id, :o, :t, 0, true FROM end_user WHERE external_id LIKE 'member-%'"), {"o": org_id, "t": tenant.id})
+        db.session.commit()
+        engine = db.engine
+    sent = []
+    listener = lambda *args: sent.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        if change == "rename":
+            assert api.put("/organizations/big", json={"name": "Bigger"}).status_code == 200
+        else:
+            assert api.delete("/organizations/big").get_json()["deleted"] == {"organizations": 1, "memberships": 1200}
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert len(sent) < 20, sent
+    assert user_events(app) == []
+    assert internal_types(app) == (["signet.organization_changed"] if change == "rename"
+                                   else ["signet.members_changed"] * 3)
+    with app.app_context():
+        told = []
+        for _ in range(4):  # the worker's transactions: 500 members each at most
+            with writing():
+                told.append(member_events.tell())
+        db.session.remove()
+    assert told == [500, 500, 200, 0]
+    drain(app)
+    found = user_events(app)
+    assert sorted(user["id"] for _, user in found) == [f"member-{n:04d}" for n in range(1200)]  # each once
+    expected = [{"id": "big", "name": "Bigger", "attrs": {}}] if change == "rename" else []
+    assert all(user["organizations"] == expected for _, user in found)
 
 
 def internal_types(app) -> list[str]:

@@ -25,8 +25,11 @@ TEST_TYPE = "webhook.test"
 # Internal: a mail to members who asked for one (services/webhooks/notify.py).
 WAITING_TYPE = "signet.conversation_waiting"
 ENDPOINT_DISABLED_TYPE = "signet.endpoint_disabled"
-# Internal: an organization's other members to be told user.updated (services/webhooks/member_events.py).
+# Internal: an organization's other members to be told user.updated (services/webhooks/member_events.py),
+# or (an organization deleted) its former members, listed.
 ORG_CHANGED_TYPE = "signet.organization_changed"
+MEMBERS_CHANGED_TYPE = "signet.members_changed"
+MEMBER_NOTES = (ORG_CHANGED_TYPE, MEMBERS_CHANGED_TYPE)  # the worker's member_events.tell, never fanned out
 
 
 def wanted(tenant, type: str) -> bool:

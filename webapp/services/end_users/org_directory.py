@@ -4,9 +4,10 @@ An organization written by the server API is signed (API.md §9: the API key vou
 unsigned data may no longer join, rename or change it. Deleting one removes its memberships and
 keeps its users (their `version` moves on, as after any change of their memberships, and each
 gets a user.updated event when an endpoint subscribes: their public object lost the organization).
+A rename tells every member the same way. The worker writes those events, as the members are
+then (webhooks/member_events.py): the request writes a note, not an event per member.
 """
 from __future__ import annotations
-
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +23,7 @@ from ...models import EndUser, Organization, OrgMembership, Tenant
 from ...models._types import iso_seconds, utcnow
 from ...refusals import NotFound
 from .. import cursors
-from . import organizations
+from ..webhooks import member_events
 from .organizations import _org_differs
 
 
@@ -94,9 +95,8 @@ def _write(tenant_id: int, data: OrgData) -> tuple[dict, bool]:
             flag_modified(org, "attrs")  # JSON compares with ==: true over 1 must still be written
         org.name, org.signed = data.name, True
         db.session.flush()
-        if seen_changed:
-            _emit_updated(tenant_id, list(db.session.scalars(
-                select(OrgMembership.user_id).where(OrgMembership.organization_id == org.id))))
+        if seen_changed:  # every member (none wrote it), told by the worker (webhooks/member_events.py)
+            member_events.note_changed(db.session.get(Tenant, tenant_id), [org.id], writer_id=0)
         answer = to_json(org, _member_counts([org.id]).get(org.id, 0))
     return answer, created
 
@@ -112,15 +112,9 @@ def remove(tenant_id: int, external_id: str) -> dict:
             db.session.execute(update(EndUser).where(EndUser.id.in_(members)).values(version=EndUser.version + 1))
         removed = db.session.execute(delete(OrgMembership).where(OrgMembership.organization_id == org.id)).rowcount
         db.session.execute(delete(Organization).where(Organization.id == org.id))
-        _emit_updated(tenant_id, members)
+        if members:  # told by the worker, as they are then (webhooks/member_events.py)
+            member_events.note_members(db.session.get(Tenant, tenant_id), members)
     return {"deleted": {"organizations": 1, "memberships": removed}}
-
-
-def _emit_updated(tenant_id: int, user_ids: list[int]) -> None:
-    """user.updated for each (former) member, as they are now (in the renaming or deleting
-    transaction), when an enabled endpoint subscribes (organizations.tell_members)."""
-    if user_ids:
-        organizations.tell_members(db.session.get(Tenant, tenant_id), user_ids)
 
 
 def _member_counts(org_ids: list[int]) -> dict[int, int]:

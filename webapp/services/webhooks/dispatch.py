@@ -28,8 +28,8 @@ MAILED_TYPES = ("conversation.created", events.WAITING_TYPE, events.ENDPOINT_DIS
 
 def fan_out(limit: int = BATCH) -> int:
     """Inside the caller's write transaction: fan out up to `limit` undispatched events; how many were."""
-    stmt = (select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.type != events.ORG_CHANGED_TYPE)
-            .order_by(OutboxEvent.id).limit(limit))  # (an organization's change: member_events.tell)
+    stmt = (select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.type.notin_(events.MEMBER_NOTES))
+            .order_by(OutboxEvent.id).limit(limit))  # (an organization's members to tell: member_events.tell)
     if not is_sqlite():
         stmt = stmt.with_for_update(skip_locked=True)
     rows = list(db.session.scalars(stmt))

@@ -1,4 +1,4 @@
-"""user.updated for the other members of an organization a call renamed, told by the worker.
+"""user.updated for the members of an organization that changed under them, told by the worker.
 
 A set-user call (or the server API's user upsert) that renames an organization, or gives it new
 attrs, changes the user object of each of its members. Telling them all inside the call would
@@ -9,8 +9,12 @@ the organization has members. So the call adds one internal event per organizati
 an enabled endpoint subscribes to user.updated, and the worker turns each into the members'
 user.updated events, CHUNK members per transaction, each member as they are then (`after` in the
 internal event's data records how far it got). The call's own user.updated is the call's, as
-before; the server API's organization endpoints still tell the members themselves (a backend's
-call, with its API key).
+before.
+
+The server API's organization endpoints do the same: a rename (PUT) leaves one such note, for
+every member; a delete, whose memberships are gone when the worker looks, leaves its former
+members' ids (`signet.members_changed`, CHUNK ids a note). Told in the request, a rename of an
+organization of 20 000 members took 2.9 s (SQLite, in process), growing with the organization.
 """
 from __future__ import annotations
 
@@ -30,37 +34,55 @@ CHUNK = 500  # members told per worker transaction
 
 def note_changed(tenant, org_ids: list[int], writer_id: int) -> None:
     """In the writing transaction: the organizations `org_ids` were renamed or given new attrs by
-    a call for the user `writer_id`; their other members will hear of it from the worker."""
+    a call for the user `writer_id` (0: by the server API's organization endpoint); their other
+    members will hear of it from the worker."""
     if not events.wanted(tenant, "user.updated"):
         return
     for org_id in sorted(set(org_ids)):
         events.emit(tenant.id, events.ORG_CHANGED_TYPE, {"organization": org_id, "except": writer_id, "after": 0})
 
 
+def note_members(tenant, user_ids: list[int]) -> None:
+    """In the writing transaction: these users' objects changed (their organization was deleted);
+    the worker tells them, as they are then. CHUNK ids a note, so the worker takes one at a time."""
+    if not events.wanted(tenant, "user.updated"):
+        return
+    user_ids = sorted(user_ids)
+    for start in range(0, len(user_ids), CHUNK):
+        events.emit(tenant.id, events.MEMBERS_CHANGED_TYPE, {"users": user_ids[start:start + CHUNK]})
+
+
 def tell(limit: int = CHUNK) -> int:
     """Inside the worker's write transaction: up to `limit` members' user.updated events, for the
-    oldest organization changes not yet told; how many were told (0: nothing left to do)."""
-    stmt = (select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.type == events.ORG_CHANGED_TYPE)
+    oldest notes not yet told; how many were told (0: nothing left to do)."""
+    stmt = (select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.type.in_(events.MEMBER_NOTES))
             .order_by(OutboxEvent.id).limit(10))
     if not is_sqlite():
         stmt = stmt.with_for_update(skip_locked=True)
     told = 0
-    for change in db.session.scalars(stmt).all():
+    for note in db.session.scalars(stmt).all():
         room = limit - told
         if room <= 0:
             break
-        data = json.loads(change.payload)["data"]
-        members = list(db.session.scalars(
-            select(OrgMembership.user_id)
-            .where(OrgMembership.organization_id == data["organization"], OrgMembership.tenant_id == change.tenant_id,
-                   OrgMembership.user_id != data["except"], OrgMembership.user_id > data["after"])
-            .order_by(OrgMembership.user_id).limit(room)))
+        data = json.loads(note.payload)["data"]
+        if note.type == events.MEMBERS_CHANGED_TYPE:
+            members, rest = data["users"][:room], data["users"][room:]
+        else:
+            members = list(db.session.scalars(
+                select(OrgMembership.user_id)
+                .where(OrgMembership.organization_id == data["organization"], OrgMembership.tenant_id == note.tenant_id,
+                       OrgMembership.user_id != data["except"], OrgMembership.user_id > data["after"])
+                .order_by(OrgMembership.user_id).limit(room)))
+            rest = len(members) == room  # perhaps more, after the last one told
         if members:
-            organizations.tell_members(db.session.get(Tenant, change.tenant_id), members)
+            organizations.tell_members(db.session.get(Tenant, note.tenant_id), members)
             told += len(members)
-        if len(members) < room:  # every member told: this change is done
-            change.dispatched_at = utcnow()
-        else:  # more to tell in the next transaction, after the last one told
+        if not rest:  # every member told: this note is done
+            note.dispatched_at = utcnow()
+            continue
+        if note.type == events.MEMBERS_CHANGED_TYPE:  # the rest in the next transaction
+            data["users"] = rest
+        else:
             data["after"] = members[-1]
-            change.payload = json.dumps({**json.loads(change.payload), "data": data}, separators=(",", ":"))
+        note.payload = json.dumps({**json.loads(note.payload), "data": data}, separators=(",", ":"))
     return told
