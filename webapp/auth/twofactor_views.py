@@ -65,7 +65,9 @@ def pending_member() -> Member | None:
     return member if member is not None and member.session_version == state.get("version") else None
 
 
-def _checks(member: Member) -> list:
+def second_factor_checks(member: Member) -> list:
+    """The throttle's counters for a second factor typed by `member` from this address (the login's
+    second step, and the account page's confirmation: one budget for both)."""
     return [(SECOND_FACTOR, f"member:{member.id}"), (SECOND_FACTOR, "address:" + client_address())]
 
 
@@ -96,7 +98,7 @@ def second_factor():
         return redirect(_finish(member))
     form = SecondFactorForm()
     if form.validate_on_submit():
-        checks = _checks(member)
+        checks = second_factor_checks(member)
         retry = throttle.hit(checks)
         if retry is not None:
             return too_many(retry)
@@ -127,7 +129,7 @@ def second_factor_passkey():
     member = pending_member()
     if member is None:
         return api_error(401, "login_required", "Log in again: the second step waits 5 minutes at most.")
-    checks = _checks(member)
+    checks = second_factor_checks(member)
     retry = throttle.hit(checks)
     if retry is not None:
         return api_error(429, "rate_limited", "Too many attempts. Wait a few minutes.", headers={"Retry-After": str(retry)})

@@ -18,8 +18,8 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ...auth.forms import EmptyForm
-from ...auth.twofactor_views import SECOND_FACTOR, relying_party
-from ...auth.views import client_address, too_many
+from ...auth.twofactor_views import relying_party, second_factor_checks
+from ...auth.views import too_many
 from ...errors import refusal_json, api_error
 from ...services.errors import NotFound, Refused
 from ...services.workspace import passkeys, throttle, twofactor
@@ -97,7 +97,7 @@ def _not_reauthenticated():
             abort(400)
         flash("Type your password (or a code from your authenticator app) to confirm.", "error")
         return account_security(status=400)
-    checks = [(SECOND_FACTOR, f"member:{me.id}"), (SECOND_FACTOR, "address:" + client_address())]
+    checks = second_factor_checks(me)
     retry = throttle.hit(checks)
     if retry is not None:
         return too_many(retry)
