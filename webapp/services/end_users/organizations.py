@@ -8,6 +8,8 @@ memberships widen a `ctx` scope (conversations.user_dashboard).
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
@@ -156,19 +158,28 @@ def _update(rows: dict[str, Organization], orgs: tuple[OrgData, ...], signed: bo
     return changed
 
 
-def tell_members(tenant, user_ids: list[int]) -> None:
-    """user.updated for each of these users of `tenant`, as they are now in the writing
+def tell_members(tenant, user_ids: list[int], known_by: datetime | None = None) -> None:
+    """user.updated for each of these users of `tenant`, as they are now in the worker's writing
     transaction: an organization of theirs was renamed, given new attrs or deleted, and their
-    user object shows it (the server API's organization endpoints; the worker for a call about
-    one user, webhooks/member_events.py). Nothing, and no query, when no enabled endpoint
-    subscribes to user.updated (events.wanted)."""
+    user object shows it (webhooks/member_events.py). Nothing, and no query, when no enabled
+    endpoint subscribes to user.updated (events.wanted).
+
+    On PostgreSQL the users are read FOR KEY SHARE: an erasure (FOR UPDATE) that began first is
+    waited for, and the user it deleted is skipped; one that begins after waits for this
+    transaction, and then deletes the event written here with the person's other events. Never
+    an event about someone erased. (SQLite: BEGIN IMMEDIATE runs the two one after the other.)
+    `known_by`: only users first seen by then (SQLite gives a deleted row's id to the next user,
+    so a user created since a note listed an id is not the one it meant)."""
     if not events.wanted(tenant, "user.updated"):
         return
-    users = db.session.scalars(
-        select(EndUser).where(EndUser.tenant_id == tenant.id, EndUser.id.in_(user_ids)).order_by(EndUser.id)
-        .options(selectinload(EndUser.memberships).selectinload(OrgMembership.organization))
-        .execution_options(populate_existing=True))
-    for user in users:
+    stmt = (select(EndUser).where(EndUser.tenant_id == tenant.id, EndUser.id.in_(user_ids)).order_by(EndUser.id)
+            .options(selectinload(EndUser.memberships).selectinload(OrgMembership.organization))
+            .execution_options(populate_existing=True))
+    if known_by is not None:
+        stmt = stmt.where(EndUser.first_seen_at <= known_by)
+    if db.engine.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(read=True, key_share=True, of=EndUser)
+    for user in db.session.scalars(stmt):
         events.emit_user(tenant.id, "user.updated", user)
 
 

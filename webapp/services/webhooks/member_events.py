@@ -74,8 +74,9 @@ def tell(limit: int = CHUNK) -> int:
                        OrgMembership.user_id != data["except"], OrgMembership.user_id > data["after"])
                 .order_by(OrgMembership.user_id).limit(room)))
             rest = len(members) == room  # perhaps more, after the last one told
-        if members:
-            organizations.tell_members(db.session.get(Tenant, note.tenant_id), members)
+        if members:  # a deleted organization's note lists ids: only the users it meant (tell_members)
+            organizations.tell_members(db.session.get(Tenant, note.tenant_id), members,
+                                       known_by=note.created_at if note.type == events.MEMBERS_CHANGED_TYPE else None)
             told += len(members)
         if not rest:  # every member told: this note is done
             note.dispatched_at = utcnow()
