@@ -142,6 +142,47 @@ def test_a_call_that_renames_nothing_tells_nobody_else(app, tenant, receiver):
     assert [user["id"] for _, user in user_events(app)] == ["u-2"]  # its own change only
 
 
+def add_members(app, tenant, org_external_id: str, count: int, signed: bool) -> None:
+    """`count` users member-0000… of the organization, inserted in two statements."""
+    with app.app_context():
+        org_id = db.session.scalar(text("SELECT id FROM organization WHERE external_id = :e"), {"e": org_external_id})
+        db.session.execute(text(
+            "INSERT INTO end_user (tenant_id, external_id, anonymous, attrs, verified, email_verified, created_via,"
+            " sessions_generation, version, first_seen_at, last_seen_at) VALUES (:t, :e, false, '{}', false, false,"
+            " 'widget', 0, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"),
+            [{"t": tenant.id, "e": f"member-{n:04d}"} for n in range(count)])
+        db.session.execute(text(
+            "INSERT INTO org_membership (user_id, organization_id, tenant_id, position, signed)"
+            " SELECT id, :o, :t, 0, :s FROM end_user WHERE external_id LIKE 'member-%'"),
+            {"o": org_id, "t": tenant.id, "s": signed})
+        db.session.commit()
+
+
+def statements_of(app, call) -> list[str]:
+    """The statements `call()` sent to the database."""
+    sent = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: sent.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return sent
+
+
+def worker_rounds(app, rounds: int) -> list[int]:
+    """How many members each of `rounds` worker transactions told (member_events.tell)."""
+    with app.app_context():
+        told = []
+        for _ in range(rounds):
+            with writing():
+                told.append(member_events.tell())
+        db.session.remove()
+    return told
+
+
 def test_unsigned_data_renaming_a_large_organization_costs_the_call_one_row(app, tenant, receiver):
     """An unsigned call may rename an organization no signed data described: the call writes one
     internal event, not one per member (a client cannot make each request write thousands of
@@ -149,35 +190,12 @@ def test_unsigned_data_renaming_a_large_organization_costs_the_call_one_row(app,
     add_endpoint(app, tenant, receiver, "user.updated")
     client = tenant.api_client()
     _set_user(client, {"id": "writer", "organizations": [{"id": "big", "name": "Big"}]})
-    with app.app_context():
-        org_id = db.session.scalar(text("SELECT id FROM organization WHERE external_id = 'big'"))
-        db.session.execute(text(
-            "INSERT INTO end_user (tenant_id, external_id, anonymous, attrs, verified, email_verified, created_via,"
-            " sessions_generation, version, first_seen_at, last_seen_at) VALUES (:t, :e, false, '{}', false, false,"
-            " 'widget', 0, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"),
-            [{"t": tenant.id, "e": f"member-{n:04d}"} for n in range(1200)])
-        db.session.execute(text(
-            "INSERT INTO org_membership (user_id, organization_id, tenant_id, position, signed)"
-            " SELECT id, :o, :t, 0, false FROM end_user WHERE external_id LIKE 'member-%'"), {"o": org_id, "t": tenant.id})
-        db.session.commit()
-    sent = []
-    with app.app_context():
-        engine = db.engine
-    listener = lambda *args: sent.append(args[2])  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        _set_user(client, {"id": "writer", "organizations": [{"id": "big", "name": "Bigger"}]})
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
+    add_members(app, tenant, "big", 1200, signed=False)
+    sent = statements_of(app, lambda: _set_user(client, {"id": "writer",
+                                                          "organizations": [{"id": "big", "name": "Bigger"}]}))
     assert len(sent) < 15, sent
     assert internal_types(app) == ["signet.organization_changed"]
-    with app.app_context():
-        told = []
-        for _ in range(4):  # the worker's transactions: 500 members each at most
-            with writing():
-                told.append(member_events.tell())
-        db.session.remove()
-    assert told == [500, 500, 200, 0]
+    assert worker_rounds(app, 4) == [500, 500, 200, 0]  # the worker's transactions: 500 members each at most
     drain(app)
     found = user_events(app)
     told = [user["id"] for type, user in found if user["id"].startswith("member-")]
@@ -194,39 +212,20 @@ def test_the_server_api_changing_a_large_organization_writes_notes_not_events(ap
     api = Api(app, key, tenant)
     add_endpoint(app, tenant, receiver, "user.updated")
     assert api.put("/organizations/big", json={"name": "Big"}).status_code == 201
-    with app.app_context():
-        org_id = db.session.scalar(text("SELECT id FROM organization WHERE external_id = 'big'"))
-        db.session.execute(text(
-            "INSERT INTO end_user (tenant_id, external_id, anonymous, attrs, verified, email_verified, created_via,"
-            " sessions_generation, version, first_seen_at, last_seen_at) VALUES (:t, :e, false, '{}', false, false,"
-            " 'api', 0, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"),
-            [{"t": tenant.id, "e": f"member-{n:04d}"} for n in range(1200)])
-        db.session.execute(text(
-            "INSERT INTO org_membership (user_id, organization_id, tenant_id, position, signed)"
-            " SELECT id, :o, :t, 0, true FROM end_user WHERE external_id LIKE 'member-%'"), {"o": org_id, "t": tenant.id})
-        db.session.commit()
-        engine = db.engine
-    sent = []
-    listener = lambda *args: sent.append(args[2])  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    add_members(app, tenant, "big", 1200, signed=True)
+
+    def change_it():
         if change == "rename":
             assert api.put("/organizations/big", json={"name": "Bigger"}).status_code == 200
         else:
             assert api.delete("/organizations/big").get_json()["deleted"] == {"organizations": 1, "memberships": 1200}
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
+
+    sent = statements_of(app, change_it)
     assert len(sent) < 20, sent
     assert user_events(app) == []
     assert internal_types(app) == (["signet.organization_changed"] if change == "rename"
                                    else ["signet.members_changed"] * 3)
-    with app.app_context():
-        told = []
-        for _ in range(4):  # the worker's transactions: 500 members each at most
-            with writing():
-                told.append(member_events.tell())
-        db.session.remove()
-    assert told == [500, 500, 200, 0]
+    assert worker_rounds(app, 4) == [500, 500, 200, 0]
     drain(app)
     found = user_events(app)
     assert sorted(user["id"] for _, user in found) == [f"member-{n:04d}" for n in range(1200)]  # each once
