@@ -168,14 +168,15 @@ def tell_members(tenant, user_ids: list[int], known_by: datetime | None = None) 
     waited for, and the user it deleted is skipped; one that begins after waits for this
     transaction, and then deletes the event written here with the person's other events. Never
     an event about someone erased. (SQLite: BEGIN IMMEDIATE runs the two one after the other.)
-    `known_by`: only users first seen by then (SQLite gives a deleted row's id to the next user,
-    so a user created since a note listed an id is not the one it meant)."""
+    `known_by` (SQLite, one host, one clock): only users first seen by then. SQLite gives a deleted
+    row's id to the next user, so a user created since a note listed an id is not the one it
+    meant; PostgreSQL's ids are never given again (and its hosts' clocks may differ)."""
     if not events.wanted(tenant, "user.updated"):
         return
     stmt = (select(EndUser).where(EndUser.tenant_id == tenant.id, EndUser.id.in_(user_ids)).order_by(EndUser.id)
             .options(selectinload(EndUser.memberships).selectinload(OrgMembership.organization))
             .execution_options(populate_existing=True))
-    if known_by is not None:
+    if known_by is not None and db.engine.dialect.name == "sqlite":
         stmt = stmt.where(EndUser.first_seen_at <= known_by)
     if db.engine.dialect.name == "postgresql":
         stmt = stmt.with_for_update(read=True, key_share=True, of=EndUser)

@@ -65,25 +65,24 @@ def tell(limit: int = CHUNK) -> int:
         if room <= 0:
             break
         data = json.loads(note.payload)["data"]
-        if note.type == events.MEMBERS_CHANGED_TYPE:
-            members, rest = data["users"][:room], data["users"][room:]
-        else:
+        listed = note.type == events.MEMBERS_CHANGED_TYPE
+        if listed:  # the ids it lists; what is left stays listed for the next transaction
+            members, data["users"] = data["users"][:room], data["users"][room:]
+            more = bool(data["users"])
+        else:  # the organization's members now, after the last one told
             members = list(db.session.scalars(
                 select(OrgMembership.user_id)
                 .where(OrgMembership.organization_id == data["organization"], OrgMembership.tenant_id == note.tenant_id,
                        OrgMembership.user_id != data["except"], OrgMembership.user_id > data["after"])
                 .order_by(OrgMembership.user_id).limit(room)))
-            rest = len(members) == room  # perhaps more, after the last one told
-        if members:  # a deleted organization's note lists ids: only the users it meant (tell_members)
+            more = len(members) == room
+            data["after"] = members[-1] if members else data["after"]
+        if members:  # a listed id: only the user it meant (tell_members' known_by)
             organizations.tell_members(db.session.get(Tenant, note.tenant_id), members,
-                                       known_by=note.created_at if note.type == events.MEMBERS_CHANGED_TYPE else None)
+                                       known_by=note.created_at if listed else None)
             told += len(members)
-        if not rest:  # every member told: this note is done
+        if not more:  # every member told: this note is done
             note.dispatched_at = utcnow()
-            continue
-        if note.type == events.MEMBERS_CHANGED_TYPE:  # the rest in the next transaction
-            data["users"] = rest
         else:
-            data["after"] = members[-1]
-        note.payload = json.dumps({**json.loads(note.payload), "data": data}, separators=(",", ":"))
+            note.payload = json.dumps({**json.loads(note.payload), "data": data}, separators=(",", ":"))
     return told
