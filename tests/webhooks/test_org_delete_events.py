@@ -288,6 +288,25 @@ def test_a_deleted_organizations_note_tells_only_the_users_it_listed(app, tenant
     assert sorted(user["id"] for _, user in user_events(app)[before:]) == ["u-1", "u-2"]
 
 
+def test_deleting_an_organization_of_70_000_members(app, tenant, receiver):
+    """More members than a statement may carry parameters (PostgreSQL: 65 535): the delete moves
+    each member's version on in one statement without a parameter per member, and its notes list
+    them all, 500 a note."""
+    key, _ = make_key(app, tenant.public_id)
+    api = Api(app, key, tenant)
+    add_endpoint(app, tenant, receiver, "user.updated")
+    assert api.put("/organizations/huge", json={"name": "Huge"}).status_code == 201
+    add_members(app, tenant, "huge", 70_000, signed=True)
+    answer = api.delete("/organizations/huge")
+    assert answer.status_code == 200 and answer.get_json()["deleted"] == {"organizations": 1, "memberships": 70_000}
+    with app.app_context():
+        versions = db.session.execute(text("SELECT version, count(*) FROM end_user GROUP BY version")).all()
+        listed = sum(len(json.loads(p)["data"]["users"]) for p in db.session.scalars(
+            select(OutboxEvent.payload).where(OutboxEvent.type == "signet.members_changed")))
+        db.session.remove()
+    assert [tuple(v) for v in versions] == [(2, 70_000)] and listed == 70_000
+
+
 def internal_types(app) -> list[str]:
     with app.app_context():
         rows = db.session.scalars(select(OutboxEvent.type).where(OutboxEvent.type.like("signet.%"))).all()

@@ -22,7 +22,7 @@ from ...infra.database import writing
 from ...models import EndUser, Organization, OrgMembership, Tenant
 from ...models._types import iso_seconds, utcnow
 from ...refusals import NotFound
-from .. import cursors
+from .. import cursors, events
 from ..webhooks import member_events
 from .organizations import _org_differs
 
@@ -107,13 +107,16 @@ def remove(tenant_id: int, external_id: str) -> dict:
         org = _find(tenant_id, external_id, lock=True)
         if org is None:
             raise NotFound("not_found", f"This workspace has no organization with id '{external_id[:100]}'.")
-        members = list(db.session.scalars(select(OrgMembership.user_id).where(OrgMembership.organization_id == org.id)))
-        if members:
-            db.session.execute(update(EndUser).where(EndUser.id.in_(members)).values(version=EndUser.version + 1))
+        tenant = db.session.get(Tenant, tenant_id)
+        members = select(OrgMembership.user_id).where(OrgMembership.organization_id == org.id)
+        # Their ids for the worker's notes (webhooks/member_events.py), only when someone is told.
+        listed = list(db.session.scalars(members)) if events.wanted(tenant, "user.updated") else []
+        # One statement whatever the count (a parameter per member broke past 65 535 on PostgreSQL).
+        db.session.execute(update(EndUser).where(EndUser.id.in_(members)).values(version=EndUser.version + 1),
+                           execution_options={"synchronize_session": False})
         removed = db.session.execute(delete(OrgMembership).where(OrgMembership.organization_id == org.id)).rowcount
         db.session.execute(delete(Organization).where(Organization.id == org.id))
-        if members:  # told by the worker, as they are then (webhooks/member_events.py)
-            member_events.note_members(db.session.get(Tenant, tenant_id), members)
+        member_events.note_members(tenant, listed)
     return {"deleted": {"organizations": 1, "memberships": removed}}
 
 
