@@ -109,12 +109,13 @@ def test_changing_organizations_writes_only_the_memberships_that_change(db_app, 
         assert kinds(statements) == begin(db_app) + [
             "UPDATE end_user", "DELETE org_membership", "INSERT org_membership"], statements
         assert "RETURNING" in statements[1] and "FROM organization" in statements[1].split("RETURNING")[1]
-    else:  # PostgreSQL: the same parts in two statements (org_lists): the UPDATE with the locked
-        # read of the organizations named, then the DELETE with the INSERT (round trips 4 -> 2)
-        assert kinds(statements) == ["WITH updated_user", "WITH left_memberships"], statements
-        assert ["UPDATE end_user", "FROM organization", "FOR UPDATE"] == [
-            part for part in ("UPDATE end_user", "FROM organization", "FOR UPDATE") if part in statements[0]]
-        assert "DELETE FROM org_membership" in statements[1] and "INSERT INTO org_membership" in statements[1]
+    else:  # PostgreSQL: no organization changes, so one statement sent alone, its own transaction
+        # (org_lists.update_with_list): the check of the organizations named, the UPDATE, the
+        # DELETE and the INSERT (round trips: BEGIN, two statements and COMMIT -> one)
+        assert kinds(statements) == ["WITH wanted"], statements
+        assert [part for part in ("UPDATE end_user", "FROM organization", "DELETE FROM org_membership",
+                                  "INSERT INTO org_membership", "FOR UPDATE") if part in statements[0]] == [
+            "UPDATE end_user", "FROM organization", "DELETE FROM org_membership", "INSERT INTO org_membership"]
     with db_app.app_context():
         assert dict(db.session.execute(text("SELECT external_id, updated_at FROM organization")).all()) == stamps
         assert db.session.execute(text(

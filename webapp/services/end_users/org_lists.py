@@ -8,9 +8,12 @@ The fast path's statements are sent in the driver's own style (`_on_driver`). On
 while this process holds the writers' turn (infra/write_turns.py), when SQLAlchemy's
 per-statement work was a third of the time it was held; on PostgreSQL that work was a tenth of
 an organization-changing call's CPU.
-On PostgreSQL the round trips are few: the user's UPDATE at the version read and the locked read
-of the named organizations are one statement (`update_and_lock`), and the writes after it (the
-organizations renamed, the memberships left, joined or moved) one more, with data-modifying CTEs.
+On PostgreSQL the round trips are few. A call that changes no organization itself (the usual
+one: the user joins, leaves or reorders organizations as they stand) is ONE statement sent alone,
+its own transaction (`update_with_list`). Otherwise the user's UPDATE at the version read and the
+locked read of the named organizations are one statement (`update_and_lock`), and the writes after
+it (the organizations renamed, the memberships left, joined or moved) one more, with
+data-modifying CTEs.
 On SQLite the UPDATE returns the named organizations (BEGIN IMMEDIATE holds the whole database,
 so no row lock is needed), and the writes, having no such CTEs, stay separate statements, each
 sent only when needed.
@@ -63,14 +66,24 @@ def _on_driver(connection: Connection, stmt, params: dict | list[dict]) -> list:
     processed = (values[name] if process is None else process(values[name]) for name, process in zip(names, processors))
     if connection.dialect.name != "postgresql":
         return connection.exec_driver_sql(sql, tuple(processed)).all()
+    return _on_psycopg(connection, sql, dict(zip(names, processed)))
+
+
+def _on_psycopg(connection: Connection, sql: str, values: dict) -> list:
+    """`sql` (psycopg's own %(name)s style) run with `values` on psycopg's own cursor, in the
+    connection's transaction, through SQLAlchemy's `_cursor_execute` (see `_on_driver`)."""
     with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
-        connection._cursor_execute(cursor, sql, dict(zip(names, processed)))
+        connection._cursor_execute(cursor, sql, values)
         return cursor.fetchall() if cursor.description is not None else []
 
 
 @functools.lru_cache(maxsize=256)  # a few dozen statements; an engine's dialect each (tests make many)
 def _driver_form(stmt, dialect) -> tuple:
     """(the compiled statement, its SQL, its parameters' names in order, their bind processors)."""
+    return _compiled_form(stmt, dialect)
+
+
+def _compiled_form(stmt, dialect) -> tuple:
     compiled = stmt.compile(dialect=dialect)
     if compiled.escaped_bind_names or compiled.literal_execute_params or compiled.post_compile_params:
         raise ValueError("_on_driver sends plain parameters only (no expanding IN, no escaped names)")
@@ -103,6 +116,97 @@ def update_and_lock(connection: Connection, user_update, params: dict, tenant_id
     user_row, named = rows[0]
     return user_row, {external_id: _Org(org_id, external_id, name, json.loads(attrs), bool(signed))
                       for org_id, external_id, name, attrs, signed in json.loads(named)}
+
+
+def update_with_list(connection: Connection, user_update, params: dict, tenant_id: int, current: tuple,
+                     orgs: tuple[OrgData, ...], signed: bool) -> tuple[bool, int | None, tuple[OrgInfo, ...]]:
+    """PostgreSQL, a write sent alone (database.writing_alone: no event, note or jti goes with it):
+    the user's UPDATE at the version read and their memberships' changes in ONE statement, for a
+    call that changes no organization itself (none renamed, given new attrs or newly signed, none
+    created, none refused). One round trip and the statement's own commit, instead of BEGIN, the
+    UPDATE that locks the organizations named, the writes and COMMIT (update_and_lock, then
+    replace_list).
+
+    Returns (decided, the id the UPDATE returned or None, the new list). Not `decided`: the call
+    would change or create an organization, or unsigned data names a signed one it is not a member
+    of (refused), as the organizations stand; nothing was written, and the caller takes the path
+    that locks them and decides there (update_and_lock). Decided with no id: the row moved on
+    since the read (nothing written, as update_and_lock's None).
+
+    Why one statement keeps every guarantee:
+    - The UPDATE runs only if the organizations named are, in the statement's snapshot, exactly
+      as the call describes them (the same name, the same attrs text, signed already when the
+      data is signed; for unsigned data, not signed unless the user is a member): then
+      replace_list would change none of them, and the writes are only the memberships, decided
+      from `current` (the read at `read_version`).
+    - The membership writes run only if the UPDATE took the row at the version read (they select
+      from its result). Every write of the user's row or memberships moves the version on under
+      the row lock, so when the UPDATE matched, the memberships in the statement's snapshot are
+      those the version was read with, and no other write can change them before the commit.
+    - The organizations are not locked: nothing here changes them. One renamed, signed or deleted
+      by another call after the snapshot is that call's later write in a serial order (a
+      membership insert waits for, and then fails on, an organization deleted since: IntegrityError,
+      the statement undone whole, and the caller takes the locked path).
+    - A statement is atomic: a failure anywhere leaves nothing written.
+    Attrs compare as the stored JSON text (what json.dumps wrote, as every writer here does): a
+    text that differs only in key order reads as a change, and the locked path decides."""
+    known = {o.external_id: (i, o) for i, o in enumerate(current)}
+    for data in orgs:
+        member = known.get(data.id)
+        if member is not None and (_org_differs(member[1], data) or (signed and not member[1].signed)):
+            return False, None, ()  # the read already shows a change: the locked path writes it
+    named = {o.id for o in orgs}
+    compiled, sql, names, processors = _with_list_form(user_update, connection.dialect)
+    values = compiled.construct_params(params)
+    sent = {name: values[name] if process is None else process(values[name]) for name, process in zip(names, processors)}
+    sent.update(
+        org_tenant=tenant_id, org_signed=signed, org_count=len(orgs),
+        org_wanted=json.dumps([{"ext": o.id, "name": o.name, "attrs": None if o.attrs is MISSING else json.dumps(o.attrs),
+                                "member": o.id in known} for o in orgs]),
+        org_left=json.dumps([external_id for external_id in known if external_id not in named]),
+        org_members=json.dumps([{"ext": o.id, "position": i} for i, o in enumerate(orgs)
+                                if o.id not in known or (known[o.id][0], known[o.id][1].member_signed) != (i, signed)]))
+    rows = _on_psycopg(connection, sql, sent)
+    if not rows[0].ok:
+        return False, None, ()
+    if rows[0].user_row is None:
+        return True, None, ()
+    found = {r.external_id: r for r in rows}
+    return True, rows[0].user_row, tuple(
+        OrgInfo(o.id, o.name, (found[o.id].attrs if o.attrs is MISSING else o.attrs) or {},
+                bool(found[o.id].signed) or signed, signed) for o in orgs)
+
+
+@functools.lru_cache(maxsize=64)  # one per user UPDATE (user_writes._update_statement's few)
+def _with_list_form(user_update, dialect) -> tuple:
+    """update_with_list's statement: (the UPDATE's compiled form, the whole SQL, the UPDATE's
+    parameters' names, their bind processors). The UPDATE runs only when `checked` says so."""
+    compiled, update_sql, names, processors = _compiled_form(user_update.where(text("(SELECT ok FROM checked)")),
+                                                             dialect)
+    return compiled, _WITH_LIST.replace("{user_update}", update_sql), names, processors
+
+
+_WITH_LIST = (
+    "WITH wanted AS ("
+    " SELECT o.id, o.external_id, o.attrs, o.signed"
+    " FROM json_to_recordset(CAST(%(org_wanted)s AS JSON)) AS d(ext VARCHAR, name VARCHAR, attrs TEXT, member BOOLEAN)"
+    " JOIN organization o ON o.tenant_id = %(org_tenant)s AND o.external_id = d.ext"
+    " WHERE o.name = d.name AND (d.attrs IS NULL OR CAST(o.attrs AS TEXT) = d.attrs)"
+    " AND CASE WHEN %(org_signed)s THEN o.signed ELSE NOT o.signed OR d.member END),"
+    " checked AS (SELECT count(*) = %(org_count)s AS ok FROM wanted),"
+    " updated_user AS ({user_update}),"
+    " left_memberships AS ("
+    " DELETE FROM org_membership WHERE user_id IN (SELECT id FROM updated_user) AND organization_id IN ("
+    " SELECT id FROM organization WHERE tenant_id = %(org_tenant)s"
+    " AND external_id IN (SELECT json_array_elements_text(CAST(%(org_left)s AS JSON))))),"
+    " joined AS ("
+    " INSERT INTO org_membership (user_id, organization_id, tenant_id, position, signed)"
+    " SELECT u.id, w.id, %(org_tenant)s, m.position, %(org_signed)s FROM updated_user u"
+    " CROSS JOIN json_to_recordset(CAST(%(org_members)s AS JSON)) AS m(ext VARCHAR, position INTEGER)"
+    " JOIN wanted w ON w.external_id = m.ext"
+    " ON CONFLICT (user_id, organization_id) DO UPDATE SET position = excluded.position, signed = excluded.signed)"
+    " SELECT c.ok, u.id AS user_row, w.external_id, w.attrs, w.signed"
+    " FROM checked c LEFT JOIN updated_user u ON true LEFT JOIN wanted w ON c.ok")
 
 
 class _Org(NamedTuple):

@@ -77,7 +77,9 @@ def update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proo
     write of the user or their memberships moves it on) and, for unsigned data, still unverified.
     Two set-user calls for one user thus always leave the result of one serial order (issue 19).
     When that UPDATE is all there is to write (no organizations, no event, no report-mode note) it
-    is sent alone, atomic by itself, without BEGIN and COMMIT (database.writing_alone).
+    is sent alone, atomic by itself, without BEGIN and COMMIT (database.writing_alone); on
+    PostgreSQL so is the UPDATE with the memberships' writes when no organization changes
+    (_with_list_alone).
     """
     changes = {attr: getattr(data, field) for attr, field in FIELDS if getattr(data, field) is not MISSING}
     if data.attrs is not MISSING:
@@ -92,7 +94,12 @@ def update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proo
     params = {f"new_{key}": value for key, value in changes.items()}
     params.update(row_id=user.id, read_version=user.version, now=now_dt)
     noted = proof is None and tenant.verification_mode == "report"
-    alone = orgs is MISSING and not noted and not events.wanted_any(tenant, _USER_EVENTS)  # the UPDATE only
+    quiet = not noted and not events.wanted_any(tenant, _USER_EVENTS)  # no event, no note to write with it
+    alone = orgs is MISSING and quiet  # the UPDATE only
+    if orgs is not MISSING and quiet and db.engine.dialect.name == "postgresql":
+        written = _with_list_alone(tenant, user, stmt, params, orgs, proof, changes, now_dt)
+        if written is not _UNDECIDED:
+            return written
     with writing_alone() if alone else writing():
         connection = db.session.connection()
         # The row held at the version read, and the organizations named locked with it (one
@@ -113,6 +120,33 @@ def update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proo
             written = replace(user, last_seen_at=now_dt, version=user.version + 1, **changes)
             emit_changes(tenant, user, written)
     return written if updated is not None else None
+
+
+_UNDECIDED = object()  # _with_list_alone: the locked path decides
+
+
+class _NothingWritten(Exception):
+    """_with_list_alone's statement wrote nothing: its transaction ends as a rollback."""
+
+
+def _with_list_alone(tenant: TenantSettings, user: UserInfo, stmt, params: dict, orgs: tuple[OrgData, ...],
+                     proof: Proof | None, changes: dict, now_dt: datetime) -> UserInfo | None | object:
+    """PostgreSQL, nothing but the user and their memberships to write: one statement, sent alone
+    (org_lists.update_with_list). The user as written, None when the row moved on since the read
+    (as update_in_place), or _UNDECIDED when an organization would change, be created or refuse
+    the call (nothing written: update_in_place's locked path decides) or one was deleted while
+    the statement ran (IntegrityError: the statement undone whole)."""
+    try:
+        with writing_alone() as connection:
+            decided, updated, written_orgs = org_lists.update_with_list(
+                connection, stmt, params, tenant.id, user.organizations, orgs, signs(proof))
+            if not decided:
+                raise _NothingWritten  # ended as a rollback, not a commit
+    except (IntegrityError, _NothingWritten):
+        return _UNDECIDED
+    if updated is None:
+        return None
+    return replace(user, last_seen_at=now_dt, version=user.version + 1, organizations=written_orgs, **changes)
 
 
 def insert_new(tenant: TenantSettings, data: UserData, proof: Proof | None, verified: VerifiedToken | None,

@@ -1,0 +1,182 @@
+"""PostgreSQL: a set-user call that changes no organization itself writes the user and their
+memberships in one statement sent alone (org_lists.update_with_list), and stores exactly what
+the locked path (update_and_lock, then replace_list) stores for the same calls. A call that
+would create, rename, re-describe or newly sign an organization, or that unsigned data may not
+make, writes nothing there and is decided by the locked path.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+from sqlalchemy import select, text
+
+from webapp.extensions import db
+from webapp.models import Organization
+from webapp.services.end_users import org_lists
+
+from .conftest import assert_error, identify, make_tenant, set_user, snapshot
+from .test_org_list_writes import stored
+
+pytestmark = pytest.mark.postgres
+
+# Each scenario: the calls in order, a body or ("signed", claims). Every call after the first
+# changes the memberships only, so the one statement decides it.
+SCENARIOS = {
+    "unsigned joins, leaves and moves among existing organizations": [
+        {"id": "u", "name": "A", "organizations": [{"id": "a", "name": "A"}, {"id": "b", "name": "B"}]},
+        {"id": "other", "organizations": [{"id": "c", "name": "C"}, {"id": "d", "name": "D"}]},
+        {"id": "u", "name": "A2", "attrs": {"n": 1}, "organizations": [{"id": "c", "name": "C"}, {"id": "a", "name": "A"}]},
+        {"id": "u", "name": "A3", "organizations": [{"id": "a", "name": "A"}]},
+        {"id": "u", "name": "A4", "organizations": []},
+    ],
+    "attrs as stored, in any script, and attrs left out": [
+        {"id": "other", "organizations": [
+            {"id": "x", "name": "X", "attrs": {"é": 1.5, "big": 9007199254740993, "t": True, "none": None,
+                                               "s": "a\u2028b \"q\" \\"}},
+            {"id": "y", "name": "Y", "attrs": {"tier": 2}}]},
+        {"id": "u", "name": "A", "organizations": [
+            {"id": "x", "name": "X", "attrs": {"é": 1.5, "big": 9007199254740993, "t": True, "none": None,
+                                               "s": "a\u2028b \"q\" \\"}}]},
+        {"id": "u", "name": "B", "organizations": [{"id": "y", "name": "Y"}, {"id": "x", "name": "X"}]},
+        {"id": "u", "name": "C", "organizations": [
+            {"id": "x", "name": "X", "attrs": {"é": 1.5, "big": 9007199254740993, "t": True, "none": None,
+                                               "s": "a\u2028b \"q\" \\"}},
+            {"id": "y", "name": "Y", "attrs": {"tier": 2}}]},
+    ],
+    "signed data among organizations signed already": [
+        ("signed", {"id": "vera", "organizations": [{"id": "s1", "name": "S1"}, {"id": "s2", "name": "S2"}]}),
+        ("signed", {"id": "u", "name": "A", "organizations": [{"id": "s1", "name": "S1"}]}),
+        ("signed", {"id": "u", "name": "B", "organizations": [{"id": "s2", "name": "S2"}, {"id": "s1", "name": "S1"}]}),
+    ],
+    "unsigned data keeps a signed organization it is a member of": [
+        {"id": "u", "name": "A", "organizations": [{"id": "s", "name": "S"}]},
+        ("signed", {"id": "vera", "organizations": [{"id": "s", "name": "S"}]}),  # s is signed from now on
+        {"id": "other", "organizations": [{"id": "p", "name": "P"}]},
+        {"id": "u", "name": "B", "organizations": [{"id": "s", "name": "S"}, {"id": "p", "name": "P"}]},
+        {"id": "u", "name": "C", "organizations": [{"id": "p", "name": "P"}, {"id": "s", "name": "S"}]},
+    ],
+}
+
+
+def _run(app, ed_key, calls: list) -> tuple[list, dict, list]:
+    """(each answer's user without lastSeenAt, the users' stored names and lists, the organizations)."""
+    tenant = make_tenant(app, ed_key)
+    client = tenant.api_client()
+    answers = []
+    for body in calls:
+        if isinstance(body, tuple):
+            body = {"jwt": tenant.sign(body[1], "EdDSA")}
+        user = identify(client, body)["user"]
+        answers.append({k: v for k, v in user.items() if k != "lastSeenAt"})
+    ids = sorted({a["id"] for a in answers})
+    with app.app_context():
+        orgs = [tuple(r) for r in db.session.execute(
+            select(Organization.external_id, Organization.name, text("CAST(organization.attrs AS TEXT)"),
+                   Organization.signed).where(Organization.tenant_id == tenant.id).order_by(Organization.external_id))]
+    return answers, {i: stored(app, i) for i in ids}, orgs
+
+
+@pytest.fixture
+def decided(monkeypatch) -> list[bool]:
+    """Whether each one statement sent decided its call (False: nothing written, the locked path's)."""
+    real = org_lists.update_with_list
+    outcomes = []
+
+    def recording(*args, **kwargs):
+        outcome = real(*args, **kwargs)
+        outcomes.append(outcome[0])
+        return outcome
+
+    monkeypatch.setattr(org_lists, "update_with_list", recording)
+    return outcomes
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_one_statement_stores_what_the_locked_path_stores(postgres_app, ed_key, monkeypatch, decided, scenario):
+    one_statement = _run(postgres_app, ed_key, SCENARIOS[scenario])
+    assert decided and all(decided), decided  # every membership-only call was the one statement's
+    monkeypatch.setattr(org_lists, "update_with_list", lambda *args, **kwargs: (False, None, ()))
+    assert one_statement == _run(postgres_app, ed_key, SCENARIOS[scenario])  # the locked path's
+
+
+def test_a_change_to_an_organization_is_the_locked_paths(postgres_app, ed_key, decided):
+    """Created, renamed, given new attrs or newly signed: the one statement writes nothing (or,
+    when the read already shows the change, is not sent) and the locked path writes it whole."""
+    tenant = make_tenant(postgres_app, ed_key)
+    client = tenant.api_client()
+    identify(client, {"id": "other", "organizations": [{"id": "b", "name": "B", "attrs": {"k": 1}}]})
+    identify(client, {"id": "u", "name": "A", "organizations": [{"id": "a", "name": "A"}]})
+    steps = [
+        [{"id": "a", "name": "A"}, {"id": "new", "name": "New"}],  # created
+        [{"id": "a", "name": "A"}, {"id": "b", "name": "B2"}],  # renamed (joined at once)
+        [{"id": "a", "name": "A"}, {"id": "b", "name": "B2", "attrs": {"k": True}}],  # true is not 1
+    ]
+    for orgs in steps:
+        decided.clear()
+        answer = identify(client, {"id": "u", "organizations": orgs})
+        assert [o["id"] for o in answer["user"]["organizations"]] == [o["id"] for o in orgs]
+        assert decided in ([False], []), decided
+    assert stored(postgres_app, "u")[1] == [("a", "A", {}, False, False), ("b", "B2", {"k": True}, False, False)]
+    assert isinstance(stored(postgres_app, "u")[1][1][2]["k"], bool)
+    decided.clear()
+    identify(client, {"jwt": tenant.sign({"id": "u", "organizations": [{"id": "a", "name": "A"}]}, "EdDSA")})
+    assert decided == [False]  # a not signed yet: the locked path signs it
+    assert stored(postgres_app, "u")[1] == [("a", "A", {}, True, True)]
+
+
+def test_unsigned_data_joining_a_signed_organization_is_refused_and_writes_nothing(postgres_app, ed_key):
+    """Nothing in the call changes an organization, so the one statement is tried: the signed
+    organization the user is not a member of stops it before the UPDATE, and the locked path
+    refuses the call (API.md §9)."""
+    tenant = make_tenant(postgres_app, ed_key)
+    client = tenant.api_client()
+    identify(client, {"jwt": tenant.sign({"id": "vera", "organizations": [{"id": "s", "name": "S"}]}, "EdDSA")})
+    identify(client, {"id": "mallory", "name": "M", "organizations": [{"id": "own", "name": "Own"}]})
+    before = snapshot(postgres_app)
+    response = set_user(client, {"id": "mallory", "name": "M2", "attrs": {"n": 1},
+                                 "organizations": [{"id": "own", "name": "Own"}, {"id": "s", "name": "S"}]})
+    assert_error(response, 403, "verification_required", "organizations[1].id")
+    assert snapshot(postgres_app) == before
+
+
+def test_an_organization_deleted_while_the_statement_runs_leaves_nothing_half_written(postgres_app, ed_key):
+    """The statement reads the organization, updates the user, and its membership insert then
+    waits for another transaction deleting that organization: when that one commits, the insert
+    breaks the foreign key, the statement is undone whole, and the locked path makes the
+    organization again and the list complete."""
+    tenant = make_tenant(postgres_app, ed_key)
+    client = tenant.api_client()
+    identify(client, {"id": "other", "organizations": [{"id": "b", "name": "B"}]})
+    identify(client, {"id": "u", "name": "A", "organizations": [{"id": "a", "name": "A"}]})
+    with postgres_app.app_context():
+        old_b = db.session.scalar(select(Organization.id).where(Organization.external_id == "b"))
+    url = postgres_app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://")
+    deleting = psycopg.connect(url)
+    deleting.execute("DELETE FROM organization WHERE id = %s", (old_b,))  # held, not committed
+    waited = threading.Event()
+
+    def commit_once_waited_for():
+        for _ in range(200):  # until the set-user statement waits for this transaction's lock
+            with psycopg.connect(url, autocommit=True) as watcher:
+                if watcher.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]:
+                    waited.set()
+                    break
+            time.sleep(0.02)
+        deleting.commit()
+
+    committer = threading.Thread(target=commit_once_waited_for)
+    committer.start()
+    try:
+        answer = identify(client, {"id": "u", "name": "B", "organizations": [{"id": "a", "name": "A"},
+                                                                             {"id": "b", "name": "B"}]})
+    finally:
+        committer.join()
+        deleting.close()
+    assert waited.is_set()
+    assert [o["id"] for o in answer["user"]["organizations"]] == ["a", "b"]
+    assert stored(postgres_app, "u") == ("B", [("a", "A", {}, False, False), ("b", "B", {}, False, False)])
+    with postgres_app.app_context():
+        assert db.session.scalar(select(Organization.id).where(Organization.external_id == "b")) != old_b
