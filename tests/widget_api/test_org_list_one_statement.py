@@ -109,21 +109,21 @@ def test_a_change_to_an_organization_is_the_locked_paths(postgres_app, ed_key, d
     client = tenant.api_client()
     identify(client, {"id": "other", "organizations": [{"id": "b", "name": "B", "attrs": {"k": 1}}]})
     identify(client, {"id": "u", "name": "A", "organizations": [{"id": "a", "name": "A"}]})
-    steps = [
-        [{"id": "a", "name": "A"}, {"id": "new", "name": "New"}],  # created
-        [{"id": "a", "name": "A"}, {"id": "b", "name": "B2"}],  # renamed (joined at once)
-        [{"id": "a", "name": "A"}, {"id": "b", "name": "B2", "attrs": {"k": True}}],  # true is not 1
+    steps = [  # (the list sent, what the one statement decided: [] when the read shows the change)
+        ([{"id": "a", "name": "A"}, {"id": "new", "name": "New"}], [False]),  # created
+        ([{"id": "a", "name": "A"}, {"id": "b", "name": "B2"}], [False]),  # renamed, joined at once
+        ([{"id": "a", "name": "A"}, {"id": "b", "name": "B2", "attrs": {"k": True}}], []),  # true is not 1
     ]
-    for orgs in steps:
+    for orgs, expected in steps:
         decided.clear()
         answer = identify(client, {"id": "u", "organizations": orgs})
         assert [o["id"] for o in answer["user"]["organizations"]] == [o["id"] for o in orgs]
-        assert decided in ([False], []), decided
+        assert decided == expected, (orgs, decided)
     assert stored(postgres_app, "u")[1] == [("a", "A", {}, False, False), ("b", "B2", {"k": True}, False, False)]
     assert isinstance(stored(postgres_app, "u")[1][1][2]["k"], bool)
     decided.clear()
     identify(client, {"jwt": tenant.sign({"id": "u", "organizations": [{"id": "a", "name": "A"}]}, "EdDSA")})
-    assert decided == [False]  # a not signed yet: the locked path signs it
+    assert decided == []  # the read shows a not signed yet: the locked path at once, and it signs a
     assert stored(postgres_app, "u")[1] == [("a", "A", {}, True, True)]
 
 
@@ -180,3 +180,79 @@ def test_an_organization_deleted_while_the_statement_runs_leaves_nothing_half_wr
     assert stored(postgres_app, "u") == ("B", [("a", "A", {}, False, False), ("b", "B", {}, False, False)])
     with postgres_app.app_context():
         assert db.session.scalar(select(Organization.id).where(Organization.external_id == "b")) != old_b
+
+
+def _in_thread(call) -> tuple[threading.Thread, list]:
+    answers: list = []
+    thread = threading.Thread(target=lambda: answers.append(call()))
+    thread.start()
+    return thread, answers
+
+
+def _until_a_lock_is_waited_for(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as watcher:
+        for _ in range(250):
+            if watcher.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the set-user statement never waited for the lock held")
+
+
+def _org_ids(app, *external_ids: str) -> list[int]:
+    with app.app_context():
+        found = dict(db.session.execute(select(Organization.external_id, Organization.id)).all())
+    return [found[external_id] for external_id in external_ids]
+
+
+def test_organizations_are_locked_in_id_order_after_the_user(postgres_app, ed_key, decided):
+    """The organizations joined are locked in id order whatever the list's order, as every path
+    locks them: a transaction holding the lower one and then asking for the higher one is not
+    deadlocked with the one statement waiting for the lower one (it would be, had the statement
+    taken the higher one first, as its foreign-key checks do in the list's order)."""
+    tenant = make_tenant(postgres_app, ed_key)
+    client = tenant.api_client()
+    identify(client, {"id": "other", "organizations": [{"id": "low", "name": "Low"}]})
+    identify(client, {"id": "other", "organizations": [{"id": "low", "name": "Low"}, {"id": "high", "name": "High"}]})
+    identify(client, {"id": "u", "name": "A"})
+    low, high = _org_ids(postgres_app, "low", "high")
+    assert low < high
+    decided.clear()
+    url = postgres_app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as holder:
+        holder.execute("SET lock_timeout = '5s'")
+        holder.execute("SELECT id FROM organization WHERE id = %s FOR UPDATE", (low,))
+        thread, answers = _in_thread(lambda: set_user(client, {"id": "u", "name": "B", "organizations": [
+            {"id": "high", "name": "High"}, {"id": "low", "name": "Low"}]}))
+        try:
+            _until_a_lock_is_waited_for(url)
+            holder.execute("SELECT id FROM organization WHERE id = %s FOR UPDATE", (high,))  # not held by set-user
+            holder.commit()
+        finally:
+            thread.join()
+    assert answers[0].status_code == 200, answers[0].get_json()
+    assert decided == [True]
+    assert stored(postgres_app, "u") == ("B", [("high", "High", {}, False, False), ("low", "Low", {}, False, False)])
+
+
+def test_an_organization_signed_while_the_statement_waits_refuses_the_unsigned_join(postgres_app, ed_key):
+    """Unsigned data joins an organization that was unsigned when the statement began; a signed
+    call that holds it commits its signing while the statement waits: the organization is
+    checked again as it now is, and the join is refused (API.md §9), nothing of the call stored."""
+    tenant = make_tenant(postgres_app, ed_key)
+    client = tenant.api_client()
+    identify(client, {"id": "other", "organizations": [{"id": "x", "name": "X"}]})
+    identify(client, {"id": "u", "name": "A"})
+    [x] = _org_ids(postgres_app, "x")
+    url = postgres_app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as signer:  # as the locked path signs: the row FOR UPDATE, then the UPDATE
+        signer.execute("SELECT id FROM organization WHERE id = %s FOR UPDATE", (x,))
+        signer.execute("UPDATE organization SET signed = true WHERE id = %s", (x,))
+        thread, answers = _in_thread(lambda: set_user(client, {"id": "u", "name": "Mallory",
+                                                               "organizations": [{"id": "x", "name": "X"}]}))
+        try:
+            _until_a_lock_is_waited_for(url)
+            signer.commit()
+        finally:
+            thread.join()
+    assert_error(answers[0], 403, "verification_required", "organizations[0].id")
+    assert stored(postgres_app, "u") == ("A", [])

@@ -30,8 +30,8 @@ from .organizations import _org_differs
 def _find(tenant_id: int, external_id: str, lock: bool = False) -> Organization | None:
     stmt = select(Organization).where(Organization.tenant_id == tenant_id,
                                       Organization.external_id == check_id(external_id, "id"))
-    if lock:
-        stmt = stmt.with_for_update()
+    if lock:  # FOR UPDATE, not NO KEY UPDATE: set-user's one statement (org_lists.update_with_list)
+        stmt = stmt.with_for_update()  # locks FOR KEY SHARE, so it waits for this and checks the row again
     return db.session.scalar(stmt)
 
 

@@ -118,6 +118,18 @@ def update_and_lock(connection: Connection, user_update, params: dict, tenant_id
                       for org_id, external_id, name, attrs, signed in json.loads(named)}
 
 
+def changes_known(current: tuple, orgs: tuple[OrgData, ...], signed: bool) -> bool:
+    """Whether the read already shows that `orgs` changes an organization the user is in (renames
+    it, gives it new attrs, or signs it): then update_with_list would write nothing, and the
+    locked path is taken at once."""
+    known = {o.external_id: o for o in current}
+    for data in orgs:
+        member = known.get(data.id)
+        if member is not None and (_org_differs(member, data) or (signed and not member.signed)):
+            return True
+    return False
+
+
 def update_with_list(connection: Connection, user_update, params: dict, tenant_id: int, current: tuple,
                      orgs: tuple[OrgData, ...], signed: bool) -> tuple[bool, int | None, tuple[OrgInfo, ...]]:
     """PostgreSQL, a write sent alone (database.writing_alone: no event, note or jti goes with it):
@@ -131,7 +143,9 @@ def update_with_list(connection: Connection, user_update, params: dict, tenant_i
     would change or create an organization, or unsigned data names a signed one it is not a member
     of (refused), as the organizations stand; nothing was written, and the caller takes the path
     that locks them and decides there (update_and_lock). Decided with no id: the row moved on
-    since the read (nothing written, as update_and_lock's None).
+    since the read (nothing written, as update_and_lock's None). An IntegrityError: an
+    organization a membership is written for changed or went while the statement waited for it
+    (below); nothing was written either.
 
     Why one statement keeps every guarantee:
     - The UPDATE runs only if the organizations named are, in the statement's snapshot, exactly
@@ -143,18 +157,19 @@ def update_with_list(connection: Connection, user_update, params: dict, tenant_i
       from its result). Every write of the user's row or memberships moves the version on under
       the row lock, so when the UPDATE matched, the memberships in the statement's snapshot are
       those the version was read with, and no other write can change them before the commit.
-    - The organizations are not locked: nothing here changes them. One renamed, signed or deleted
-      by another call after the snapshot is that call's later write in a serial order (a
-      membership insert waits for, and then fails on, an organization deleted since: IntegrityError,
-      the statement undone whole, and the caller takes the locked path).
+    - Each organization a membership is written for is then locked FOR KEY SHARE, in id order
+      after the user's row, as every path locks (`locked`): a call that holds it FOR UPDATE to
+      rename, sign or delete it (the locked path, the server API) is waited for, and the row is
+      checked again as it is after that call's commit. One that no longer matches the call (now
+      signed, renamed, gone) is missing from `locked`: its membership row gets no organization,
+      the NOT NULL constraint breaks, and the statement is undone whole (IntegrityError: the
+      caller takes the locked path, which decides on the new state). So no membership is ever
+      written into an organization as it stood before a change that committed first. The
+      organizations kept as they are and not moved are not locked: nothing of theirs is written.
     - A statement is atomic: a failure anywhere leaves nothing written.
     Attrs compare as the stored JSON text (what json.dumps wrote, as every writer here does): a
     text that differs only in key order reads as a change, and the locked path decides."""
-    known = {o.external_id: (i, o) for i, o in enumerate(current)}
-    for data in orgs:
-        member = known.get(data.id)
-        if member is not None and (_org_differs(member[1], data) or (signed and not member[1].signed)):
-            return False, None, ()  # the read already shows a change: the locked path writes it
+    known = {o.external_id: (i, o.member_signed) for i, o in enumerate(current)}
     named = {o.id for o in orgs}
     compiled, sql, names, processors = _with_list_form(user_update, connection.dialect)
     values = compiled.construct_params(params)
@@ -165,7 +180,7 @@ def update_with_list(connection: Connection, user_update, params: dict, tenant_i
                                 "member": o.id in known} for o in orgs]),
         org_left=json.dumps([external_id for external_id in known if external_id not in named]),
         org_members=json.dumps([{"ext": o.id, "position": i} for i, o in enumerate(orgs)
-                                if o.id not in known or (known[o.id][0], known[o.id][1].member_signed) != (i, signed)]))
+                                if known.get(o.id) != (i, signed)]))
     rows = _on_psycopg(connection, sql, sent)
     if not rows[0].ok:
         return False, None, ()
@@ -177,7 +192,7 @@ def update_with_list(connection: Connection, user_update, params: dict, tenant_i
                 bool(found[o.id].signed) or signed, signed) for o in orgs)
 
 
-@functools.lru_cache(maxsize=64)  # one per user UPDATE (user_writes._update_statement's few)
+@functools.lru_cache(maxsize=256)  # one per user UPDATE (user_writes._update_statement's)
 def _with_list_form(user_update, dialect) -> tuple:
     """update_with_list's statement: (the UPDATE's compiled form, the whole SQL, the UPDATE's
     parameters' names, their bind processors). The UPDATE runs only when `checked` says so."""
@@ -186,24 +201,34 @@ def _with_list_form(user_update, dialect) -> tuple:
     return compiled, _WITH_LIST.replace("{user_update}", update_sql), names, processors
 
 
+# An organization `o` exactly as the call's item `d` describes it (update_with_list).
+_AS_DESCRIBED = (
+    " o.tenant_id = %(org_tenant)s AND o.external_id = d.ext AND o.name = d.name"
+    " AND (d.attrs IS NULL OR CAST(o.attrs AS TEXT) = d.attrs)"
+    " AND CASE WHEN %(org_signed)s THEN o.signed ELSE NOT o.signed OR d.member END")
+_DESCRIBED = ("json_to_recordset(CAST(%(org_wanted)s AS JSON))"
+              " AS d(ext VARCHAR, name VARCHAR, attrs TEXT, member BOOLEAN)")
+_WRITTEN = "json_to_recordset(CAST(%(org_members)s AS JSON)) AS m(ext VARCHAR, position INTEGER)"
+
 _WITH_LIST = (
-    "WITH wanted AS ("
-    " SELECT o.id, o.external_id, o.attrs, o.signed"
-    " FROM json_to_recordset(CAST(%(org_wanted)s AS JSON)) AS d(ext VARCHAR, name VARCHAR, attrs TEXT, member BOOLEAN)"
-    " JOIN organization o ON o.tenant_id = %(org_tenant)s AND o.external_id = d.ext"
-    " WHERE o.name = d.name AND (d.attrs IS NULL OR CAST(o.attrs AS TEXT) = d.attrs)"
-    " AND CASE WHEN %(org_signed)s THEN o.signed ELSE NOT o.signed OR d.member END),"
+    f"WITH wanted AS (SELECT o.id, o.external_id, o.attrs, o.signed FROM {_DESCRIBED}"
+    f" JOIN organization o ON{_AS_DESCRIBED}),"
     " checked AS (SELECT count(*) = %(org_count)s AS ok FROM wanted),"
     " updated_user AS ({user_update}),"
+    # After the user's row (the EXISTS runs the UPDATE first), in id order; checked again once
+    # a concurrent change to the row has committed (READ COMMITTED's re-check of a locked row).
+    f" locked AS (SELECT o.id, o.external_id FROM {_DESCRIBED} JOIN organization o ON{_AS_DESCRIBED}"
+    f" WHERE d.ext IN (SELECT m.ext FROM {_WRITTEN}) AND EXISTS (SELECT 1 FROM updated_user)"
+    " ORDER BY o.id FOR KEY SHARE OF o),"
     " left_memberships AS ("
     " DELETE FROM org_membership WHERE user_id IN (SELECT id FROM updated_user) AND organization_id IN ("
     " SELECT id FROM organization WHERE tenant_id = %(org_tenant)s"
     " AND external_id IN (SELECT json_array_elements_text(CAST(%(org_left)s AS JSON))))),"
+    # An organization missing from `locked` leaves organization_id NULL: the statement breaks whole.
     " joined AS ("
     " INSERT INTO org_membership (user_id, organization_id, tenant_id, position, signed)"
-    " SELECT u.id, w.id, %(org_tenant)s, m.position, %(org_signed)s FROM updated_user u"
-    " CROSS JOIN json_to_recordset(CAST(%(org_members)s AS JSON)) AS m(ext VARCHAR, position INTEGER)"
-    " JOIN wanted w ON w.external_id = m.ext"
+    f" SELECT u.id, l.id, %(org_tenant)s, m.position, %(org_signed)s FROM updated_user u CROSS JOIN {_WRITTEN}"
+    " LEFT JOIN locked l ON l.external_id = m.ext"
     " ON CONFLICT (user_id, organization_id) DO UPDATE SET position = excluded.position, signed = excluded.signed)"
     " SELECT c.ok, u.id AS user_row, w.external_id, w.attrs, w.signed"
     " FROM checked c LEFT JOIN updated_user u ON true LEFT JOIN wanted w ON c.ok")

@@ -17,8 +17,9 @@ import functools
 from dataclasses import replace
 from datetime import datetime, timezone
 
+from psycopg.errors import DeadlockDetected
 from sqlalchemy import bindparam, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -96,7 +97,8 @@ def update_in_place(tenant: TenantSettings, user: UserInfo, data: UserData, proo
     noted = proof is None and tenant.verification_mode == "report"
     quiet = not noted and not events.wanted_any(tenant, _USER_EVENTS)  # no event, no note to write with it
     alone = orgs is MISSING and quiet  # the UPDATE only
-    if orgs is not MISSING and quiet and db.engine.dialect.name == "postgresql":
+    if (orgs is not MISSING and quiet and db.engine.dialect.name == "postgresql"
+            and not org_lists.changes_known(user.organizations, orgs, signs(proof))):
         written = _with_list_alone(tenant, user, stmt, params, orgs, proof, changes, now_dt)
         if written is not _UNDECIDED:
             return written
@@ -134,8 +136,10 @@ def _with_list_alone(tenant: TenantSettings, user: UserInfo, stmt, params: dict,
     """PostgreSQL, nothing but the user and their memberships to write: one statement, sent alone
     (org_lists.update_with_list). The user as written, None when the row moved on since the read
     (as update_in_place), or _UNDECIDED when an organization would change, be created or refuse
-    the call (nothing written: update_in_place's locked path decides) or one was deleted while
-    the statement ran (IntegrityError: the statement undone whole)."""
+    the call (nothing written: update_in_place's locked path decides), or one changed or went
+    while the statement waited for it (IntegrityError), or the statement was chosen to end a
+    deadlock (with a call that locks an organization before its members, as deleting one does):
+    each undoes the statement whole."""
     try:
         with writing_alone() as connection:
             decided, updated, written_orgs = org_lists.update_with_list(
@@ -144,6 +148,10 @@ def _with_list_alone(tenant: TenantSettings, user: UserInfo, stmt, params: dict,
                 raise _NothingWritten  # ended as a rollback, not a commit
     except (IntegrityError, _NothingWritten):
         return _UNDECIDED
+    except OperationalError as error:
+        if isinstance(error.orig, DeadlockDetected):
+            return _UNDECIDED
+        raise
     if updated is None:
         return None
     return replace(user, last_seen_at=now_dt, version=user.version + 1, organizations=written_orgs, **changes)
