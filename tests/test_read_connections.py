@@ -131,3 +131,36 @@ def test_a_bad_value_keeps_the_connection(app, ed_key):
         with pytest.raises(DBAPIError):
             snapshots._run("SELECT no_such_column FROM tenant", {})
         assert read_connections._local.held is first
+
+
+@pytest.mark.postgres
+def test_on_postgresql_gated_reads_are_prepared_once_and_again_when_gone(postgres_url, tmp_path, ed_key):
+    """PostgreSQL's kept reads (read_connections._gated) run as statements prepared on the read
+    connection through libpq (`_run_prepared`): prepared at the first read, used as they are
+    after, prepared again when the server lost them (`DEALLOCATE ALL`, as a pooler's `DISCARD
+    ALL` would), and an error the server reports is raised as any read's, the connection kept."""
+    from .servers import migrate
+
+    migrate(postgres_url, "k")
+    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=postgres_url, SECRET_KEY="k")
+    tenant = provision(app, ed_key)
+    client = app.test_client()
+    assert set_user(client, tenant).status_code == 200
+    reader = held(app)
+
+    def on_server() -> set[str]:
+        return {name for (name,) in reader.connection.execute("SELECT name FROM pg_prepared_statements")}
+
+    names = set(reader.prepared)
+    assert names and all(name.startswith(b"signet_read_") for name in names)
+    assert {name.decode() for name in names} <= on_server()
+    assert set_user(client, tenant).status_code == 200
+    assert held(app) is reader and set(reader.prepared) == names
+    reader.connection.execute("DEALLOCATE ALL")
+    assert set_user(client, tenant).status_code == 200
+    assert held(app) is reader and {name.decode() for name in names} <= on_server()
+    with app.app_context():
+        with pytest.raises(DBAPIError):
+            read_connections.run(read_connections._gated("SELECT no_such_column FROM tenant"), {"memo_known": ""})
+        assert read_connections._local.held is reader
+    assert set_user(client, tenant).status_code == 200
