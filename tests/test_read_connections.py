@@ -159,8 +159,15 @@ def test_on_postgresql_gated_reads_are_prepared_once_and_again_when_gone(postgre
     reader.connection.execute("DEALLOCATE ALL")
     assert set_user(client, tenant).status_code == 200
     assert held(app) is reader and {name.decode() for name in names} <= on_server()
+    reader.prepared.clear()  # as if the server session had them from before (a pooler's): used as they are
+    assert set_user(client, tenant).status_code == 200
+    assert held(app) is reader and set(reader.prepared) >= names
     with app.app_context():
         with pytest.raises(DBAPIError):
             read_connections.run(read_connections._gated("SELECT no_such_column FROM tenant"), {"memo_known": ""})
+        assert read_connections._local.held is reader
+        # A NUL would end libpq's text value early (the lookup of a shorter id): refused, as psycopg refuses it.
+        with pytest.raises(DBAPIError, match="NUL"):
+            snapshots.tenant(tenant.public_id + "\x00x")
         assert read_connections._local.held is reader
     assert set_user(client, tenant).status_code == 200

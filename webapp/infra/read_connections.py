@@ -239,18 +239,26 @@ def _run_prepared(held: _Held, prepared: tuple[bytes, bytes, tuple[str, ...]], p
     read connection, through libpq's own calls: psycopg's cursor (its query conversion, dumpers,
     loaders and row maker) cost 35 of the 70 µs of CPU such a read took, measured in a loop; this
     is every set-user call's one read on PostgreSQL. The values go as text of unknown type, as
-    psycopg sends a str, and the server types them from the statement; the wait is the
-    connection's own (`pgbounds.BoundedConnection.wait`: bounded during a request). An error the
-    server reports is raised as psycopg raises it, so `run` handles it as any read's; a prepared
-    statement gone from the server (`DISCARD ALL` by a pooler) is prepared again once."""
+    psycopg sends a str, and the server types them from the statement (a gated statement types
+    each parameter by what it is compared with: `:x IS NULL` alone would not prepare); the wait
+    is the connection's own (`pgbounds.BoundedConnection.wait`: bounded during a request). An
+    error the server reports is raised as psycopg raises it, so `run` handles it as any read's; a
+    prepared statement gone from the server (`DISCARD ALL` by a pooler) is prepared again once,
+    and one the server session already has (a pooler's session kept it) is used as it is."""
     name, sql, names = prepared
     connection, encoding = held.connection, held.encoding
     pgconn = connection.pgconn
-    values = [_as_text(params[key], encoding) for key in names]
+    try:
+        values = [_as_text(params[key], encoding) for key in names]
+    except KeyError as missing:
+        raise pg_errors.ProgrammingError(f"no value for the read's parameter {missing}") from None
     for attempt in (1, 2):
         if name not in held.prepared:
             pgconn.send_prepare(name, sql)
-            _result(connection.wait(generators.execute(pgconn)), pq.ExecStatus.COMMAND_OK, encoding)
+            try:
+                _result(connection.wait(generators.execute(pgconn)), pq.ExecStatus.COMMAND_OK, encoding)
+            except pg_errors.DuplicatePreparedStatement:
+                pass  # prepared on this server session already (a pooler's session kept it): the name is the SQL's hash
             held.prepared.add(name)
         pgconn.send_query_prepared(name, values)
         try:
@@ -266,6 +274,8 @@ def _run_prepared(held: _Held, prepared: tuple[bytes, bytes, tuple[str, ...]], p
 
 
 def _result(results: list, expected, encoding: str):
+    if not results:
+        raise pg_errors.InternalError("the server sent no result")
     result = results[-1]
     if result.status != expected:
         raise pg_errors.error_from_result(result, encoding=encoding)
@@ -273,13 +283,19 @@ def _result(results: list, expected, encoding: str):
 
 
 def _as_text(value, encoding: str) -> bytes | None:
+    """A parameter as libpq's text (a C string: a NUL would end it early, so it is refused, as
+    psycopg refuses it: PostgreSQL's text has none)."""
     if value is None:
         return None
     if isinstance(value, bool):  # (before int: a bool is one)
         return b"true" if value else b"false"
-    if isinstance(value, (int, str)):
-        return str(value).encode(encoding)
-    raise TypeError(f"a gated read takes str, int, bool or None parameters, not {type(value).__name__}")
+    if isinstance(value, int):
+        return str(value).encode()
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise pg_errors.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+        return value.encode(encoding)
+    raise pg_errors.ProgrammingError(f"a gated read takes str, int, bool or None values, not {type(value).__name__}")
 
 
 def _text_value(value: bytes | None, encoding: str) -> str | None:
