@@ -7,7 +7,8 @@ Prints requests/second for: the bare endpoint (on PostgreSQL also the bare endpo
 unchanged data, the visitor cookie sent); an unsigned user whose name and attrs change on every
 call (500 users); a user whose name, attrs and organizations change on every call (40 users, so
 calls for one user contend; one to three organizations of a pool of 8); a brand-new user on every
-call; an anonymous visitor; and each one's ratio to the bare endpoint of the same round. Needs
+call; a brand-new user with one to three organizations of the same pool on every call (a real
+user's first call); an anonymous visitor; and each one's ratio to the bare endpoint of the same round. Needs
 `wrk` (apt-get install wrk).
 
 `--database postgres` makes a scratch database on the server of SIGNET_BENCH_POSTGRES_URL (default
@@ -78,14 +79,46 @@ request = function()
 end
 """
 
-# A user never seen before on every call (wrk's threads each get their own prefix).
-LUA_NEW_USER = """
+# Each wrk thread's own prefix for the users it makes: its number, given by `setup` (every thread's
+# Lua starts with the same random seed, so a random prefix was the same in both threads, and half
+# the "new" users were the other thread's, made a moment before).
+LUA_THREAD_PREFIX = """
+threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("thread_number", threads)
+end
 counter = 0
 prefix = nil
+"""
+
+# A user never seen before on every call.
+LUA_NEW_USER = LUA_THREAD_PREFIX + """
 request = function()
-  if prefix == nil then prefix = string.format("%d-%d", os.time(), math.random(1, 1000000000)) end
+  if prefix == nil then prefix = string.format("%d-%d", os.time(), thread_number) end
   counter = counter + 1
   local body = string.format('{"id":"new-%s-%d","name":"New %d"}', prefix, counter, counter)
+  return wrk.format("POST", "URL", {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+# A user never seen before on every call, in one to three organizations of the pool of 8.
+LUA_NEW_USER_ORGS = LUA_THREAD_PREFIX + """
+request = function()
+  if prefix == nil then prefix = string.format("%d-%d", os.time(), thread_number) end
+  counter = counter + 1
+  local orgs = {}
+  local taken = {}
+  for i = 1, math.random(1, 3) do
+    local k = math.random(0, 7)
+    if not taken[k] then
+      taken[k] = true
+      orgs[#orgs + 1] = string.format('{"id":"pool-org-%d","name":"Pool org %d"}', k, k)
+    end
+  end
+  local body = string.format('{"id":"new-orgs-%s-%d","name":"New %d","organizations":[%s]}', prefix, counter,
+                             counter, table.concat(orgs, ","))
   return wrk.format("POST", "URL", {["Content-Type"] = "application/json"}, body)
 end
 """
@@ -133,7 +166,7 @@ def first_call(url: str, body: dict) -> dict:
 
 
 CASES = ("returning verified user (EdDSA, 3 orgs)", "changing unsigned user", "changing user with orgs",
-         "new user each call", "anonymous visitor")
+         "new user each call", "anonymous visitor", "new user with orgs each call")
 # On PostgreSQL, also the bare endpoint plus one round trip (SELECT 1): no endpoint reading the
 # database once per request can pass it.
 FLOOR = "bare endpoint + one SELECT 1"
@@ -183,6 +216,7 @@ def run_all(args, cases: list[str], database_url: str, instance: str) -> None:
             CASES[2]: lambda: run(url=set_user, lua=LUA_CHANGING_ORGS.replace("URL", set_user)),
             CASES[3]: lambda: run(url=set_user, lua=LUA_NEW_USER.replace("URL", set_user)),
             CASES[4]: lambda: run(url=set_user, body={"id": None}, headers={"X-Signet-Visitor": visitor}),
+            CASES[5]: lambda: run(url=set_user, lua=LUA_NEW_USER_ORGS.replace("URL", set_user)),
             FLOOR: lambda: run(url=f"{bare.url}/echo-db", body={"id": "x"}),
         }
         if postgres:

@@ -65,6 +65,8 @@ def cases(token: str, visitor: str) -> dict:
         "changing user with orgs": (lambda n: changing_with_orgs(n, rng), {}),
         "new user each call": (lambda n: {"id": f"new-{run_id}-{n}", "name": f"New {n}"}, {}),
         "anonymous visitor": (lambda n: {"id": None}, {"X-Signet-Visitor": visitor}),
+        "new user with orgs": (lambda n: {"id": f"new-orgs-{run_id}-{n}", "name": f"New {n}",
+                                          "organizations": rng.sample(ORG_POOL, rng.randint(1, 3))}, {}),
     }
 
 
