@@ -58,12 +58,9 @@ request = function()
 end
 """
 
-# 40 users; each call sends 1-3 organizations of a pool of 8, in a random order.
-LUA_CHANGING_ORGS = """
-counter = 0
-math.randomseed(18)
-request = function()
-  counter = counter + 1
+# One to three organizations of a pool of 8, in a random order (a Lua list of JSON objects).
+LUA_PICK_ORGS = """
+pick_orgs = function()
   local orgs = {}
   local taken = {}
   for i = 1, math.random(1, 3) do
@@ -73,6 +70,17 @@ request = function()
       orgs[#orgs + 1] = string.format('{"id":"pool-org-%d","name":"Pool org %d"}', k, k)
     end
   end
+  return orgs
+end
+"""
+
+# 40 users; each call sends 1-3 organizations of a pool of 8, in a random order.
+LUA_CHANGING_ORGS = LUA_PICK_ORGS + """
+counter = 0
+math.randomseed(18)
+request = function()
+  counter = counter + 1
+  local orgs = pick_orgs()
   local body = string.format('{"id":"org-changer-%d","name":"Name %d","attrs":{"n":%d},"organizations":[%s]}',
                              counter % 40, counter, counter, table.concat(orgs, ","))
   return wrk.format("POST", "URL", {["Content-Type"] = "application/json"}, body)
@@ -104,19 +112,11 @@ end
 
 
 # A user never seen before on every call, in one to three organizations of the pool of 8.
-LUA_NEW_USER_ORGS = LUA_THREAD_PREFIX + """
+LUA_NEW_USER_ORGS = LUA_THREAD_PREFIX + LUA_PICK_ORGS + """
 request = function()
   if prefix == nil then prefix = string.format("%d-%d", os.time(), thread_number) end
   counter = counter + 1
-  local orgs = {}
-  local taken = {}
-  for i = 1, math.random(1, 3) do
-    local k = math.random(0, 7)
-    if not taken[k] then
-      taken[k] = true
-      orgs[#orgs + 1] = string.format('{"id":"pool-org-%d","name":"Pool org %d"}', k, k)
-    end
-  end
+  local orgs = pick_orgs()
   local body = string.format('{"id":"new-orgs-%s-%d","name":"New %d","organizations":[%s]}', prefix, counter,
                              counter, table.concat(orgs, ","))
   return wrk.format("POST", "URL", {["Content-Type"] = "application/json"}, body)

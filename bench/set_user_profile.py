@@ -8,7 +8,9 @@ server, no network), after warm-up calls, beside the bare Flask endpoint of benc
 - statements: what the database is sent per call, counted on SQLAlchemy's engine (every
   statement, BEGIN included) and on the hot path's read connections (snapshots' reads);
 - commits per call; on PostgreSQL also round trips (every wait of the driver for the server);
-- µs per call (median of five batches) and its ratio to the bare endpoint's.
+- µs per call (median of five batches) and its ratio to the bare endpoint's;
+- CPU µs per call over the five batches: this process's, and on PostgreSQL the server's
+  processes' (read from /proc: a server on this host; 0 otherwise).
 
 `--database postgres` makes a scratch database on SIGNET_BENCH_POSTGRES_URL's server (default
 the local test server) and drops it afterwards; a full URL uses that database as it is.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import statistics
 import sys
@@ -104,6 +107,22 @@ class Counting:
         self.sql[" ".join(statement.split())[:70]] += 1
 
 
+def server_cpu() -> float:
+    """Seconds of CPU used so far by this host's PostgreSQL processes (0 when none is visible)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if "(postgres" in stat[:64] or "(postmaster" in stat[:64]:
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def make_environ(path: str, body: dict, headers: dict) -> tuple[dict, bytes]:
     raw = json.dumps(body).encode()
     environ = EnvironBuilder(path=path, method="POST", data=raw, content_type="application/json",
@@ -177,7 +196,8 @@ def main() -> None:
         bare = statistics.median(per_call(bare_app, "/echo", [{"id": "x"}] * (args.calls // 5), {}) for _ in range(5))
         kind = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
         print(f"set-user in process on {kind}, {args.calls} calls per case; bare Flask endpoint {bare:.0f} µs/call")
-        print(f"  {'case':<26} {'stmts':>6} {'reads':>6} {'commits':>7} {'trips':>6} {'µs/call':>8} {'bare/case':>9}")
+        print(f"  {'case':<26} {'stmts':>6} {'reads':>6} {'commits':>7} {'trips':>6} {'µs/call':>8} {'bare/case':>9}"
+              f" {'cpu µs':>7} {'db cpu µs':>9}")
         for name, (body, headers) in cases(token, visitor).items():
             if args.case and name not in args.case:
                 continue
@@ -192,12 +212,15 @@ def main() -> None:
             counts = {k: v / measured for k, v in counting.counts.items()}
             sql = dict(counting.sql)
             batch = args.calls // 5
+            cpu, server = time.process_time(), server_cpu()
             timings = [per_call(app, path, [body(1000 + i * batch + n) for n in range(batch)], headers)
                        for i in range(5)]
+            cpu, server = ((time.process_time() - cpu) / (5 * batch) * 1e6,
+                           (server_cpu() - server) / (5 * batch) * 1e6)
             took = statistics.median(timings)
             print(f"  {name:<26} {counts.get('statement', 0):>6.2f} {counts.get('read', 0):>6.2f}"
                   f" {counts.get('commit', 0):>7.2f} {counts.get('round trips', 0):>6.2f} {took:>8.0f}"
-                  f" {bare / took:>9.2f}", flush=True)
+                  f" {bare / took:>9.2f} {cpu:>7.0f} {server:>9.0f}", flush=True)
             if args.sql:
                 for statement, times in sorted(sql.items(), key=lambda item: -item[1]):
                     print(f"      {times / measured:5.2f}  {statement}")

@@ -2,7 +2,8 @@
 memberships in one statement sent alone (org_lists.update_with_list), and stores exactly what
 the locked path (update_and_lock, then replace_list) stores for the same calls. A call that
 would create, rename, re-describe or newly sign an organization, or that unsigned data may not
-make, writes nothing there and is decided by the locked path.
+make, writes nothing there and is decided by the locked path (the refusal of unsigned data
+joining a signed organization, through either: test_org_list_writes.py).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from webapp.extensions import db
 from webapp.models import Organization
 from webapp.services.end_users import org_lists
 
-from .conftest import assert_error, identify, make_tenant, set_user, snapshot
+from .conftest import assert_error, identify, make_tenant, set_user
 from .test_org_list_writes import stored
 
 pytestmark = pytest.mark.postgres
@@ -125,21 +126,6 @@ def test_a_change_to_an_organization_is_the_locked_paths(postgres_app, ed_key, d
     identify(client, {"jwt": tenant.sign({"id": "u", "organizations": [{"id": "a", "name": "A"}]}, "EdDSA")})
     assert decided == []  # the read shows a not signed yet: the locked path at once, and it signs a
     assert stored(postgres_app, "u")[1] == [("a", "A", {}, True, True)]
-
-
-def test_unsigned_data_joining_a_signed_organization_is_refused_and_writes_nothing(postgres_app, ed_key):
-    """Nothing in the call changes an organization, so the one statement is tried: the signed
-    organization the user is not a member of stops it before the UPDATE, and the locked path
-    refuses the call (API.md §9)."""
-    tenant = make_tenant(postgres_app, ed_key)
-    client = tenant.api_client()
-    identify(client, {"jwt": tenant.sign({"id": "vera", "organizations": [{"id": "s", "name": "S"}]}, "EdDSA")})
-    identify(client, {"id": "mallory", "name": "M", "organizations": [{"id": "own", "name": "Own"}]})
-    before = snapshot(postgres_app)
-    response = set_user(client, {"id": "mallory", "name": "M2", "attrs": {"n": 1},
-                                 "organizations": [{"id": "own", "name": "Own"}, {"id": "s", "name": "S"}]})
-    assert_error(response, 403, "verification_required", "organizations[1].id")
-    assert snapshot(postgres_app) == before
 
 
 def test_an_organization_deleted_while_the_statement_runs_leaves_nothing_half_written(postgres_app, ed_key):

@@ -4,6 +4,7 @@ sent, an organization is renamed only when it differs, a refusal writes nothing 
 """
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, text
 
 from webapp.extensions import db
@@ -53,16 +54,19 @@ def test_signed_data_marks_the_organizations_and_memberships_it_names(db_app, ed
     assert stored(db_app, "u") == ("A", [("a", "A", {}, True, True), ("s", "S", {}, True, True)])
 
 
-def test_unsigned_data_joining_a_signed_organization_changes_nothing(db_app, ed_key):
+@pytest.mark.parametrize("own_name", ["Own 2", "Own"])
+def test_unsigned_data_joining_a_signed_organization_changes_nothing(db_app, ed_key, own_name):
     """The refusal comes from the locked read of the organizations, after the user's UPDATE ran
-    (one statement on PostgreSQL): the whole transaction is rolled back."""
+    (one statement on PostgreSQL): the whole transaction is rolled back. With "Own" kept as it is,
+    nothing changes an organization, so PostgreSQL first tries the one statement
+    (org_lists.update_with_list), which stops before its UPDATE at the signed "s"."""
     tenant = make_tenant(db_app, ed_key)
     client = tenant.api_client()
     identify(client, {"jwt": tenant.sign({"id": "vera", "organizations": [{"id": "s", "name": "S"}]}, "EdDSA")})
     identify(client, {"id": "mallory", "name": "M", "organizations": [{"id": "own", "name": "Own"}]})
     before = snapshot(db_app)
     response = set_user(client, {"id": "mallory", "name": "M2", "attrs": {"n": 1},
-                                 "organizations": [{"id": "own", "name": "Own 2"}, {"id": "s", "name": "S"}]})
+                                 "organizations": [{"id": "own", "name": own_name}, {"id": "s", "name": "S"}]})
     assert_error(response, 403, "verification_required", "organizations[1].id")
     assert snapshot(db_app) == before
     assert stored(db_app, "mallory") == ("M", [("own", "Own", {}, False, False)])
