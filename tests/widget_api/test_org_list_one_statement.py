@@ -29,7 +29,8 @@ SCENARIOS = {
     "unsigned joins, leaves and moves among existing organizations": [
         {"id": "u", "name": "A", "organizations": [{"id": "a", "name": "A"}, {"id": "b", "name": "B"}]},
         {"id": "other", "organizations": [{"id": "c", "name": "C"}, {"id": "d", "name": "D"}]},
-        {"id": "u", "name": "A2", "attrs": {"n": 1}, "organizations": [{"id": "c", "name": "C"}, {"id": "a", "name": "A"}]},
+        {"id": "u", "name": "A2", "attrs": {"n": 1},
+         "organizations": [{"id": "c", "name": "C"}, {"id": "a", "name": "A"}]},
         {"id": "u", "name": "A3", "organizations": [{"id": "a", "name": "A"}]},
         {"id": "u", "name": "A4", "organizations": []},
     ],

@@ -257,8 +257,8 @@ def _run_prepared(held: _Held, prepared: tuple[bytes, bytes, tuple[str, ...]], p
             pgconn.send_prepare(name, sql)
             try:
                 _result(connection.wait(generators.execute(pgconn)), pq.ExecStatus.COMMAND_OK, encoding)
-            except pg_errors.DuplicatePreparedStatement:
-                pass  # prepared on this server session already (a pooler's session kept it): the name is the SQL's hash
+            except pg_errors.DuplicatePreparedStatement:  # the server session has it (a pooler's kept it):
+                pass  # the same SQL, its name being the SQL's hash
             held.prepared.add(name)
         pgconn.send_query_prepared(name, values)
         try:

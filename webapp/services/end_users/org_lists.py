@@ -173,11 +173,12 @@ def update_with_list(connection: Connection, user_update, params: dict, tenant_i
     named = {o.id for o in orgs}
     compiled, sql, names, processors = _with_list_form(user_update, connection.dialect)
     values = compiled.construct_params(params)
-    sent = {name: values[name] if process is None else process(values[name]) for name, process in zip(names, processors)}
+    sent = {name: values[name] if process is None else process(values[name])
+            for name, process in zip(names, processors)}
     sent.update(
         org_tenant=tenant_id, org_signed=signed, org_count=len(orgs),
-        org_wanted=json.dumps([{"ext": o.id, "name": o.name, "attrs": None if o.attrs is MISSING else json.dumps(o.attrs),
-                                "member": o.id in known} for o in orgs]),
+        org_wanted=json.dumps([{"ext": o.id, "name": o.name, "member": o.id in known,
+                                "attrs": None if o.attrs is MISSING else json.dumps(o.attrs)} for o in orgs]),
         org_left=json.dumps([external_id for external_id in known if external_id not in named]),
         org_members=json.dumps([{"ext": o.id, "position": i} for i, o in enumerate(orgs)
                                 if known.get(o.id) != (i, signed)]))
