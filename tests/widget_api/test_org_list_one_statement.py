@@ -243,3 +243,35 @@ def test_an_organization_signed_while_the_statement_waits_refuses_the_unsigned_j
             thread.join()
     assert_error(answers[0], 403, "verification_required", "organizations[0].id")
     assert stored(postgres_app, "u") == ("A", [])
+
+
+@pytest.mark.parametrize("error, status", [(psycopg.errors.DeadlockDetected, 200), (psycopg.errors.QueryCanceled, 503)])
+def test_a_deadlock_victim_takes_the_locked_path_and_other_errors_stay_errors(postgres_app, ed_key, monkeypatch,
+                                                                                error, status):
+    """The one statement chosen as a deadlock's victim (undone whole by the server) leaves the
+    call to the locked path, which writes it; any other error the statement meets (here a
+    statement timeout) is the call's answer, 503, with nothing stored."""
+    from sqlalchemy.exc import OperationalError
+
+    tenant = make_tenant(postgres_app, ed_key)
+    client = tenant.api_client()
+    identify(client, {"id": "other", "organizations": [{"id": "b", "name": "B"}]})
+    identify(client, {"id": "u", "name": "A", "organizations": [{"id": "a", "name": "A"}]})
+    before = stored(postgres_app, "u")
+    real, raised = org_lists._on_psycopg, []
+
+    def failing_once(connection, sql, values):
+        if not raised and sql.startswith("WITH wanted"):  # the one statement, not the locked path's
+            raised.append(sql)
+            raise OperationalError(sql, values, error("as the server reports it"))
+        return real(connection, sql, values)
+
+    monkeypatch.setattr(org_lists, "_on_psycopg", failing_once)
+    response = set_user(client, {"id": "u", "name": "B", "organizations": [{"id": "a", "name": "A"},
+                                                                         {"id": "b", "name": "B"}]})
+    assert raised and response.status_code == status, response.get_json()
+    if status == 200:
+        assert stored(postgres_app, "u") == ("B", [("a", "A", {}, False, False), ("b", "B", {}, False, False)])
+    else:
+        assert_error(response, 503, "service_unavailable")
+        assert stored(postgres_app, "u") == before
